@@ -1,0 +1,55 @@
+"""`hexo-pipeline` command line: the sandbox server, the demo, and (later) converters and marts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+
+from .sandbox.faults import FaultConfig
+from .sandbox.study import StudyConfig
+
+
+def _study_args(p: argparse.ArgumentParser) -> None:
+    d = StudyConfig()
+    p.add_argument("--seed", type=int, default=d.seed, help="study seed (same seed, same bytes)")
+    p.add_argument("--subjects", type=int, default=d.subjects)
+    p.add_argument("--days", type=int, default=d.days)
+    p.add_argument("--start", type=date.fromisoformat, default=d.start, help="first study day, YYYY-MM-DD")
+    p.add_argument("--timezone", default=d.timezone, help="the study's IANA time zone")
+
+
+def _study_config(ns: argparse.Namespace) -> StudyConfig:
+    return StudyConfig(seed=ns.seed, subjects=ns.subjects, days=ns.days, start=ns.start, timezone=ns.timezone)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hexo-pipeline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sandbox = sub.add_parser("sandbox", help="the Hexoskin-compatible sandbox server")
+    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    serve = sandbox_sub.add_parser("serve", help="serve the synthetic study on loopback")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    _study_args(serve)
+
+    demo = sub.add_parser("demo", help="run the pipeline against a sandbox and print where results are")
+    _study_args(demo)
+
+    ns = parser.parse_args(argv)
+    if ns.command == "sandbox" and ns.sandbox_command == "serve":
+        from .sandbox.server import serve_forever
+
+        serve_forever(ns.host, ns.port, _study_config(ns), FaultConfig.from_env())
+        return 0
+    if ns.command == "demo":
+        from .demo import run_demo
+
+        return run_demo(_study_config(ns))
+    parser.error(f"unknown command {ns.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Fault injection for the sandbox, off by default: error rates, 429 with Retry-After, latency,
+truncated bodies, reset connections and short-lived tokens. Deterministic per seed so a failing test
+replays the same faults.
+
+Faults apply to `/api/` resource requests, not to the OAuth2 endpoints: token POSTs are not
+idempotent and clients must not retry them blindly.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, fields
+
+from flask import Request, Response
+import json
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    rate_500: float = 0.0
+    rate_502: float = 0.0
+    rate_503: float = 0.0
+    rate_429: float = 0.0
+    retry_after_s: int = 1
+    latency_s: float = 0.0
+    truncate_rate: float = 0.0  # body cut short (Content-Length promises more than is sent)
+    reset_rate: float = 0.0  # TCP reset instead of a response
+    token_lifetime_s: float = 3600.0
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "FaultConfig":
+        """HEXO_SANDBOX_<FIELD> environment variables, e.g. HEXO_SANDBOX_RATE_503=0.2."""
+        env = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = env.get(f"HEXO_SANDBOX_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = type(f.default)(float(raw)) if isinstance(f.default, int) else float(raw)
+        return cls(**values)
+
+    @property
+    def active(self) -> bool:
+        return any(getattr(self, f.name) != f.default for f in fields(self) if f.name != "retry_after_s")
+
+
+class FaultInjector:
+    def __init__(self, config: FaultConfig, seed: int):
+        self.config = config
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self.counts: dict[str, int] = {}
+
+    def _draw(self) -> float:
+        with self._lock:
+            return self._rng.random()
+
+    def _count(self, kind: str) -> None:
+        with self._lock:
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    def before_request(self, request: Request) -> Response | None:
+        c = self.config
+        if c.latency_s:
+            time.sleep(c.latency_s)
+        r = self._draw()
+        for status, rate in ((429, c.rate_429), (503, c.rate_503), (502, c.rate_502), (500, c.rate_500)):
+            if r < rate:
+                self._count(str(status))
+                headers = {"Retry-After": str(c.retry_after_s)} if status in (429, 503) else {}
+                body = {"error": "Too many requests." if status == 429 else "Injected server error."}
+                return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers)
+            r -= rate
+        if c.reset_rate and self._draw() < c.reset_rate:
+            self._count("reset")
+            _reset_connection(request)
+            return Response(status=500)  # not delivered: the socket is already gone
+        return None
+
+    def after_request(self, request: Request, response: Response) -> Response:
+        c = self.config
+        if c.truncate_rate and response.status_code == 200 and self._draw() < c.truncate_rate:
+            self._count("truncate")
+            body = response.get_data()
+            cut = body[: max(0, len(body) // 2)]
+            truncated = Response(cut, status=200, mimetype=response.mimetype)
+            # Promise the full length, send half, then close: the client sees an incomplete read.
+            truncated.headers["Content-Length"] = str(len(body))
+            truncated.headers["Connection"] = "close"
+            return truncated
+        return response
+
+
+def _reset_connection(request: Request) -> None:
+    """Close the client socket with SO_LINGER 0 so the peer gets a TCP RST (a 'connection reset')."""
+    sock = request.environ.get("werkzeug.socket")
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+    except OSError:
+        pass
