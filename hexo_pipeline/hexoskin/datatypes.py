@@ -72,7 +72,8 @@ DATATYPES: tuple[Datatype, ...] = (
     # Raw signals
     Datatype(4113, "ECG_I", **_ECG, quality_id=1000, info="ECG lead I, 12-bit ADC"),
     Datatype(4114, "ECG_II", **_ECG, info="ECG lead II (Astroskin 3-lead)"),
-    Datatype(4115, "ECG_III", **_ECG, info="ECG lead III (Astroskin 3-lead)"),
+    # Lead III is exported as raw I - II, centred on 0 (the real Astroskin export): no ADC offset.
+    Datatype(4115, "ECG_III", **{**_ECG, "offset": 0.0}, info="ECG lead III (Astroskin 3-lead), I - II"),
     Datatype(4129, "respiration_thoracic", "count", 128.0, Family.RESPIRATION, quality_id=1001,
              info="thoracic inductance plethysmography, raw counts"),
     Datatype(4130, "respiration_abdominal", "count", 128.0, Family.RESPIRATION, quality_id=1001,
