@@ -32,6 +32,8 @@ class Token:
     scope: str
     client_id: str
     expires_at: float
+    id: int = 0
+    lifetime_s: float = 0.0  # what expires_in announced
 
 
 @dataclass
@@ -50,11 +52,16 @@ class AuthServer:
         token_lifetime_s: float = 3600.0,
         signature_window_s: float = 300.0,
         clock=time.time,
+        early_expiry_s: float = 0.0,
     ):
         self.users = users
         self.clients = clients
         self.api_keys = api_keys
         self.token_lifetime_s = token_lifetime_s
+        # Fault: when > 0, access tokens stop working after this many seconds although expires_in
+        # announces token_lifetime_s (a server that revokes tokens early).
+        self.early_expiry_s = early_expiry_s
+        self._next_token_id = 1
         self.signature_window_s = signature_window_s
         self.clock = clock
         self._tokens: dict[str, Token] = {}
@@ -98,8 +105,11 @@ class AuthServer:
 
     def _issue(self, user_id: int, scope: str, client_id: str) -> dict:
         access, refresh = secrets.token_hex(20), secrets.token_hex(20)
-        token = Token(user_id, scope, client_id, self.clock() + self.token_lifetime_s)
+        life = min(self.token_lifetime_s, self.early_expiry_s) if self.early_expiry_s > 0 else self.token_lifetime_s
+        token = Token(user_id, scope, client_id, self.clock() + life, lifetime_s=self.token_lifetime_s)
         with self._lock:
+            token.id = self._next_token_id
+            self._next_token_id += 1
             self._tokens[access] = token
             self._refresh[refresh] = token
         return {
@@ -129,6 +139,20 @@ class AuthServer:
         sep = "&" if "?" in redirect else "?"
         state = args.get("state")
         return f"{redirect}{sep}code={code}" + (f"&state={state}" if state else "")
+
+    def tokens_of(self, user_id: int) -> list[Token]:
+        """The user's live access tokens (for /api/oauth2token/), oldest first."""
+        now = self.clock()
+        with self._lock:
+            return sorted((t for t in self._tokens.values() if t.user_id == user_id and t.expires_at > now),
+                          key=lambda t: t.id)
+
+    def revoke(self, token_id: int) -> None:
+        """DELETE /api/oauth2token/<id>/: the access token and its refresh token stop working."""
+        with self._lock:
+            for store in (self._tokens, self._refresh):
+                for key in [k for k, t in store.items() if t.id == token_id]:
+                    del store[key]
 
     def expire_all_tokens(self) -> None:
         """Test hook: every access token expires now (a token that dies mid-run)."""

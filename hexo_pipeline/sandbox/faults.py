@@ -1,9 +1,23 @@
 """Fault injection for the sandbox, off by default: error rates, 429 with Retry-After, latency,
-truncated bodies, reset connections and short-lived tokens. Deterministic per seed so a failing test
-replays the same faults.
+truncated bodies, reset connections, short-lived or early-expiring tokens and late-arriving data.
+Deterministic per seed so a failing test replays the same faults.
 
-Faults apply to `/api/` resource requests, not to the OAuth2 endpoints: token POSTs are not
-idempotent and clients must not retry them blindly.
+Each option is a FaultConfig field, settable as HEXO_SANDBOX_<FIELD> in the environment, as a
+`sandbox serve` flag (--rate-503 ...) or as a `make_sandbox(...)` option in tests:
+
+| field | effect |
+|---|---|
+| rate_500, rate_502, rate_503 | share of /api/ requests answered with that status (503 carries Retry-After) |
+| rate_429, retry_after_s | share answered 429 Too Many Requests with `Retry-After: retry_after_s` |
+| latency_s | added before every /api/ request |
+| truncate_rate | share of 200 answers whose body is cut in half (Content-Length promises the whole) |
+| reset_rate | share of requests answered by a TCP reset instead of a response |
+| token_lifetime_s | OAuth2 access-token lifetime, announced honestly in expires_in |
+| early_expiry_s | tokens stop working after this long although expires_in announces token_lifetime_s |
+| late_data_rate | share of records that sync days after they end (overrides the study's 10 %); half of them are first seen with only their first half. Visible with the sandbox clock (POST /sandbox/clock) |
+
+Faults apply to `/api/` resource requests, not to the OAuth2 endpoints (token POSTs are not
+idempotent and clients must not retry them blindly) nor to /sandbox/.
 """
 
 from __future__ import annotations
@@ -31,6 +45,8 @@ class FaultConfig:
     truncate_rate: float = 0.0  # body cut short (Content-Length promises more than is sent)
     reset_rate: float = 0.0  # TCP reset instead of a response
     token_lifetime_s: float = 3600.0
+    early_expiry_s: float = 0.0  # 0 = tokens live as long as expires_in says
+    late_data_rate: float = 0.0  # 0 = the study's own late-sync share
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "FaultConfig":

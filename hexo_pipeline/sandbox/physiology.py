@@ -281,6 +281,8 @@ class RecordSignals:
             return self._chunked(self._ppg_chunk, start, stop, 64.0)
         if dt == 49:
             return self._activity(start, stop)
+        if dt == 53:
+            return self._cadence[start:stop].astype(np.int64)
         return self._vitals[dt][start:stop].astype(np.int64)  # kept as int32, served as int64
 
     def events_raw(self, datatype_id: int, t0_s: float, t1_s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -810,16 +812,7 @@ class RecordSignals:
         out[33], out[37] = br_raw, tv_raw
         out[36] = tv_raw * br_raw  # MV = TV x BR exactly, in raw units (both scale 13.28 mL)
         out[1001] = (np.where(started, 0, BR_BASELINE) | np.where(art & (1 << MOTION), BR_NOISY, 0)).astype(np.int64)
-        # Cadence: 60 / mean of the last 4 step intervals, 0 unless walking (last step <= 1.5 s ago).
-        st = self._steps["ticks"]
-        j = np.searchsorted(st, tt, side="right") - 1
-        jj = np.maximum(j, 0)
-        if st.size:
-            span4 = (st[jj] - st[np.maximum(jj - 4, 0)]).astype(np.float64)
-            ok = (j >= 4) & (tt - st[jj] <= 1.5 * TICKS) & (span4 <= 8 * TICKS)
-            out[53] = np.where(ok, np.rint(60.0 * 4 * TICKS / np.maximum(span4, 1)), 0).astype(np.int64)
-        else:
-            out[53] = np.zeros(n1, dtype=np.int64)
+        out[53] = self._cadence.astype(np.int64)
         if self.spec.astroskin:
             rng = self._rng(10)
             motion = (art >> MOTION) & 1
@@ -832,6 +825,22 @@ class RecordSignals:
             out[98] = np.rint(self._grid_at(self._heart["sbp"], T)).astype(np.int64)
             out[1005] = np.where(motion, SBP_ARTIFACTS, 0).astype(np.int64)
         return {dt: values.astype(np.int32) for dt, values in out.items()}
+
+    @cached_property
+    def _cadence(self) -> np.ndarray:
+        """Cadence (53), whole record: 60 / mean of the last 4 step intervals, 0 unless walking (last step
+        <= 1.5 s ago). Kept apart from the other vitals: it needs only the steps, so a GPS track can follow
+        it without generating heart beats or breaths."""
+        n1 = int(math.floor(self.duration_s + 1e-9))
+        tt = np.arange(1, n1 + 1, dtype=np.int64) * TICKS
+        st = self._steps["ticks"]
+        if not st.size:
+            return np.zeros(n1, dtype=np.int32)
+        j = np.searchsorted(st, tt, side="right") - 1
+        jj = np.maximum(j, 0)
+        span4 = (st[jj] - st[np.maximum(jj - 4, 0)]).astype(np.float64)
+        ok = (j >= 4) & (tt - st[jj] <= 1.5 * TICKS) & (span4 <= 8 * TICKS)
+        return np.where(ok, np.rint(60.0 * 4 * TICKS / np.maximum(span4, 1)), 0).astype(np.int32)
 
     @cached_property
     def _events(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:

@@ -1,126 +1,320 @@
-"""Resource definitions the sandbox serves, with the reference 3.3.x field names, filters and orderings.
+"""Every resource the sandbox serves, declared once: fields, filters, orderings and allowed methods.
 
-Each resource pairs a `ResourceDef` (schema, filters, ordering, methods) with a row provider (what the
-authenticated user may see) and a serializer (the JSON object). Rows hold comparable values
-(related fields as ids) so the Tastypie filters work on them directly.
+`/api/<name>/schema/` is generated from these definitions and the list/detail views are driven by them,
+so what is documented is what is served. For the resources of the reference schema
+(../shared/reference/hexoskin_api_schema_3.3.x.json, API 3.3.x) the field names, types, filters,
+orderings and methods are the reference's; tests/test_sandbox_schema.py compares them.
+
+The study-side resources (study, studygroup, studymember, calendar, survey, surveyresponse) and import
+are newer than the 2017 reference schema (notes §7.6); their shapes follow the seed doc where it shows
+them and are sandbox choices otherwise (docs/sandbox.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
-
-from ..hexoskin import datatypes
-from ..hexoskin.timestamps import TICKS_PER_SECOND, iso
-from .study import ACTIVITY_TYPES, Range, Record, Study, User
 from .tastypie import ALL_FILTERS, DATA_MAX, Field, ResourceDef
 
-R = "related"
-RO = dict(readonly=True)
+F = Field
+ALL = list(ALL_FILTERS)
+CMP = ["exact", "range", "gt", "gte", "lt", "lte"]
+TICKS_HELP = (" An integer indicating the number of 256ths of a second that have passed since Jan 1, 1970 UTC, "
+              "ie. a traditional timestamp, multiplied by 256.")
+
+# -- people and access ------------------------------------------------------------------------------
+
+ACCOUNT = ResourceDef(
+    name="account",
+    fields=(F("email", readonly=True, blank=True, unique=True), F("first_name", blank=True, default=""),
+            F("id", "integer", readonly=True, unique=True), F("is_staff", "boolean"),
+            F("last_name", blank=True, default=""),
+            F("profile", "related", "to_one", readonly=True, nullable=True, blank=True),
+            F("resource_uri", readonly=True), F("username", readonly=True, blank=True, unique=True)),
+    ordering=("id", "username", "email"),
+    list_methods=("get",), detail_methods=(),
+)
 
 USER = ResourceDef(
     name="user",
-    fields=(
-        Field("email", **RO), Field("first_name"), Field("id", "integer", **RO), Field("last_name"),
-        Field("profile", R, "to_one", "profile", readonly=True, nullable=True),
-        Field("resource_uri", **RO), Field("username", **RO),
-    ),
-    filtering={"email": ["exact", "in", "startswith"], "id": list(ALL_FILTERS), "search": ["exact"],
+    fields=(F("email", readonly=True, blank=True, unique=True), F("first_name", blank=True, default=""),
+            F("id", "integer", readonly=True, unique=True), F("last_name", blank=True, default=""),
+            F("profile", "related", "to_one", readonly=True, nullable=True, blank=True),
+            F("resource_uri", readonly=True), F("username", readonly=True, blank=True, unique=True)),
+    filtering={"email": ["exact", "in", "startswith"], "id": ALL, "search": ["exact"],
                "username": ["exact", "in", "startswith"]},
     ordering=("id", "username", "email"),
-    detail_methods=("get", "put", "patch"),
+    list_methods=("get",), detail_methods=("get", "put", "patch"),
+    params=("search",),
 )
 
 PROFILE = ResourceDef(
     name="profile",
-    fields=(
-        Field("date_of_birth", "date", nullable=True), Field("fitness", readonly=True, nullable=True),
-        Field("gender"), Field("id", "integer", **RO), Field("preferences", nullable=True),
-        Field("resource_uri", **RO), Field("unit_system", "integer"),
-        Field("user", R, "to_one", "user", readonly=True),
-    ),
-    filtering={"id": list(ALL_FILTERS), "user": list(ALL_FILTERS)},
+    fields=(F("date_of_birth", "date", nullable=True, blank=True), F("fitness", readonly=True, nullable=True),
+            F("gender", blank=True, default=""), F("id", "integer", readonly=True, unique=True),
+            F("preferences", nullable=True), F("resource_uri", readonly=True), F("unit_system", "integer", blank=True),
+            F("user", "related", "to_one", readonly=True)),
+    filtering={"id": ALL, "user": ALL},
     ordering=("id", "user"),
-    detail_methods=("get", "put", "patch"),
+    list_methods=("get",), detail_methods=("get", "put", "patch"),
 )
+
+DEVICE = ResourceDef(
+    name="device",
+    fields=(F("batt_end", "integer"), F("batt_start", "integer"), F("bt_addr"), F("bt_info", blank=True, default=""),
+            F("charge_time", "integer"), F("created", "datetime", blank=True, default=True),
+            F("deviceid", readonly=True, blank=True, unique=True, default=""), F("fw_end"), F("fw_start"),
+            F("hw_rev"), F("id", "integer", readonly=True, unique=True),
+            F("last_modified", "datetime", blank=True, default=True), F("mcu_info", blank=True, default=""),
+            F("model", "integer"), F("purchase_order", "integer"), F("resource_uri", readonly=True),
+            F("serial", "integer"), F("status", "integer")),
+    filtering={"deviceid": ["exact", "in"], "id": ALL},
+    ordering=("id",),
+    list_methods=("get",), detail_methods=("get",),
+    id_field="deviceid",  # device URIs use the serial string: /api/device/HXSKIN1200002115/ (seed)
+)
+
+BUNDLE = ResourceDef(
+    name="bundle",
+    fields=(F("id", "integer", blank=True, unique=True, default=""), F("name", unique=True),
+            F("resource_uri", readonly=True)),
+    list_methods=("get",), detail_methods=("get",),
+)
+
+BUNDLE_PERMISSION = ResourceDef(
+    name="bundle_permission",
+    fields=(F("bundle", "related", "to_one"), F("name", nullable=True, blank=True), F("resource_uri", readonly=True),
+            F("user_allowed", "related", "to_one"), F("user_target", "related", "to_one")),
+    filtering={"bundle": ["exact", "in"], "user_allowed": ["exact", "in"], "user_target": ["exact", "in"]},
+    list_methods=("post", "get"), detail_methods=("get", "delete"),
+)
+
+OAUTHCLIENT = ResourceDef(
+    name="oauthclient",
+    fields=(F("client_id", blank=True, unique=True, default=""), F("default_realm", "related", "to_one", nullable=True),
+            F("grant_type", blank=True, default=""), F("id", "integer", readonly=True, unique=True),
+            F("name", unique=True), F("realms", "related", "to_many", readonly=True), F("redirect_uris"),
+            F("resource_uri", readonly=True), F("response_type", blank=True, default=""), F("secret", readonly=True),
+            F("status"), F("user", "related", "to_one", readonly=True)),
+    list_methods=("get",), detail_methods=("get", "put", "patch"),
+)
+
+OAUTH2TOKEN = ResourceDef(
+    name="oauth2token",
+    fields=(F("client"), F("expires_in", "integer"), F("resource_uri", readonly=True), F("scopes"),
+            F("token_type"), F("user")),
+    list_methods=("get",), detail_methods=("get", "delete"),
+)
+
+# -- catalogs ---------------------------------------------------------------------------------------
 
 DATATYPE = ResourceDef(
     name="datatype",
-    fields=(
-        Field("dataid", "integer", **RO), Field("hexo_freq", "integer", nullable=True), Field("info"),
-        Field("name"), Field("resource_uri", **RO),
-    ),
+    fields=(F("dataid", "integer", readonly=True, unique=True), F("hexo_freq", "integer", nullable=True),
+            F("info", default=""), F("name"), F("resource_uri", readonly=True)),
+    list_methods=("get",), detail_methods=("get",),
     id_field="dataid",
 )
 
+METRIC = ResourceDef(
+    name="metric",
+    fields=(F("description", readonly=True, blank=True, default=""), F("id", "integer", readonly=True, unique=True),
+            F("name", readonly=True, unique=True), F("resource_uri", readonly=True), F("type", readonly=True, unique=True),
+            F("unit", "related", "to_one", readonly=True), F("value"), F("writable", "boolean", readonly=True, unique=True)),
+    filtering={"id": ALL, "name": ["exact"], "show_all": ["exact"]},
+    ordering=("id",),
+    list_methods=("get",), detail_methods=("get",),
+    params=("show_all",),
+)
+
+UNIT = ResourceDef(
+    name="unit",
+    fields=(F("id", "integer", readonly=True, unique=True), F("info", default=""), F("resource_uri", readonly=True),
+            F("si_long"), F("si_short")),
+    list_methods=("get",), detail_methods=("get",),
+)
+
+ACTIVITYTYPE = ResourceDef(
+    name="activitytype",
+    fields=(F("base"), F("category", nullable=True), F("default_metrics", "related", "to_many", blank=True, default=[]),
+            F("description", blank=True, default=""), F("id", "integer", readonly=True, unique=True), F("name"),
+            F("resource_uri", readonly=True), F("user", "related", "to_one", nullable=True), F("using")),
+    filtering={"base": ["exact", "in"], "category": ["exact", "in"], "id": ALL, "show_all": ["exact"], "user": ALL,
+               "using": ["exact"]},
+    ordering=("id", "user"),
+    list_methods=("get", "post", "patch"), detail_methods=("get", "put", "patch", "delete"),
+    params=("show_all", "using"),
+)
+
+TRAININGROUTINE = ResourceDef(
+    name="trainingroutine",
+    fields=(F("activitytype", "related", "to_one", nullable=True, blank=True),
+            F("application_metadata", "related", "to_many", nullable=True), F("description", blank=True, default=""),
+            F("id", "integer", readonly=True, unique=True),
+            F("importfile", "related", "to_one", readonly=True, nullable=True, blank=True),
+            F("last_used", "datetime", readonly=True, nullable=True, blank=True), F("metadata", nullable=True),
+            F("name"), F("resource_uri", readonly=True), F("steps", "related", "to_many"),
+            F("user", "related", "to_one", nullable=True), F("using")),
+    filtering={"activitytype": 2, "id": ALL, "user": ALL, "using": ["exact"]},
+    ordering=("id", "user", "last_used", "activitytype"),
+    list_methods=("get", "post", "patch"), detail_methods=("get", "put", "patch", "delete"),
+    params=("using",),
+)
+
+ACTIVITYATTRIBUTE = ResourceDef(
+    name="activityattribute",
+    fields=(F("attrtype", blank=True, default="user"), F("id", "integer", readonly=True, unique=True),
+            F("name", default=""), F("resource_uri", readonly=True), F("unit", "related", "to_one", nullable=True, blank=True),
+            F("user", "related", "to_one", nullable=True)),
+    filtering={"datatype": ALL, "id": ALL, "user": ["exact", "in", "isnull"]},
+    ordering=("id", "datatype", "user"),
+    list_methods=("get", "post", "patch"), detail_methods=("get", "put", "patch", "delete"),
+    filter_fields=(F("datatype", "related", "to_one"),),
+)
+
+ACTIVITYATTRIBUTEVALUE = ResourceDef(
+    name="activityattributevalue",
+    fields=(F("activityattribute", "related", "to_one"), F("id", "integer", readonly=True, unique=True),
+            F("note", blank=True), F("range", "related", "to_one"), F("resource_uri", readonly=True),
+            F("start", "integer", blank=True), F("value", "float")),
+    filtering={"activityattribute": ["in", "exact"], "id": ["in", "exact"], "range": ["in", "exact"],
+               "start": ["in", "exact", "gt", "gte", "lt", "lte"], "user": ["in", "exact"],
+               "value": ["in", "exact", "gt", "gte", "lt", "lte"]},
+    ordering=("id", "user", "start", "range", "value"),
+    list_methods=("get",), detail_methods=("get",),
+    filter_fields=(F("user", "related", "to_one"),),
+)
+
+# -- records, ranges, annotations, reports ----------------------------------------------------------
+
 RECORD = ResourceDef(
     name="record",
-    fields=(
-        Field("data_status", readonly=True, nullable=True), Field("dev_id"),
-        Field("device", R, "to_one", "device", nullable=True), Field("device_start", "integer"),
-        Field("end", "integer", nullable=True,
-              help_text="Recording end, in 256ths of a second since Jan 1, 1970 UTC."),
-        Field("firmware_rev"), Field("id", "integer", **RO),
-        Field("importfile", R, "to_one", "import", readonly=True, nullable=True),
-        Field("last_modified", "datetime", **RO),
-        Field("metrics", R, "to_many", "metric", readonly=True, nullable=True),
-        Field("resource_uri", **RO), Field("soft_protocole", "integer"), Field("soft_uid"),
-        Field("start", "integer", nullable=True, blank=True,
-              help_text="Recording start. An integer indicating the number of 256ths of a second that "
-                        "have passed since Jan 1, 1970 UTC, ie. a traditional timestamp, multiplied by 256."),
-        Field("start_date", "datetime", **RO), Field("status", **RO), Field("user", R, "to_one", "user"),
-    ),
-    filtering={
-        "device": list(ALL_FILTERS), "end": ["exact", "range", "gt", "gte", "lt", "lte"],
-        "id": list(ALL_FILTERS), "include_histograms": ["exact"], "include_metrics": ["exact"],
-        "last_modified": ["exact", "in", "range", "gt", "gte", "lt", "lte"],
-        "start": ["exact", "range", "gt", "gte", "lt", "lte"], "user": list(ALL_FILTERS),
-    },
+    fields=(F("data_status", readonly=True, nullable=True), F("dev_id", default=""),
+            F("device", "related", "to_one", nullable=True, blank=True),
+            F("device_start", "integer", blank=True, default=""),
+            F("end", "integer", nullable=True, blank=True, help_text="Recording end." + TICKS_HELP),
+            F("firmware_rev", default="000"), F("id", "integer", readonly=True, unique=True),
+            F("importfile", "related", "to_one", readonly=True, nullable=True, blank=True),
+            F("last_modified", "datetime", readonly=True),
+            F("metrics", "related", "to_many", readonly=True, nullable=True, blank=True,
+              help_text="The metrics asked with include_metrics=<metric ids>."),
+            F("resource_uri", readonly=True), F("soft_protocole", "integer", default=0), F("soft_uid", default=""),
+            F("start", "integer", nullable=True, blank=True, help_text="Recording start." + TICKS_HELP),
+            F("start_date", "datetime", readonly=True),
+            F("status", readonly=True, help_text="realtime, realtime_complete, syncing, complete, queued, "
+                                                 "processing, error or incomplete."),
+            F("user", "related", "to_one")),
+    filtering={"device": ALL, "end": CMP, "id": ALL, "include_histograms": ["exact"], "include_metrics": ["exact"],
+               "last_modified": ["exact", "in", "range", "gt", "gte", "lt", "lte"], "start": CMP, "user": ALL},
     ordering=("id", "start", "end", "device", "user", "last_modified"),
-    list_methods=("get", "post"),
-    detail_methods=("get", "put", "patch", "delete"),
+    list_methods=("get", "post"), detail_methods=("get", "put", "patch", "delete"),
+    params=("include_metrics", "include_histograms"),
 )
 
 RANGE = ResourceDef(
     name="range",
-    fields=(
-        Field("activitytype", R, "to_one", "activitytype", readonly=True, nullable=True),
-        Field("created", "datetime", **RO), Field("duration", readonly=True, nullable=True),
-        Field("end", "integer", nullable=True), Field("id", "integer", **RO),
-        Field("labels", R, "to_many", "label", nullable=True),
-        Field("last_modified", "datetime", **RO),
-        Field("metrics", R, "to_many", "metric", readonly=True, nullable=True),
-        Field("name"), Field("note"), Field("parent", R, "to_one", "range", nullable=True),
-        Field("ranges", **RO), Field("rank", "integer"), Field("resource_uri", **RO),
-        Field("start", "integer"), Field("start_date", "datetime", **RO), Field("status", **RO),
-        Field("trainingroutine", R, "to_one", "trainingroutine", readonly=True, nullable=True),
-        Field("user", R, "to_one", "user"),
-    ),
-    filtering={
-        "activitytype": ["exact", "in", "isnull"],
-        "duration": ["exact", "in", "range", "gt", "gte", "lt", "lte"],
-        "end": ["exact", "range", "gt", "gte", "lt", "lte"], "id": list(ALL_FILTERS),
-        "include_autodetected": ["true"], "include_histograms": ["exact"], "include_metrics": ["exact"],
-        "labels": ["exact", "in"], "last_modified": ["exact", "in", "range", "gt", "gte", "lt", "lte"],
-        "rank": list(ALL_FILTERS), "show_all": ["exact"], "start": ["exact", "range", "gt", "gte", "lt", "lte"],
-        "trainingroutine": 2, "user": list(ALL_FILTERS),
-    },
+    fields=(F("activitytype", "related", "to_one", readonly=True, nullable=True, blank=True),
+            F("created", "datetime", readonly=True),
+            F("duration", readonly=True, nullable=True, help_text="The duration, H:MM:SS."),
+            F("end", "integer", nullable=True, blank=True, help_text=TICKS_HELP.strip()),
+            F("id", "integer", readonly=True, unique=True), F("labels", "related", "to_many", nullable=True, blank=True),
+            F("last_modified", "datetime", readonly=True),
+            F("metrics", "related", "to_many", readonly=True, nullable=True, blank=True,
+              help_text="The activity type's default metrics, plus those asked with include_metrics."),
+            F("name", blank=True, default=""), F("note", blank=True, default=""),
+            F("parent", "related", "to_one", nullable=True, blank=True),
+            F("ranges", readonly=True, help_text="Child ranges (laps, rank 1)."),
+            F("rank", "integer", blank=True, default=0), F("resource_uri", readonly=True),
+            F("start", "integer", help_text=TICKS_HELP.strip()), F("start_date", "datetime", readonly=True),
+            F("status", readonly=True, help_text="The most important status of the range's records; empty when none."),
+            F("trainingroutine", "related", "to_one", readonly=True, nullable=True, blank=True),
+            F("user", "related", "to_one")),
+    filtering={"activitytype": ["exact", "in", "isnull"], "duration": ["exact", "in", "range", "gt", "gte", "lt", "lte"],
+               "end": CMP, "id": ALL, "include_autodetected": ["true"], "include_histograms": ["exact"],
+               "include_metrics": ["exact"], "labels": ["exact", "in"],
+               "last_modified": ["exact", "in", "range", "gt", "gte", "lt", "lte"], "rank": ALL, "show_all": ["exact"],
+               "start": CMP, "trainingroutine": 2, "user": ALL},
     ordering=("id", "start", "end", "user", "trainingroutine", "rank", "duration", "last_modified"),
-    list_methods=("get", "post", "patch"),
-    detail_methods=("get", "put", "patch", "delete"),
+    list_methods=("get", "post", "patch"), detail_methods=("get", "put", "patch", "delete"),
+    params=("include_metrics", "include_histograms", "include_autodetected", "show_all"),
+    filter_fields=(F("duration", "float"),),
 )
 
+ANNOTATION = ResourceDef(
+    name="annotation",
+    fields=(F("annotation", default=""), F("datatype", "related", "to_one", blank=True),
+            F("id", "integer", blank=True, unique=True, default=""),
+            F("last_modified", "datetime", blank=True, default=True),
+            F("record", "related", "to_one", nullable=True, blank=True), F("resource_uri", readonly=True),
+            F("start", "integer", help_text=TICKS_HELP.strip()), F("start_date", "datetime", readonly=True),
+            F("user", "related", "to_one")),
+    filtering={"datatype": ALL, "id": ALL, "last_modified": ALL, "record": ALL, "start": ALL, "user": ALL},
+    ordering=("id", "user", "record", "datatype", "start", "last_modified"),
+    list_methods=("get", "post", "patch"), detail_methods=("get", "put", "patch", "delete"),
+)
+
+REPORT = ResourceDef(
+    name="report",
+    fields=(F("activitytype", "related", "to_one", nullable=True), F("category", "related", "to_one", nullable=True),
+            F("end", "integer", nullable=True), F("include_metrics", "related", "to_many"),
+            F("range", "related", "to_one", nullable=True), F("record", "related", "to_one", nullable=True),
+            F("resource_uri", readonly=True), F("start", "integer", nullable=True),
+            F("trainingroutine", "related", "to_one", nullable=True), F("user", "related", "to_one", nullable=True)),
+    filtering={"activitytype": ["exact", "in", "isnull"], "category": ["exact", "in"], "display": ["exact"],
+               "end": ["exact"], "group_by": ["exact", "day"], "grouped": ["exact"], "include_autodetected": ["true"],
+               "include_metrics": ["exact", "in"], "range": ["exact", "in"], "record": ["exact", "in"],
+               "start": ["exact"], "time": ["exact", "day"], "trainingroutine": ["exact", "in", "isnull"],
+               "user": ["exact", "in"]},
+    list_methods=("get",), detail_methods=(),
+)
+
+# -- GPS ----------------------------------------------------------------------------------------------
+
+TRACK = ResourceDef(
+    name="track",
+    fields=(F("area", "geometry", nullable=True), F("distance", "float", readonly=True, blank=True),
+            F("end_date", "datetime", readonly=True, nullable=True, blank=True),
+            F("id", "integer", readonly=True, unique=True),
+            F("importfile", "related", "to_one", readonly=True, nullable=True, blank=True),
+            F("name", blank=True, default=""), F("range", "related", "to_one", nullable=True, blank=True),
+            F("resource_uri", readonly=True), F("start_date", "datetime", readonly=True, nullable=True, blank=True),
+            F("user", "related", "to_one")),
+    filtering={"end_date": ["exact", "gt", "gte", "lt", "lte"], "id": ALL, "range": ALL,
+               "start_date": ["exact", "gt", "gte", "lt", "lte"], "user": ALL},
+    ordering=("id", "user", "range", "start_date", "end_date"),
+    list_methods=("get", "post", "patch"), detail_methods=("get", "put", "patch", "delete"),
+)
+
+TRACKPOINT = ResourceDef(
+    name="trackpoint",
+    fields=(F("altitude", "float", nullable=True, default=None), F("course", "float", nullable=True, default=None),
+            F("horizontal_accuracy", "float", nullable=True, default=None),
+            F("id", "integer", readonly=True, unique=True), F("position", "geometry"),
+            F("range", "related", "to_one", nullable=True, blank=True),
+            F("record", "related", "to_one", nullable=True, blank=True), F("resource_uri", readonly=True),
+            F("speed", "float", nullable=True, default=None),
+            F("time", "datetime", nullable=True, ticks=True, help_text="UTC. Filter with ISO dates or HexoTimestamps."),
+            F("timestamp", "datetime", nullable=True, ticks=True,
+              help_text="The point's time; filter with HexoTimestamps or ISO dates."),
+            F("track", "related", "to_one"), F("user", "related", "to_one", nullable=True),
+            F("vertical_accuracy", "float", nullable=True, default=None)),
+    filtering={"end": ["exact"], "id": ALL, "range": ALL, "record": ALL, "start": ["exact"],
+               "time": ["exact", "range", "gt", "gte", "lt", "lte"], "timestamp": ["range", "gt", "gte", "lt", "lte"],
+               "track": 2, "user": ["exact"]},
+    ordering=("id", "track", "time"),
+    list_methods=("get", "post", "patch"), detail_methods=("get", "put", "patch", "delete"),
+    params=("start", "end"),
+)
+
+# -- biometric data -------------------------------------------------------------------------------------
+
 _DATA_FIELDS = (
-    Field("datatype", R, "to_one", "datatype", blank=True), Field("end", "integer"), Field("flat", "integer"),
-    Field("max_values", "integer"), Field("no_timestamps", "integer"), Field("range", R, "to_one", "range"),
-    Field("record", R, "to_one", "record", blank=True, nullable=True), Field("seconds", "integer"),
-    Field("start", "integer"), Field("timestamp", "integer"), Field("user", R, "to_one", "user"),
+    F("datatype", "related", "to_one", blank=True), F("end", "integer"), F("flat", "integer"),
+    F("max_values", "integer"), F("no_timestamps", "integer"), F("range", "related", "to_one"),
+    F("record", "related", "to_one", blank=True, nullable=True), F("seconds", "integer"),
+    F("start", "integer"), F("timestamp", "integer"), F("user", "related", "to_one"),
 )
 _DATA_FILTERING = {
-    "datatype": list(ALL_FILTERS), "end": ["exact"], "flat": ["exact"], "id": list(ALL_FILTERS),
-    "max_values": ["exact"], "no_timestamps": ["exact"], "range": list(ALL_FILTERS),
-    "record": list(ALL_FILTERS), "seconds": ["exact"], "start": ["exact"],
+    "datatype": ALL, "end": ["exact"], "flat": ["exact"], "id": ALL, "max_values": ["exact"],
+    "no_timestamps": ["exact"], "range": ALL, "record": ALL, "seconds": ["exact"], "start": ["exact"],
     "timestamp": ["range", "gt", "gte", "lt", "lte"], "user": ["exact"],
 }
 
@@ -133,142 +327,113 @@ def data_resource(name: str) -> ResourceDef:
 
 DATA = data_resource("data")
 
-# Per-datatype endpoints: same schema as /api/data/, with the datatype(s) fixed.
+# Per-datatype endpoints of the reference schema: same schema as /api/data/, with the datatype(s) fixed.
+# IDs the sandbox's catalog lacks (hrvhf 277, hrvlf 276, nnoverrr 274, triangular 275, qrs 17) or that
+# have no known ID (hrvhfnorm, pohr) are served with no samples.
 DATATYPE_ENDPOINTS: dict[str, tuple[int, ...]] = {
-    "ecg": (4113, 4114, 4115), "heartrate": (19,), "heartratestatus": (1000,), "breathingrate": (33,),
-    "breathingratestatus": (1001,), "minuteventilation": (36,), "minuteventilationadjusted": (38,),
-    "tidalvolume": (37,), "tidalvolumeadjusted": (39,), "activity": (49,), "cadence": (53,),
-    "acc": (4145, 4146, 4147), "respiration": (4129, 4130), "step": (52,), "inspiration": (34,),
-    "expiration": (35,), "sleepposition": (270,), "deviceposition": (269,), "sleepphase": (280,),
-    "nninterval": (318,), "sdnn": (272,), "ann": (271,), "spo2": (66,), "ppg": (64,), "ptt": (97,),
-    "systolicpressure": (98,), "temperature": (81,), "temperaturestatus": (1003,),
+    "acc": (4145, 4146, 4147), "activity": (49,), "ann": (271,), "breathingrate": (33,),
+    "breathingratestatus": (1001,), "cadence": (53,), "deviceposition": (269,), "ecg": (4113, 4114, 4115),
+    "expiration": (35,), "heartrate": (19,), "heartratestatus": (1000,), "hrvhf": (277,), "hrvhfnorm": (),
+    "hrvlf": (276,), "inspiration": (34,), "minuteventilation": (36,), "minuteventilationadjusted": (38,),
+    "nninterval": (318,), "nnoverrr": (274,), "pohr": (), "ppg": (64,), "ptt": (97,), "qrs": (17,),
+    "respiration": (4129, 4130), "sdnn": (272,), "sleepphase": (280,), "sleepposition": (270,), "spo2": (66,),
+    "step": (52,), "systolicpressure": (98,), "temperature": (81,), "temperaturestatus": (1003,),
+    "tidalvolume": (37,), "tidalvolumeadjusted": (39,), "triangular": (275,),
 }
+DATA_ALIASES = ("datafile",)  # same as /api/data/
 
+# -- import (seed: "The Hexoskin system allows to upload data from TCX or FIT files") ------------------
 
-# -- metrics ------------------------------------------------------------------------------------
+IMPORT = ResourceDef(
+    name="import",
+    fields=(F("content_type", readonly=True, help_text="application/vnd.garmin.tcx+xml or application/vnd.ant.fit"),
+            F("created", "datetime", readonly=True), F("id", "integer", readonly=True, unique=True),
+            F("progress", "float", readonly=True, help_text="0 to 1."),
+            F("resource_uri", readonly=True),
+            F("results", "dict", readonly=True, nullable=True,
+              help_text="Once progress is 1: the created range, record (when the file holds biometrics), "
+                        "laps and track, or an error."),
+            F("user", "related", "to_one", readonly=True)),
+    filtering={"id": ALL, "user": ["exact"]},
+    ordering=("id", "created"),
+    list_methods=("get", "post"), detail_methods=("get",),
+)
 
-@dataclass(frozen=True)
-class Metric:
-    id: int
-    name: str
-    title: str
-    unit_id: int
-    unit: str
-    truth_key: str  # key in RecordSignals.truth()
-    scale: float = 1.0
+# -- studies (seed doc, "Studies"; shapes partly sandbox choices, see docs/sandbox.md) -----------------
 
+STUDY = ResourceDef(
+    name="study",
+    fields=(F("admins", "related", "to_many", readonly=True), F("created", "datetime", readonly=True),
+            F("description", blank=True, default=""), F("end_date", "date", nullable=True),
+            F("groups", "related", "to_many", readonly=True), F("id", "integer", readonly=True, unique=True),
+            F("last_modified", "datetime", readonly=True), F("name"),
+            F("owner", "related", "to_one", readonly=True),
+            F("planning", "list", nullable=True, help_text="The planning items (seed: Studies, Planning)."),
+            F("resource_uri", readonly=True), F("start_date", "date"), F("timezone", readonly=True),
+            F("uuid", readonly=True, unique=True, help_text="Prefix of the subjects' usernames: <uuid>_<id>.")),
+    filtering={"id": ALL, "owner": ["exact"], "uuid": ["exact", "in"]},
+    ordering=("id", "uuid"),
+    list_methods=("get",), detail_methods=("get", "patch"),
+)
 
-# IDs 44, 1, 71, 180 are documented (notes §4.1); 12 is documented as "BR Avg". RMSSD has no
-# documented metric id: 1080 is a sandbox choice.
-METRICS = {
-    44: Metric(44, "heartrate_avg", "HR Avg", 700, "bpm", "hr_mean_bpm"),
-    12: Metric(12, "breathingrate_avg", "BR Avg", 701, "rpm", "br_mean_rpm"),
-    1: Metric(1, "activity_avg", "Act Avg", 450, "g", "activity_mean_g"),
-    71: Metric(71, "step_count", "Step count", 6, "steps", "steps"),
-    180: Metric(180, "SDNN", "SDNN", 33, "s", "sdnn_ms", 0.001),
-    1080: Metric(1080, "RMSSD", "RMSSD", 34, "ms", "rmssd_ms"),
-}
-DEFAULT_METRICS = (44, 12, 1, 71)
-HRV_METRICS = (180, 1080)  # only for Sleep and Rest test ranges (seed: HRV needs those activity types)
+STUDYGROUP = ResourceDef(
+    name="studygroup",
+    fields=(F("description", blank=True, default=""), F("id", "integer", readonly=True, unique=True), F("name"),
+            F("resource_uri", readonly=True), F("study", "related", "to_one")),
+    filtering={"id": ALL, "name": ["exact"], "study": ["exact", "in"]},
+    ordering=("id", "name"),
+    list_methods=("get",), detail_methods=("get",),
+)
 
+STUDYMEMBER = ResourceDef(
+    name="studymember",
+    fields=(F("end_date", "date", nullable=True), F("group", "related", "to_one", nullable=True,
+                                                     help_text="The current group (the latest assignment)."),
+            F("group_history", "list", readonly=True,
+              help_text="Every assignment: group, since (date it applies from) and assigned_at (when it was "
+                        "recorded). A later assignment may apply retrospectively."),
+            F("id", "integer", readonly=True, unique=True), F("last_modified", "datetime", readonly=True),
+            F("resource_uri", readonly=True), F("start_date", "date", help_text="The subject's onboarding date."),
+            F("study", "related", "to_one"), F("subject_id", readonly=True),
+            F("user", "related", "to_one")),
+    filtering={"group": ["exact", "in"], "id": ALL, "last_modified": CMP, "start_date": CMP, "study": ["exact", "in"],
+               "user": ["exact", "in"]},
+    ordering=("id", "user", "start_date", "last_modified"),
+    list_methods=("get",), detail_methods=("get", "patch"),
+)
 
-def metric_json(metric: Metric, value: float | None) -> dict[str, Any]:
-    return {
-        "name": metric.name, "outputtype": "value", "resource_uri": f"/api/metric/{metric.id}/",
-        "title": metric.title, "id": metric.id,
-        "unit": {"id": metric.unit_id, "info": "", "resource_uri": f"/api/unit/{metric.unit_id}/",
-                 "si_long": metric.unit, "si_short": metric.unit},
-        "value": value, "zones": [],
-    }
+CALENDAR = ResourceDef(
+    name="calendar",
+    fields=(F("date", "date", readonly=True), F("done", "boolean", readonly=True),
+            F("done_by", "related", "to_one", readonly=True, nullable=True,
+              help_text="The range or survey response that fulfilled the event (sandbox extension)."),
+            F("event_schedule", "dict", readonly=True), F("id", "integer", readonly=True, unique=True),
+            F("name", readonly=True), F("study", "related", "to_one", readonly=True),
+            F("user", "related", "to_one", readonly=True)),
+    filtering={"date": CMP, "done": ["exact"], "end": ["exact"], "id": ALL, "study": ["exact"],
+               "user": ["exact", "in"]},
+    ordering=("date", "id", "user"),
+    list_methods=("get",), detail_methods=(),
+    params=("end",),
+)
 
+SURVEY = ResourceDef(
+    name="survey",
+    fields=(F("description", blank=True, default=""), F("id", "integer", readonly=True, unique=True), F("name"),
+            F("questions", "list", readonly=True), F("resource_uri", readonly=True),
+            F("study", "related", "to_one")),
+    filtering={"id": ALL, "study": ["exact"]},
+    ordering=("id",),
+    list_methods=("get",), detail_methods=("get",),
+)
 
-# -- serializers -----------------------------------------------------------------------------------
-
-def user_summary(user: User) -> dict[str, Any]:
-    return {
-        "email": user.email, "first_name": user.first_name, "id": user.id, "last_name": user.last_name,
-        "profile": f"/api/profile/{user.profile_id}/", "resource_uri": f"/api/user/{user.id}/",
-        "username": user.username,
-    }
-
-
-def user_row(user: User) -> dict[str, Any]:
-    return {"id": user.id, "username": user.username, "email": user.email, "_obj": user}
-
-
-def profile_json(user: User) -> dict[str, Any]:
-    return {
-        "date_of_birth": user.date_of_birth,
-        "fitness": {"height": user.height_m, "weight": user.weight_kg},
-        "gender": user.gender, "height": user.height_m, "id": user.profile_id, "preferences": None,
-        "resource_uri": f"/api/profile/{user.profile_id}/", "unit_system": "metric",
-        "user": f"/api/user/{user.id}/", "weight": user.weight_kg, "timezone": user.timezone,
-    }
-
-
-def datatype_json(dt: datatypes.Datatype) -> dict[str, Any]:
-    return {"dataid": dt.id, "hexo_freq": dt.hexo_freq, "info": dt.info or dt.name, "name": dt.name,
-            "resource_uri": f"/api/datatype/{dt.id}/"}
-
-
-def record_row(rec: Record, study: Study) -> dict[str, Any]:
-    return {
-        "id": rec.id, "user": rec.user_id, "start": rec.start, "end": rec.end,
-        "device": rec.device, "last_modified": _last_modified(rec, study).isoformat(), "_obj": rec,
-    }
-
-
-def _last_modified(rec: Record, study: Study):
-    if rec.synced_at <= study.now():
-        return rec.synced_at
-    return rec.partial_synced_at
-
-
-def record_json(rec: Record, study: Study, metrics: list[dict] | None) -> dict[str, Any]:
-    user = study.users[rec.user_id]
-    out = {
-        "data_status": {}, "dev_id": rec.device, "device": f"/api/device/{rec.device}/",
-        "device_start": rec.start, "end": rec.end, "firmware_rev": "1.0.5", "id": rec.id,
-        "importfile": None, "last_modified": _last_modified(rec, study).isoformat(),
-        "resource_uri": f"/api/record/{rec.id}/", "soft_protocole": 0, "soft_uid": "HXDEV-AUTO",
-        "start": rec.start, "start_date": iso(rec.start), "status": study.record_status(rec),
-        "user": user_summary(user),
-    }
-    if metrics is not None:
-        out["metrics"] = metrics
-    return out
-
-
-def range_row(rg: Range) -> dict[str, Any]:
-    return {
-        "id": rg.id, "user": rg.user_id, "start": rg.start, "end": rg.end, "rank": rg.rank,
-        "trainingroutine": rg.trainingroutine, "activitytype": rg.activitytype,
-        "duration": (rg.end - rg.start) / TICKS_PER_SECOND, "last_modified": rg.created.isoformat(),
-        "_obj": rg,
-    }
-
-
-def range_json(rg: Range, status: str, metrics: list[dict]) -> dict[str, Any]:
-    return {
-        "activityattributes": [],
-        "activitytype": f"/api/activitytype/{rg.activitytype}/",
-        "created": rg.created.isoformat(),
-        "duration": str(timedelta(seconds=round((rg.end - rg.start) / TICKS_PER_SECOND))),
-        "end": rg.end, "id": rg.id, "labels": [], "last_modified": rg.created.isoformat(),
-        "metrics": metrics, "name": rg.name, "note": rg.note,
-        "parent": f"/api/range/{rg.parent_id}/" if rg.parent_id else None, "ranges": [], "rank": rg.rank,
-        "resource_uri": f"/api/range/{rg.id}/", "start": rg.start, "start_date": iso(rg.start),
-        "status": status, "trainingroutine": f"/api/trainingroutine/{rg.trainingroutine}/",
-        "user": f"/api/user/{rg.user_id}/",
-    }
-
-
-def metric_ids_for(rg: Range, include: str | None) -> list[int]:
-    ids = list(DEFAULT_METRICS)
-    if ACTIVITY_TYPES[rg.activitytype]["base"] in ("sleep", "rest"):
-        ids += list(HRV_METRICS)
-    for part in (include or "").split(","):
-        if part.strip().isdigit() and int(part) in METRICS and int(part) not in ids:
-            ids.append(int(part))
-    return ids
-
+SURVEYRESPONSE = ResourceDef(
+    name="surveyresponse",
+    fields=(F("answers", "dict", help_text="Question key -> answer."), F("created", "datetime", readonly=True),
+            F("date", "date", help_text="The study day the answers are about (the subject's local date)."),
+            F("id", "integer", readonly=True, unique=True), F("resource_uri", readonly=True),
+            F("survey", "related", "to_one"), F("user", "related", "to_one")),
+    filtering={"created": CMP, "date": CMP, "id": ALL, "survey": ["exact", "in"], "user": ["exact", "in"]},
+    ordering=("id", "date", "created", "user"),
+    list_methods=("get", "post"), detail_methods=("get",),
+)

@@ -44,6 +44,9 @@ class Field:
     unique: bool = False
     help_text: str = ""
     default: Any = NO_DEFAULT
+    # Filter values for this field are HexoTimestamps (an integer) or ISO 8601 dates/datetimes, both
+    # compared as ticks (trackpoint `time` and `timestamp`: the seed filters them both ways).
+    ticks: bool = False
 
     def schema(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -96,6 +99,10 @@ class ResourceDef:
     detail_methods: tuple[str, ...] = ("get",)
     # Query parameters that are accepted but are not row filters (handled by the resource itself).
     params: tuple[str, ...] = ()
+    # How to parse filter values where the field says otherwise or there is no field: filter names rows
+    # carry without a field of their own (`user` on activityattributevalue), or fields whose row value is
+    # not their served text (range `duration` is "H:MM:SS" served, seconds filtered).
+    filter_fields: tuple[Field, ...] = ()
     max_limit: int = LIST_MAX
     id_field: str = "id"
 
@@ -131,7 +138,7 @@ class ResourceDef:
         order_by: list[tuple[str, bool]] = []
         extra: dict[str, str] = {}
         limit, offset = 20, 0
-        fmap = self.field_map
+        fmap = {**self.field_map, **{f.name: f for f in self.filter_fields}}  # filter_fields parse first
         for key, raw in args:
             if key == "limit":
                 limit = _parse_int(key, raw)
@@ -154,15 +161,17 @@ class ResourceDef:
                 continue
             if key == "format":
                 continue
-            if key in self.params:
-                extra[key] = raw
-                continue
             name, _, op = key.partition("__")
             op = op or "exact"
+            if key in self.params or name in self.params:
+                extra[key] = raw
+                continue
             if name not in self.filtering:
                 raise ApiError(400, f"The '{name}' field does not allow filtering.")
             allowed = self.filtering[name]
             if allowed != 2 and op not in allowed:  # 2 == Tastypie's ALL_WITH_RELATIONS
+                raise ApiError(400, f"'{op}' is not an allowed filter on the '{name}' field.")
+            if allowed == 2 and op not in _OPS:
                 raise ApiError(400, f"'{op}' is not an allowed filter on the '{name}' field.")
             fdef = fmap.get(name)
             if fdef is None:  # a filter-only parameter the resource handles itself
@@ -213,6 +222,10 @@ def _parse_int(name: str, raw: str) -> int:
 
 def _parse_scalar(fdef: Field, raw: str) -> Any:
     raw = raw.strip()
+    if fdef.ticks:
+        if raw.lstrip("-").isdigit():
+            return int(raw)
+        return round(parse_datetime(raw, fdef.name).timestamp() * 256)
     if fdef.type == "related":
         m = _URI_ID.match(raw)
         raw = m.group(1) if m else raw
@@ -226,9 +239,18 @@ def _parse_scalar(fdef: Field, raw: str) -> Any:
             raise ApiError(400, f"Invalid value for '{fdef.name}': {raw!r}.") from None
     if fdef.type == "boolean":
         return raw.lower() in ("1", "true", "yes")
-    if fdef.type in ("datetime", "date"):
+    if fdef.type == "date":
+        return parse_datetime(raw, fdef.name).date() if len(raw) > 10 else _parse_date(raw, fdef.name)
+    if fdef.type == "datetime":
         return parse_datetime(raw, fdef.name)
     return raw
+
+
+def _parse_date(raw: str, name: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(400, f"Invalid date for '{name}': {raw!r}.") from None
 
 
 def _parse_values(fdef: Field, op: str, raw: str) -> list[Any]:
@@ -255,7 +277,14 @@ def parse_datetime(raw: str, name: str = "value") -> datetime:
 
 
 def _comparable(value: Any) -> Any:
-    if isinstance(value, str) and len(value) >= 10 and value[4:5] == "-" and value[7:8] == "-":
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    if isinstance(value, str) and len(value) == 10 and value[4:5] == "-" and value[7:8] == "-":
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, str) and len(value) > 10 and value[4:5] == "-" and value[7:8] == "-":
         try:
             return parse_datetime(value)
         except ApiError:

@@ -1,0 +1,1 @@
+"""Dagster definitions: resources, partitions, assets with their checks, sensors and schedules."""

@@ -1,0 +1,47 @@
+"""`make demo`: the main job against the sandbox, end to end, then where the results are."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from .sandbox.study import StudyConfig
+
+
+def run_demo(study: StudyConfig) -> int:
+    from .lake import data_dir
+    from .runner import dagster_home, has_real_credentials, ingest_all, sandbox_environment
+
+    root = data_dir()
+    os.environ.setdefault("HEXO_DATA_DIR", str(root))
+    handle = None
+    if not has_real_credentials():
+        from .sandbox import start_sandbox
+
+        handle = start_sandbox(study=study)
+        os.environ.update(sandbox_environment(handle.info))
+        print(f"sandbox: {handle.base_url} (study {handle.info['study']['uuid']}, "
+              f"{study.subjects} subjects x {study.days} days, seed {study.seed})", flush=True)
+    home = dagster_home(root)
+    t0 = time.monotonic()
+    try:
+        summary = ingest_all()
+    finally:
+        if handle is not None:
+            handle.stop()
+    lake = root / "lake"
+    files = sorted(lake.rglob("*.parquet"))
+    size = sum(f.stat().st_size for f in files)
+    print()
+    print(f"ingested {len(summary.subjects)} subjects x {len(summary.days)} days in {summary.runs} runs, "
+          f"{time.monotonic() - t0:.1f} s ({summary.failed_runs} failed)")
+    print(f"Parquet lake:   {lake}  ({len(files)} files, {size / 1e6:.1f} MB)")
+    print(f"Quarantine:     {root / 'quarantine'}")
+    print(f"Dagster home:   {home}  (run `make ui` to browse the runs)")
+    return 1 if summary.failed_runs else 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_demo(StudyConfig()))

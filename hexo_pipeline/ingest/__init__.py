@@ -1,0 +1,1 @@
+"""Plain-Python ingestion steps (API -> lake tables) that the Dagster assets call."""
