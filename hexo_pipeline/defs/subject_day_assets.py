@@ -196,11 +196,9 @@ def counts_of(table: pa.Table | None) -> dict[int, int]:
 
 
 def _counts_by_record_and_channel(table: pa.Table) -> dict[int, dict[int, int]]:
-    rec = table.column("record_id").to_numpy()
-    ids = table.column("datatype_id").to_numpy().astype(np.int64)
-    pairs, n = np.unique(np.stack([rec, ids]), axis=1, return_counts=True)
+    counts = table.group_by(["record_id", "datatype_id"]).aggregate([([], "count_all")])
     out: dict[int, dict[int, int]] = {}
-    for (r, d), c in zip(pairs.T.tolist(), n.tolist()):
+    for r, d, c in zip(*(counts.column(i).to_pylist() for i in ("record_id", "datatype_id", "count_all"))):
         out.setdefault(r, {})[d] = c
     return out
 

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..decoders import DecodeError, read_exports
+from ..decoders.parquet import is_sorted_by_id_then_ts
 from ..hexoskin import HexoskinClient
 from ..hexoskin.datatypes import ASTROSKIN_EXTRA_IDS, HEXOSKIN_IDS, Family
 from ..hexoskin.timestamps import TICKS_PER_SECOND, day_bounds_ticks, from_ticks
@@ -220,11 +221,15 @@ def _clip(table: pa.Table, window: DayWindow, rec: dict) -> pa.Table:
 
 def _with_lineage(table: pa.Table, record_id: int, received_at: datetime) -> pa.Table:
     n = table.num_rows
+    received = np.full(n, np.datetime64(received_at.replace(tzinfo=None), "us"))
     return table.append_column("record_id", pa.array(np.full(n, record_id, np.int64))).append_column(
-        "received_at", pa.array([received_at] * 1, TS).take(pa.array(np.zeros(n, np.int64))))
+        "received_at", pa.array(received, TS))
 
 
 def _sorted(table: pa.Table) -> pa.Table:
+    # Each record's table is already sorted; only a day with several records needs a sort.
+    if is_sorted_by_id_then_ts(table):
+        return table
     return table.sort_by([("datatype_id", "ascending"), ("ts", "ascending")])
 
 
