@@ -37,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="run the pipeline against a sandbox and print where results are")
     _study_args(demo)
 
+    ui = sub.add_parser("ui", help="the Dagster UI on the project's definitions (with a sandbox unless "
+                                   "Hexoskin credentials are set)")
+    ui.add_argument("--port", type=int, default=3000)
+    _study_args(ui)
+
     ns = parser.parse_args(argv)
     if ns.command == "sandbox" and ns.sandbox_command == "serve":
         from .sandbox.server import serve_forever
@@ -47,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         from .demo import run_demo
 
         return run_demo(_study_config(ns))
+    if ns.command == "ui":
+        from .runner import run_ui
+
+        return run_ui(_study_config(ns), ns.port)
     parser.error(f"unknown command {ns.command}")
     return 2
 

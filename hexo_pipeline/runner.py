@@ -116,3 +116,33 @@ def ingest_all(subjects: list[str] | None = None, days: list[date] | None = None
     return IngestSummary(names, days, len(names), time.monotonic() - t0, failed)
 
 
+
+
+def run_ui(study, port: int) -> int:
+    """`make ui`: the Dagster UI (dagster dev) on workspace.yaml; a sandbox serves the data unless
+    real credentials are in the environment."""
+    import subprocess
+
+    from .lake import data_dir
+
+    root = data_dir()
+    os.environ.setdefault("HEXO_DATA_DIR", str(root))
+    handle = None
+    if not has_real_credentials():
+        from .sandbox import start_sandbox
+
+        handle = start_sandbox(study=study)
+        os.environ.update(sandbox_environment(handle.info))
+        print(f"sandbox: {handle.base_url}", flush=True)
+    dagster_home(root)
+    workspace = Path(__file__).resolve().parents[1] / "workspace.yaml"
+    cmd = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(workspace), "-h", "127.0.0.1",
+           "-p", str(port)]
+    print(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C to stop)", flush=True)
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if handle is not None:
+            handle.stop()

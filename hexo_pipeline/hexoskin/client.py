@@ -24,6 +24,7 @@ import numpy as np
 import requests
 from oauthlib.oauth2 import LegacyApplicationClient, OAuth2Error, WebApplicationClient
 from requests.adapters import HTTPAdapter
+from requests_ratelimiter import LimiterAdapter
 from requests_oauthlib import OAuth2Session
 from urllib3.util.retry import Retry
 
@@ -106,12 +107,17 @@ def make_retry(config: HexoskinConfig) -> Retry:
 
 
 def mount_transport(session: requests.Session, config: HexoskinConfig) -> None:
-    adapter = HTTPAdapter(
+    options = dict(
         pool_connections=config.pool_connections,
         pool_maxsize=config.pool_maxsize,
         pool_block=True,  # wait for a free connection rather than open unbounded extra ones
         max_retries=make_retry(config),
     )
+    if config.max_requests_per_second:
+        # requests-ratelimiter: a token bucket in front of the same pooled, retrying adapter.
+        adapter: HTTPAdapter = LimiterAdapter(per_second=config.max_requests_per_second, **options)
+    else:
+        adapter = HTTPAdapter(**options)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
 

@@ -25,6 +25,7 @@ ENV_REDIRECT_URI = "HEXO_REDIRECT_URI"  # OAuth2 authorization-code grant
 ENV_API_VERSION = "HEXO_API_VERSION"  # X-HexoAPIVersion, default 3.3.x
 ENV_TIMEOUT_S = "HEXO_TIMEOUT_S"  # "30" (connect and read) or "5,60" (connect,read)
 ENV_MAX_RETRIES = "HEXO_MAX_RETRIES"
+ENV_MAX_RPS = "HEXO_MAX_RPS"  # requests per second per client (0/unset: unlimited)
 
 AUTH_SCHEMES = ("oauth2", "apikey", "basic", "basic+apikey")
 SCOPES = ("readonly", "readwrite")
@@ -60,6 +61,10 @@ class HexoskinConfig:
     backoff_jitter_s: float = 0.5
     pool_connections: int = 4
     pool_maxsize: int = 8
+    # Client-side request rate (token bucket per process). The API documents no limit; the vendor's
+    # own helper sleeps to stay below 5 requests/s. With a Dagster pool of N concurrent API steps the
+    # total rate is at most N x this.
+    max_requests_per_second: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
@@ -138,6 +143,12 @@ class HexoskinConfig:
                 values[field_name] = raw
         if "max_retries" in values:
             values["max_retries"] = _parse_int(ENV_MAX_RETRIES, values["max_retries"])
+        raw_rps = env.get(ENV_MAX_RPS)
+        if raw_rps:
+            try:
+                values["max_requests_per_second"] = float(raw_rps) or None
+            except ValueError:
+                raise ConfigError(f"{ENV_MAX_RPS} must be a number, got {raw_rps!r}") from None
         raw_timeout = env.get(ENV_TIMEOUT_S)
         if raw_timeout:
             values["connect_timeout_s"], values["read_timeout_s"] = _parse_timeout(raw_timeout)
