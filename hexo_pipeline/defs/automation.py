@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from ..hexoskin.timestamps import to_ticks
-from .partitions import STUDY, subject_day_partitions, subjects_partitions
+from .partitions import STUDY, subjects_partitions
 from .resources import HexoskinResource
 from .study_assets import is_study_subject
 from .subject_day_assets import local_day_keys
@@ -16,7 +16,6 @@ from .subject_day_assets import local_day_keys
 ingest_job = dg.define_asset_job(
     "ingest_subject_days",
     selection=dg.AssetSelection.groups("subject_day"),
-    partitions_def=subject_day_partitions,
     description="Records, ranges and decoded signals for subject-days",
 )
 
