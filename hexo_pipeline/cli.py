@@ -1,4 +1,4 @@
-"""`hexo-pipeline` command line: the sandbox server, the demo, and (later) converters and marts."""
+"""`hexo-pipeline` command line: the sandbox server, the demo, file converters, export import, (later) marts."""
 
 from __future__ import annotations
 
@@ -37,6 +37,17 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="run the pipeline against a sandbox and print where results are")
     _study_args(demo)
 
+    convert = sub.add_parser("convert", help="convert TCX/FIT files to the lake's activity tables (Parquet)")
+    convert.add_argument("files", nargs="+", metavar="FILE", help="TCX/FIT files (optionally .gz), or folders")
+    convert.add_argument("--out", required=True, metavar="DIR", help="output folder: DIR/<dataset>/<file>.parquet")
+    convert.add_argument("--partial", action="store_true", help="write what a truncated/damaged FIT still holds")
+
+    imp = sub.add_parser("import-export", help="import a Hexoskin binary export (zip or folder) into the lake")
+    imp.add_argument("path", metavar="PATH", help="zip or folder of WAV/.hxd/CSV files with info.json")
+    imp.add_argument("--subject", help="subject key (default: user_<info.json user id>)")
+    imp.add_argument("--timezone", help="local-day time zone (default: $HEXO_STUDY_TZ or UTC)")
+    imp.add_argument("--data-dir", help="storage root (default: $HEXO_DATA_DIR or ./data)")
+
     ui = sub.add_parser("ui", help="the Dagster UI on the project's definitions (with a sandbox unless "
                                    "Hexoskin credentials are set)")
     ui.add_argument("--port", type=int, default=3000)
@@ -52,6 +63,14 @@ def main(argv: list[str] | None = None) -> int:
         from .demo import run_demo
 
         return run_demo(_study_config(ns))
+    if ns.command == "convert":
+        from .ingest.convert_cli import run
+
+        return run(ns.files, ns.out, allow_partial=ns.partial)
+    if ns.command == "import-export":
+        from .ingest.export_import import run
+
+        return run(ns.path, subject=ns.subject, tz=ns.timezone, data_dir=ns.data_dir)
     if ns.command == "ui":
         from .runner import run_ui
 

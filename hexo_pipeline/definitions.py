@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import dagster as dg
 
+from .defs.activity_file_assets import inbox_files, inbox_sensor, range_exports
 from .defs.automation import daily_ingest_schedule, ingest_job, late_data_sensor, subjects_sensor
 from .defs.resources import HexoskinResource, LakeResource
 from .defs.study_assets import datatype_catalog, subjects
 from .defs.subject_day_assets import records_and_ranges, signals
 
 defs = dg.Definitions(
-    assets=[subjects, datatype_catalog, records_and_ranges, signals],
+    assets=[subjects, datatype_catalog, records_and_ranges, signals, range_exports, inbox_files],
     jobs=[ingest_job],
     schedules=[daily_ingest_schedule],
-    sensors=[subjects_sensor, late_data_sensor],
+    sensors=[subjects_sensor, late_data_sensor, inbox_sensor],
     resources={"hexoskin": HexoskinResource.from_environment(), "storage": LakeResource.from_environment()},
 )

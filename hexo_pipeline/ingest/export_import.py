@@ -1,0 +1,273 @@
+"""Import a Hexoskin/Astroskin binary export (a zip or folder, as the dashboard or the API's binary
+download produces) into the lake, so studies that already downloaded data can load it.
+
+It writes what the Dagster assets write for a record: `signals_<family>` rows (ts, datatype_id, value
+RAW, record_id, received_at) and a `records` row, in subject-day partitions of the local day (`tz`).
+Rows are clipped exactly as the signals asset clips them: to [day start, day end) and to the record
+(ts >= start, ts <= end), so a record crossing midnight lands in two partitions, each sample once.
+Partitions are MERGED: the record's earlier rows are replaced (in the families the export carries, and
+its `records` row), other records' rows are kept, and a merge that changes nothing writes nothing.
+
+Record facts:
+- id: info.json (`request` ...?record=<id> or `algo.record_id`), else statistics.csv (`uri` column),
+  else the folder/zip name (`record_<id>`, `record-<id>`, `...record_<id>`);
+- start: info.json (ticks; exact to the ns);
+- end: start + the longest channel duration, measured at the best resolution the export offers:
+  channels faster than 1 Hz give n / fs exactly; only when there are none do 1 Hz channels (n s, their
+  last sample ends its second) and event channels (last event) count. On the real 129 s Astroskin
+  export this gives 129 s (the vendor's statistics.csv says 129.0), where a 1 Hz channel holding one
+  padding sample would have said 130 s; that sample lies past the end and is reported, not imported.
+- user: info.json `user`; subject key: the caller's, default `user_<user>`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import sys
+import time
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path, PurePosixPath
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..decoders import DecodeError, SignalExport, read_exports
+from ..hexoskin.datatypes import BY_ID
+from ..hexoskin.timestamps import from_ticks
+from ..lake import SIGNAL_DATASETS, Lake
+from .activity_files import is_safe_key
+from .lake_merge import lake_lock, merge_partition
+from .subject_day import NS_PER_TICK, TS, DayWindow, records_table
+
+SIGNAL_SORT = [("datatype_id", "ascending"), ("ts", "ascending"), ("record_id", "ascending")]
+RECORD_SORT = [("start_ticks", "ascending"), ("record_id", "ascending")]
+_RECORD_NAME = re.compile(r"record[_-]?(\d+)", re.IGNORECASE)
+_RECORD_URI = re.compile(r"/record/(\d+)")
+
+
+class ExportImportError(Exception):
+    """The export cannot be imported as asked (no record id, no subject...): nothing was written."""
+
+
+@dataclass
+class RecordImport:
+    record_id: int
+    subject: str
+    user_id: int | None
+    start_at: datetime
+    end_at: datetime
+    duration_s: float
+    days: list[date]
+    rows: Counter = field(default_factory=Counter)                 # dataset -> rows written for this record
+    past_end: dict[str, int] = field(default_factory=dict)         # channel -> samples after the record end
+    partitions: dict[tuple[str, date], str] = field(default_factory=dict)   # -> written/unchanged/removed
+    warnings: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+
+
+@dataclass
+class ImportReport:
+    source: str
+    records: list[RecordImport]
+    seconds: float
+
+    @property
+    def changed(self) -> bool:
+        return any(s != "unchanged" for r in self.records for s in r.partitions.values())
+
+
+def default_timezone() -> str:
+    return os.environ.get("HEXO_STUDY_TZ") or "UTC"
+
+
+def import_export(path: str | os.PathLike[str], *, data_dir: str | os.PathLike[str],
+                  subject: str | None = None, tz: str | None = None,
+                  received_at: datetime | None = None) -> ImportReport:
+    """Import every record of the export at `path` (zip or folder); returns what was written."""
+    started = time.perf_counter()
+    source = Path(path)
+    zone = ZoneInfo(tz or default_timezone())
+    received_at = received_at or datetime.now(timezone.utc)
+    exports = read_exports(source)          # DecodeError if it is not an export at all
+    plans = [_plan(source, e, subject) for e in exports]   # every record resolved before any write
+    root = Path(data_dir).resolve()
+    lake = Lake(root / "lake")
+    out = []
+    with lake_lock(root):
+        for export, (record_id, subject_key) in zip(exports, plans):
+            out.append(_import_record(lake, export, record_id, subject_key, zone, received_at))
+    return ImportReport(str(source), out, time.perf_counter() - started)
+
+
+# ------------------------------------------------------------------------------------ record facts
+def _plan(source: Path, export: SignalExport, subject: str | None) -> tuple[int, str]:
+    record_id = export.info.record_id or _statistics_record_id(source, export.record_dir)
+    if record_id is None:
+        names = [PurePosixPath(export.record_dir).name] if export.record_dir else []
+        names.append(source.stem if source.is_file() else source.name)
+        for name in names:
+            if m := _RECORD_NAME.search(name):
+                record_id = int(m.group(1))
+                break
+    if record_id is None:
+        raise ExportImportError(f"{source}:{export.record_dir or '/'}: no record id in info.json, statistics.csv "
+                           f"or the folder name (record_<id>)")
+    key = subject or (f"user_{export.info.user}" if export.info.user is not None else None)
+    if key is None:
+        raise ExportImportError(f"{source}: info.json names no user; pass --subject")
+    if not is_safe_key(key):
+        raise ExportImportError(f"subject key {key!r} cannot be a partition key (no / \\ | , [ ] = or spaces)")
+    return int(record_id), key
+
+
+def _statistics_record_id(source: Path, record_dir: str) -> int | None:
+    """statistics.csv: rows of names, units, values; the `uri` value is /api/record/<id>/."""
+    member = f"{record_dir}/statistics.csv" if record_dir else "statistics.csv"
+    try:
+        if source.is_dir():
+            text = (source / member).read_text(encoding="utf-8-sig")
+        else:
+            with zipfile.ZipFile(source) as zf:
+                names = {n.lower(): n for n in zf.namelist()}
+                if member.lower() not in names:
+                    return None
+                text = zf.read(names[member.lower()]).decode("utf-8-sig")
+    except (OSError, KeyError, UnicodeDecodeError, zipfile.BadZipFile):
+        return None
+    rows = list(csv.reader(io.StringIO(text)))
+    if len(rows) >= 3 and "uri" in rows[0]:
+        uri = rows[2][rows[0].index("uri")] if len(rows[2]) > rows[0].index("uri") else ""
+        if m := _RECORD_URI.search(uri):
+            return int(m.group(1))
+    return None
+
+
+def record_duration_ns(export: SignalExport) -> int:
+    """Longest channel duration, at the best resolution available (module doc)."""
+    fast = [c.n_samples * 1_000_000_000 // int(c.rate_hz) for c in export.channels
+            if c.rate_hz and c.rate_hz > 1 and float(c.rate_hz).is_integer()]
+    if fast:
+        return max(fast)
+    start = export.info.start_ns
+    ends = [c.n_samples * round(1_000_000_000 / c.rate_hz) for c in export.channels if c.rate_hz]
+    for table in export.tables.values():
+        if table.num_rows:
+            ends.append(int(pc.max(table["ts"].cast(pa.int64())).as_py()) - start)
+    return max(ends, default=0)
+
+
+# ----------------------------------------------------------------------------------------- import
+def _import_record(lake: Lake, export: SignalExport, record_id: int, subject: str, zone: ZoneInfo,
+                   received_at: datetime) -> RecordImport:
+    start_ns = export.info.start_ns
+    start_ticks = -(-start_ns // NS_PER_TICK) if start_ns % NS_PER_TICK else start_ns // NS_PER_TICK
+    end_ticks = start_ticks + -(-record_duration_ns(export) // NS_PER_TICK)
+    end_ns = end_ticks * NS_PER_TICK
+    rec = {"id": record_id, "user": export.info.user, "start": start_ticks, "end": end_ticks}
+    days = _local_days(start_ns, end_ns, zone)
+    result = RecordImport(record_id=record_id, subject=subject, user_id=export.info.user,
+                          start_at=from_ticks(start_ticks), end_at=from_ticks(end_ticks), duration_s=(end_ns - start_ns) / 1e9,
+                          days=days, warnings=export.warnings,
+                          skipped=tuple(f"{s.member}: {s.kind}: {s.reason}" for s in export.skipped))
+    for family, table in export.tables.items():
+        past = _past_end(table, end_ns)
+        result.past_end.update(past)
+    for day in days:
+        window = DayWindow.of(day, zone)
+        records = records_table([rec], window, received_at)
+        status = merge_partition(lake, "records", subject, day, records, _of_record(record_id), sort_by=RECORD_SORT)
+        result.partitions[("records", day)] = status
+        result.rows["records"] += 1
+        for family, table in export.tables.items():
+            dataset = SIGNAL_DATASETS[family]
+            rows = _clip(table, max(window.start_ns, start_ns), window.end_ns, end_ns)
+            new = _with_lineage(rows, record_id, received_at) if rows.num_rows else None
+            status = merge_partition(lake, dataset, subject, day, new, _of_record(record_id),
+                                     sort_by=SIGNAL_SORT, signal=True)
+            result.partitions[(dataset, day)] = status
+            result.rows[dataset] += rows.num_rows
+    return result
+
+
+def _of_record(record_id: int):
+    return lambda existing: pc.equal(existing.column("record_id"), record_id).to_numpy(zero_copy_only=False)
+
+
+def _local_days(start_ns: int, end_ns: int, zone: ZoneInfo) -> list[date]:
+    first = _utc(start_ns).astimezone(zone).date()
+    last = _utc(max(start_ns, end_ns - 1)).astimezone(zone).date()
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _utc(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns // 1_000_000_000, tz=timezone.utc) + timedelta(
+        microseconds=(ns % 1_000_000_000) // 1000)
+
+
+def _clip(table: pa.Table, lo_ns: int, day_end_ns: int, record_end_ns: int) -> pa.Table:
+    """Rows with lo <= ts < day end and ts <= record end (the signals asset's rule)."""
+    ts = table.column("ts").cast(pa.int64()).to_numpy()
+    keep = (ts >= lo_ns) & (ts < day_end_ns) & (ts <= record_end_ns)
+    return table if keep.all() else table.filter(pa.array(keep))
+
+
+def _past_end(table: pa.Table, record_end_ns: int) -> dict[str, int]:
+    ts = table.column("ts").cast(pa.int64()).to_numpy()
+    late = ts > record_end_ns
+    if not late.any():
+        return {}
+    ids, n = np.unique(table.column("datatype_id").to_numpy()[late], return_counts=True)
+    return {(BY_ID[i].name if i in BY_ID else str(i)): int(k) for i, k in zip(ids.tolist(), n.tolist())}
+
+
+def _with_lineage(table: pa.Table, record_id: int, received_at: datetime) -> pa.Table:
+    n = table.num_rows
+    return (table.append_column("record_id", pa.repeat(pa.scalar(record_id, pa.int64()), n))
+            .append_column("received_at", pa.repeat(pa.scalar(received_at, TS), n)))
+
+
+def summary_lines(report: ImportReport) -> list[str]:
+    """Human-readable summary for the CLI."""
+    lines = [f"{report.source}: {len(report.records)} record(s) in {report.seconds:.2f} s"]
+    for r in report.records:
+        statuses = Counter(r.partitions.values())
+        lines.append(f"record {r.record_id} -> subject={r.subject}, {r.start_at.isoformat()} .. "
+                     f"{r.end_at.isoformat()} ({r.duration_s:g} s), days {', '.join(map(str, r.days))}")
+        lines.append("  rows: " + ", ".join(f"{ds} {n}" for ds, n in sorted(r.rows.items()) if n))
+        lines.append("  partitions: " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())))
+        if r.past_end:
+            lines.append("  past the record end (padding, not imported): "
+                         + ", ".join(f"{k} {v}" for k, v in sorted(r.past_end.items())))
+        for s in r.skipped:
+            lines.append(f"  skipped {s}")
+        for w in r.warnings:
+            lines.append(f"  warning: {w}")
+    return lines
+
+
+def run(path: str, *, subject: str | None = None, tz: str | None = None, data_dir: str | None = None,
+        stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """`hexo-pipeline import-export`: 0 on success, 1 when the export cannot be imported."""
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    from ..lake import data_dir as default_data_dir
+
+    try:
+        report = import_export(path, data_dir=data_dir or default_data_dir(), subject=subject, tz=tz)
+    except (DecodeError, ExportImportError) as exc:
+        print(f"import-export: {exc}", file=stderr)
+        return 1
+    print("\n".join(summary_lines(report)), file=stdout)
+    return 0
+
+
+__all__ = ["ExportImportError", "ImportReport", "RecordImport", "default_timezone", "import_export",
+           "record_duration_ns", "run", "summary_lines"]
