@@ -8,10 +8,12 @@ from .defs.activity_file_assets import inbox_files, inbox_sensor, range_exports
 from .defs.automation import daily_ingest_schedule, ingest_job, late_data_sensor, subjects_sensor
 from .defs.resources import HexoskinResource, LakeResource
 from .defs.study_assets import datatype_catalog, subjects
+from .defs.study_side_assets import study_structure, subject_day_study_data
 from .defs.subject_day_assets import records_and_ranges, signals
 
 defs = dg.Definitions(
-    assets=[subjects, datatype_catalog, records_and_ranges, signals, range_exports, inbox_files],
+    assets=[subjects, datatype_catalog, records_and_ranges, signals, range_exports, inbox_files,
+            study_structure, subject_day_study_data],
     jobs=[ingest_job],
     schedules=[daily_ingest_schedule],
     sensors=[subjects_sensor, late_data_sensor, inbox_sensor],

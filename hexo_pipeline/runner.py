@@ -84,7 +84,7 @@ def ingest_all(subjects: list[str] | None = None, days: list[date] | None = None
     instance = dg.DagsterInstance.get()
     t0 = time.monotonic()
     result = dg.materialize(
-        [defs.resolve_assets_def("subjects"), defs.resolve_assets_def("datatype_catalog")],
+        [defs.resolve_assets_def(k) for k in ("subjects", "datatype_catalog", "study")],
         instance=instance,
     )
     if not result.success:
