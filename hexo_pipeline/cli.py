@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 
-from .sandbox.faults import FaultConfig
+from .sandbox.faults import add_fault_arguments, fault_config_from_args
 from .sandbox.study import StudyConfig
 
 
@@ -32,7 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     serve = sandbox_sub.add_parser("serve", help="serve the synthetic study on loopback")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--now", type=datetime.fromisoformat, default=None,
+                       help="fix the sandbox clock (ISO datetime with offset); default: the wall clock")
     _study_args(serve)
+    add_fault_arguments(serve)
 
     demo = sub.add_parser("demo", help="run the pipeline against a sandbox and print where results are")
     _study_args(demo)
@@ -57,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     if ns.command == "sandbox" and ns.sandbox_command == "serve":
         from .sandbox.server import serve_forever
 
-        serve_forever(ns.host, ns.port, _study_config(ns), FaultConfig.from_env())
+        serve_forever(ns.host, ns.port, replace(_study_config(ns), now=ns.now), fault_config_from_args(ns))
         return 0
     if ns.command == "demo":
         from .demo import run_demo

@@ -466,7 +466,7 @@ class HexoskinClient:
         for attempt in (1, 2):
             started = time.monotonic()
             try:
-                response = self._session.request(
+                response = self._send(
                     method, url, params=query, json=json, headers=dict(headers or {}),
                     timeout=self.config.timeout, stream=stream, **extra,
                 )
@@ -497,6 +497,21 @@ class HexoskinClient:
                 finally:
                     response.close()
             return response
+        raise AssertionError("unreachable")
+
+    def _send(self, method: str, url: str, *, stream: bool, **kwargs: Any) -> requests.Response:
+        """session.request, plus retries of idempotent, non-streamed requests whose body was cut short
+        (ChunkedEncodingError: the connection broke mid-body). urllib3's Retry only covers failures up to
+        the response headers; requests reads the body after it."""
+        retries = self.config.max_retries if method in IDEMPOTENT_METHODS and not stream else 0
+        for attempt in range(retries + 1):
+            try:
+                return self._session.request(method, url, stream=stream, **kwargs)
+            except requests.exceptions.ChunkedEncodingError:
+                if attempt == retries:
+                    raise
+                logger.debug("%s %s: body cut short, retrying", method, redact_url(url))
+                time.sleep(min(self.config.backoff_max_s, self.config.backoff_factor * 2 ** attempt))
         raise AssertionError("unreachable")
 
     @staticmethod

@@ -28,7 +28,7 @@ import socket
 import struct
 import threading
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from flask import Request, Response
 import json
@@ -121,3 +121,25 @@ def _reset_connection(request: Request) -> None:
         sock.close()
     except OSError:
         pass
+
+
+# -- command line (`hexo-pipeline sandbox serve --rate-503 0.2 ...`) ---------------------------------------
+
+
+def add_fault_arguments(parser) -> None:
+    """One flag per FaultConfig field (--rate-503, --latency-s, --early-expiry-s ...; rates also as
+    --fault-503-rate); a flag overrides the HEXO_SANDBOX_<FIELD> environment variable."""
+    group = parser.add_argument_group("fault injection (off by default; also HEXO_SANDBOX_<FIELD>)")
+    for f in fields(FaultConfig):
+        names = [f"--{f.name.replace('_', '-')}"]
+        if f.name.startswith("rate_"):
+            names.append(f"--fault-{f.name[5:]}-rate")
+        group.add_argument(*names, dest=f"fault_{f.name}", type=type(f.default), default=None, metavar="N",
+                           help=f"default {f.default}")
+
+
+def fault_config_from_args(ns, environ: dict[str, str] | None = None) -> FaultConfig:
+    base = FaultConfig.from_env(environ)
+    given = {f.name: getattr(ns, f"fault_{f.name}") for f in fields(FaultConfig)
+             if getattr(ns, f"fault_{f.name}", None) is not None}
+    return replace(base, **given)

@@ -7,10 +7,12 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from .app import SandboxState, build_state, create_app
+from .app import create_app
+from .state import SandboxState, build_state
 from .faults import FaultConfig
 from .study import StudyConfig
 
@@ -26,6 +28,10 @@ class SandboxHandle:
     def info(self) -> dict:
         """What `sandbox serve` prints: base URL, OAuth2 client, accounts and API keys."""
         return self.state.info(self.base_url)
+
+    def set_now(self, now: datetime | None) -> None:
+        """Fix the sandbox clock (what has synced by then is visible); None returns to the wall clock."""
+        self.state.study.set_now(now)
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -247,6 +247,10 @@ class Study:
         """The sandbox clock: fixed by set_now / StudyConfig.now, else the wall clock."""
         return self._now or self.config.now or datetime.now(timezone.utc)
 
+    @property
+    def clock_fixed(self) -> bool:
+        return self._now is not None or self.config.now is not None
+
     def set_now(self, now: datetime | None) -> None:
         if now is not None and now.tzinfo is None:
             raise ValueError("the sandbox clock needs a timezone-aware datetime")
@@ -274,7 +278,7 @@ class Study:
     def range_known_at(self, rg: Range) -> datetime:
         """When the server first knew a range: when the part of its record holding it synced."""
         rec = self.records.get(rg.record_id) if rg.record_id is not None else None
-        if rec is None:
+        if rec is None or rg.import_id is not None or rg.kind == "manual":  # created through the API
             return rg.created
         if rec.partial_end is not None and rec.partial_synced_at is not None and rg.end <= rec.partial_end:
             return rec.partial_synced_at
@@ -300,7 +304,6 @@ def secret(*parts: object) -> str:
     return hashlib.sha256(":".join(map(str, ("sandbox",) + parts)).encode()).hexdigest()[:20]
 
 
-_secret = secret  # older name, kept for callers
 
 
 def _local_ticks(day: date, hours: float, tz: ZoneInfo) -> int:
@@ -452,7 +455,7 @@ def _subject_day(
 ) -> tuple[list[Record], list[list[Range]]]:
     records: list[Record] = []
     ranges: list[list[Range]] = []
-    if rng.random() < 0.1:  # a missed day: the shirt stayed in the drawer
+    if rng.random() < 0.08:  # a missed day: the shirt stayed in the drawer
         return records, ranges
 
     wake = 7.0 + rng.gauss(0, 0.5)
@@ -468,7 +471,7 @@ def _subject_day(
     ranges.append(_ranges_for(user, rec, kinds))
     last_end_h = end_h
 
-    if rng.random() < 0.15:  # a short record: shirt on for a few minutes in the evening
+    if rng.random() < 0.2:  # a short record: shirt on for a few minutes in the evening
         s_h = 22.25 + rng.uniform(0, 0.1)
         dur = rng.uniform(3, 9) / 60
         seg = (Segment(0.0, round(dur * 3600), "light"),)
@@ -586,7 +589,7 @@ def _study_life(study: Study, user: User, day: date, records: list[Record], rang
         at = _at(day, lo + 0.5 + rng.random() * (hi - lo - 0.75), tz)
         rid = ids.next("response", 1)
         study.survey_responses[rid] = SurveyResponse(rid, 1, user.id, day, at, _answers(rng, last_sleep_h))
-    if records and rng.random() < 0.3:
+    if records and rng.random() < 0.45:
         rec = records[0]
         start = rec.start + int(rng.uniform(0.1, 0.9) * (rec.end - rec.start))
         created = datetime.fromtimestamp(start / TICKS_PER_SECOND, tz=timezone.utc) + timedelta(minutes=2)

@@ -220,12 +220,18 @@ def _parse_int(name: str, raw: str) -> int:
         raise ApiError(400, f"Invalid value for '{name}': {raw!r} is not an integer.") from None
 
 
+def parse_ticks(raw: str, name: str = "value") -> int:
+    """A HexoTimestamp given as an integer or as an ISO 8601 date/datetime (naive = UTC) -> ticks."""
+    raw = raw.strip()
+    if raw.lstrip("-").isdigit():
+        return int(raw)
+    return round(parse_datetime(raw, name).timestamp() * 256)
+
+
 def _parse_scalar(fdef: Field, raw: str) -> Any:
     raw = raw.strip()
     if fdef.ticks:
-        if raw.lstrip("-").isdigit():
-            return int(raw)
-        return round(parse_datetime(raw, fdef.name).timestamp() * 256)
+        return parse_ticks(raw, fdef.name)
     if fdef.type == "related":
         m = _URI_ID.match(raw)
         raw = m.group(1) if m else raw
