@@ -18,8 +18,11 @@ def run_demo(study: StudyConfig) -> int:
     os.environ.setdefault("HEXO_DATA_DIR", str(root))
     handle = None
     if not has_real_credentials():
+        import logging
+
         from .sandbox import start_sandbox
 
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log over the progress bar
         handle = start_sandbox(study=study)
         os.environ.update(sandbox_environment(handle.info))
         print(f"sandbox: {handle.base_url} (study {handle.info['study']['uuid']}, "

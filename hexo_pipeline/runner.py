@@ -62,6 +62,10 @@ def dagster_home(data_dir: Path) -> Path:
     return home
 
 
+# The console shows a progress bar; the full event log stays in the run (make ui).
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 @dataclass
 class IngestSummary:
     subjects: list[str]
@@ -85,7 +89,7 @@ def ingest_all(subjects: list[str] | None = None, days: list[date] | None = None
     t0 = time.monotonic()
     result = dg.materialize(
         [defs.resolve_assets_def(k) for k in ("subjects", "datatype_catalog", "study")],
-        instance=instance,
+        instance=instance, run_config=QUIET,
     )
     if not result.success:
         raise RuntimeError("study assets failed")
@@ -111,6 +115,7 @@ def ingest_all(subjects: list[str] | None = None, days: list[date] | None = None
             tags={"dagster/asset_partition_range_start": f"{days[0].isoformat()}|{name}",
                   "dagster/asset_partition_range_end": f"{days[-1].isoformat()}|{name}"},
             raise_on_error=False,
+            run_config=QUIET,
         )
         failed += 0 if res.success else 1
     return IngestSummary(names, days, len(names), time.monotonic() - t0, failed)
