@@ -1,4 +1,4 @@
-"""`hexo-pipeline` command line: the sandbox server, the demo, file converters, export import, (later) marts."""
+"""`hexo-pipeline` command line: the sandbox server, the demo, file converters, export import, marts."""
 
 from __future__ import annotations
 
@@ -57,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--port", type=int, default=3000)
     _study_args(ui)
 
+    from .warehouse.marts import add_marts_parser
+
+    add_marts_parser(sub)
+
     ns = parser.parse_args(argv)
     if ns.command == "sandbox" and ns.sandbox_command == "serve":
         from .sandbox.server import serve_forever
@@ -75,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         from .ingest.export_import import run
 
         return run(ns.path, subject=ns.subject, tz=ns.timezone, data_dir=ns.data_dir)
+    if ns.command == "marts":
+        from .warehouse.marts import run_marts_command
+
+        return run_marts_command(ns)
     if ns.command == "ui":
         from .runner import run_ui
 

@@ -34,6 +34,11 @@ def run_demo(study: StudyConfig) -> int:
     finally:
         if handle is not None:
             handle.stop()
+    print("building the marts (dbt on DuckDB) and the study report...", flush=True)
+    from .warehouse.marts import build_marts_and_report
+
+    with open(os.devnull, "w") as quiet:
+        marts = build_marts_and_report(root, out=quiet)
     lake = root / "lake"
     files = sorted(lake.rglob("*.parquet"))
     size = sum(f.stat().st_size for f in files)
@@ -41,9 +46,14 @@ def run_demo(study: StudyConfig) -> int:
     print(f"ingested {len(summary.subjects)} subjects x {len(summary.days)} days in {summary.runs} runs, "
           f"{time.monotonic() - t0:.1f} s ({summary.failed_runs} failed)")
     print(f"Parquet lake:   {lake}  ({len(files)} files, {size / 1e6:.1f} MB)")
+    if marts.published is not None:
+        print(f"DuckDB marts:   {marts.published}  (schema marts; built in {marts.seconds:.1f} s)")
+    else:
+        print(f"DuckDB marts:   dbt build FAILED ({marts.results}); run `hexo-pipeline marts` to see why")
+    print(f"Study report:   {marts.report or 'not written'}")
     print(f"Quarantine:     {root / 'quarantine'}")
     print(f"Dagster home:   {home}  (run `make ui` to browse the runs)")
-    return 1 if summary.failed_runs else 0
+    return 1 if summary.failed_runs or marts.published is None else 0
 
 
 if __name__ == "__main__":

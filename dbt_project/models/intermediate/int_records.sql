@@ -1,0 +1,15 @@
+-- One row per record: the latest version fetched (a record that grew after a first sync is taken whole).
+select
+    record_id,
+    user_id,
+    username,
+    start_at,
+    end_at,
+    duration_s,
+    device,
+    device_model,
+    status,
+    last_modified,
+    received_at
+from {{ ref('stg_lake__records') }}
+qualify row_number() over (partition by record_id order by received_at desc, lake_date desc) = 1
