@@ -44,20 +44,3 @@ def test_make_bench_entry_point_quick(tmp_path: Path) -> None:
     assert e2e["samples"] > 100_000 and e2e["total_s"] > 0
     assert e2e["peak_rss_mb"] > 0 and e2e["bytes_per_sample"] < 2.0
 
-
-@pytest.mark.slow
-def test_scale_study_quick(tmp_path: Path) -> None:
-    figures = _run([str(BENCH / "dagster_scale.py"), "--quick"], tmp_path / "scale.json", timeout=280)
-    backfills = _section(figures, "Backfills")
-    # 4 subjects x 3 days: the project's policy batches each day's subjects into one run, no policy gives
-    # one run per subject-day, and the executed backfill materializes exactly its targets.
-    assert backfills["backfill_4x3_ours_runs"] == 3
-    assert backfills["backfill_4x3_none_runs"] == 12
-    assert backfills["backfill_execute_ok"] is True
-    schedule = _section(figures, "Daily schedule")
-    assert schedule["schedule_requests_ours"] == 1 and schedule["schedule_requests_stock"] == 8
-    assert schedule["schedule_ours_rectangles"] is True
-
-    layout = _run([str(BENCH / "lake_layout.py"), "--quick"], tmp_path / "layout.json", timeout=120)
-    values = next(iter(layout.values()))
-    assert values["files_small"] == 50 and values["files_compact"] == 5
