@@ -190,7 +190,7 @@ def test_hrv_sql_agrees_with_the_neurokit2_definitions_on_real_nn_series(warehou
         want = neurokit_time_domain(rr_ms)
         got = dict(zip(("rmssd_ms", "sdnn_ms", "mean_nn_ms", "pnn50_pct", "rr_clean_n"), con.execute(
             "select rmssd_ms, sdnn_ms, mean_nn_ms, pnn50_pct, rr_clean_n from marts.fct_record where record_id = ?",
-            [record_id]).fetchall()[0]))
+            [record_id]).fetchone()))
         assert got["rr_clean_n"] == rr_ms.size
         assert abs(got["rmssd_ms"] - want["rmssd_ms"]) < 0.01, (record_id, got, want)
         assert abs(got["sdnn_ms"] - want["sdnn_ms"]) < 0.01, (record_id, got, want)
@@ -202,7 +202,7 @@ def test_hrv_sql_agrees_with_the_neurokit2_definitions_on_real_nn_series(warehou
 def test_real_export_yields_one_record_with_its_statistics(warehouse):
     con, _, imported = warehouse
     assert imported.returncode == 0, imported.stdout + imported.stderr
-    rows = con.cursor().sql("select * from marts.fct_record where username = 'real_astroskin'").to_arrow_table().to_pandas()
+    rows = con.execute("select * from marts.fct_record where username = 'real_astroskin'").df()
     assert len(rows) == 1
     got = rows.iloc[0]
     export = read_export(EXPORT)

@@ -74,7 +74,7 @@ READER = textwrap.dedent("""
 def _marts(path: Path) -> dict[str, pd.DataFrame]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return {t: con.sql(f"select * from marts.{t} order by {', '.join(KEYS[t])}").to_arrow_table().to_pandas()
+        return {t: con.execute(f"select * from marts.{t} order by {', '.join(KEYS[t])}").df()
                 for t in MARTS}
     finally:
         con.close()

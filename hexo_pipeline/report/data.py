@@ -89,8 +89,8 @@ def load_study(con: duckdb.DuckDBPyConnection, study: str) -> StudyData:
         order by d.group_name""", params)
     built_at = None
     try:
-        rows = con.execute("select value from meta.build_info where key = 'built_at'").fetchall()
-        built_at = rows[0][0] if rows else None
+        row = con.execute("select value from meta.build_info where key = 'built_at'").fetchone()
+        built_at = row[0] if row else None
     except duckdb.Error:
         pass
     names = subjects["study_name"].dropna().unique() if len(subjects) else []

@@ -204,7 +204,7 @@ class Build:
             con.execute("create schema if not exists meta")
             con.execute("create or replace table meta.build_info (key varchar, value varchar)")
             con.executemany("insert into meta.build_info values (?, ?)", [(k, str(v)) for k, v in info.items()])
-            marts = con.execute("select count(*) from duckdb_tables() where schema_name = 'marts'").fetchall()[0][0]
+            marts = con.execute("select count(*) from duckdb_tables() where schema_name = 'marts'").fetchone()[0]
             if not marts:
                 raise PublicationError("the build holds no marts table")
             con.execute("checkpoint")
