@@ -12,7 +12,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip
-	@$(BIN)/python -m pip install -q -e ".[dev]"
+	@$(BIN)/python -m pip install -q -e ".[dev,sandbox]"
 	@touch $(STAMP)
 
 demo: install
@@ -28,7 +28,7 @@ ui: install
 	$(BIN)/hexo-pipeline ui
 
 sandbox: install
-	$(BIN)/hexo-pipeline sandbox serve
+	$(BIN)/hexo-sandbox serve
 
 bench: install
 	$(BIN)/python benchmarks/run.py

@@ -1,8 +1,8 @@
 """Decode throughput: the project's WAV/.hxd decoders against the vendor's per-sample struct loop and a
 bare numpy.frombuffer.
 
-Inputs are made by the sandbox: the physiology model generates the samples, `formats.wav_bytes` and
-`formats.hxd_bytes` lay them out exactly as the Hexoskin binary download does (44-byte WAV header, int16
+Inputs are made by the sandbox: the physiology model generates the samples, `data_encoders.wav_bytes` and
+`data_encoders.hxd_bytes` lay them out exactly as the Hexoskin binary download does (44-byte WAV header, int16
 PCM; .hxd = 16-byte "<Qq" records). Every contender returns the same raw values, checked equal.
 """
 
@@ -16,7 +16,7 @@ from common import Report, best_of, fmt_rate, record_signals, span
 
 from hexo_pipeline.decoders import hexoskin_binary as hb
 from hexo_pipeline.hexoskin import datatypes as catalog
-from hexo_pipeline.sandbox import formats
+from hexo_sandbox.formats import data_encoders
 
 ECG_I = 4113
 RR_INTERVAL = 18
@@ -57,7 +57,7 @@ def project_wav(data: bytes, signed: bool) -> np.ndarray:
 
 def frombuffer_wav(data: bytes) -> np.ndarray:
     """The floor: the PCM bytes after the fixed 44-byte header, no header parsing or checks at all."""
-    return np.frombuffer(data, dtype="<i2", offset=formats.WAV_HEADER_BYTES).astype(np.int64)
+    return np.frombuffer(data, dtype="<i2", offset=data_encoders.WAV_HEADER_BYTES).astype(np.int64)
 
 
 def project_hxd(data: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -78,9 +78,9 @@ def run(quick: bool = False) -> Report:
     ecg_dt = catalog.get(ECG_I)
     signals = record_signals(wav_seconds)
     ecg = signals.sync_raw(ECG_I, 0, signals.n_samples(ECG_I))
-    wav = formats.wav_bytes(ecg, ecg_dt.rate_hz)
+    wav = data_encoders.wav_bytes(ecg, ecg_dt.rate_hz)
     rr_ticks, rr_values = record_signals(hxd_seconds).events_raw(RR_INTERVAL, 0, hxd_seconds)
-    hxd = formats.hxd_bytes(rr_ticks, rr_values)
+    hxd = data_encoders.hxd_bytes(rr_ticks, rr_values)
     n_wav, n_hxd = ecg.size, rr_ticks.size
 
     repeat = 3 if quick else 7

@@ -34,7 +34,7 @@ def _child(quick: bool) -> dict:
         SIGNAL_DATATYPES, DayWindow, Subject, fetch_signals, now_utc, overlapping, records_table,
     )
     from hexo_pipeline.lake import SIGNAL_DATASETS, Lake
-    from hexo_pipeline.sandbox import StudyConfig, start_sandbox
+    from hexo_sandbox import StudyConfig, start_sandbox
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     study = StudyConfig(subjects=4, days=3)

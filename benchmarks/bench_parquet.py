@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from common import Report, best_of, family_table, fmt_rate, record_signals, span
 
 from hexo_pipeline.decoders.parquet import SIGNAL_PARQUET_OPTIONS, write_signal_parquet
-from hexo_pipeline.sandbox.formats import WAV_HEADER_BYTES
+from hexo_sandbox.formats.data_encoders import WAV_HEADER_BYTES
 
 ECG_LEADS = (4113, 4114, 4115)  # Astroskin: three leads at 256 Hz
 VITALS = (19, 1000, 33, 1001, 36, 37, 49, 53)  # the 1 Hz channels of a Hexoskin shirt

@@ -75,7 +75,7 @@ def versions() -> str:
 
 def record_signals(duration_s: float, *, seed: int = 7, astroskin: bool = False):
     """A sandbox `RecordSignals` of `duration_s` seconds: sedentary, a walk, then rest (realistic mix)."""
-    from hexo_pipeline.sandbox.physiology import RecordSignals, RecordSpec, Segment
+    from hexo_sandbox.world.physiology import RecordSignals, RecordSpec, Segment
 
     third = duration_s / 3
     segments = (Segment(0, third, "sedentary"), Segment(third, 2 * third, "walk"),

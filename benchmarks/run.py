@@ -1,11 +1,12 @@
-"""`make bench`: decode, Parquet and end-to-end ingestion figures, printed with their ratios.
+"""`make bench`: decode, Parquet, end-to-end ingestion and sandbox figures, printed with their ratios.
 
-    .venv/bin/python benchmarks/run.py                   # decode parquet e2e (about a minute on 2 cores)
+    .venv/bin/python benchmarks/run.py                   # decode parquet e2e sandbox (a minute or two on 2 cores)
     .venv/bin/python benchmarks/run.py --quick           # small sizes (the smoke test)
     .venv/bin/python benchmarks/run.py dagster layout    # the scale study behind docs/architecture.md
     .venv/bin/python benchmarks/run.py --json out.json   # also keep the figures
 
-Sections: decode (bench_decode.py), parquet (bench_parquet.py), e2e (bench_e2e.py), and, not run by
+Sections: decode (bench_decode.py), parquet (bench_parquet.py), e2e (bench_e2e.py), sandbox
+(bench_sandbox.py: the sandbox server's generation, zips and a 50 x 30 study served), and, not run by
 default because they take minutes, dagster (dagster_scale.py) and layout (lake_layout.py).
 """
 
@@ -24,7 +25,7 @@ sys.path.insert(0, str(HERE))
 
 from common import Report, machine, versions  # noqa: E402
 
-DEFAULT_SECTIONS = ("decode", "parquet", "e2e")
+DEFAULT_SECTIONS = ("decode", "parquet", "e2e", "sandbox")
 ALL_SECTIONS = DEFAULT_SECTIONS + ("dagster", "layout")
 
 
@@ -55,6 +56,10 @@ def run_sections(sections: list[str], quick: bool) -> list[Report]:
             import bench_e2e
 
             new = [bench_e2e.run(quick)]
+        elif name == "sandbox":
+            import bench_sandbox
+
+            new = [bench_sandbox.run(quick)]
         elif name == "layout":
             import lake_layout
 

@@ -1,42 +1,58 @@
-"""`hexo-pipeline` command line: the sandbox server, the demo, file converters, export import, marts."""
+"""`hexo-pipeline` command line: the demo, the Dagster UI, file converters, export import, marts.
+
+`hexo-pipeline sandbox ...` passes its arguments on to `hexo-sandbox` (the separate sandbox package, run
+as its own process: the pipeline never imports it)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
-from datetime import date, datetime
+from datetime import date
 
-from .sandbox.faults import add_fault_arguments, fault_config_from_args
-from .sandbox.study import StudyConfig
+_STUDY_ARGS = ("seed", "subjects", "days", "start", "timezone")
 
 
 def _study_args(p: argparse.ArgumentParser) -> None:
-    d = StudyConfig()
-    p.add_argument("--seed", type=int, default=d.seed, help="study seed (same seed, same bytes)")
-    p.add_argument("--subjects", type=int, default=d.subjects)
-    p.add_argument("--days", type=int, default=d.days)
-    p.add_argument("--start", type=date.fromisoformat, default=d.start, help="first study day, YYYY-MM-DD")
-    p.add_argument("--timezone", default=d.timezone, help="the study's IANA time zone")
+    """The sandbox study's size and seed (defaults: the sandbox's own, see `hexo-sandbox serve --help`)."""
+    p.add_argument("--seed", type=int, help="sandbox study seed (same seed, same bytes)")
+    p.add_argument("--subjects", type=int, help="sandbox study subjects")
+    p.add_argument("--days", type=int, help="sandbox study days")
+    p.add_argument("--start", type=date.fromisoformat, help="sandbox study's first day, YYYY-MM-DD")
+    p.add_argument("--timezone", help="sandbox study's IANA time zone")
 
 
-def _study_config(ns: argparse.Namespace) -> StudyConfig:
-    return StudyConfig(seed=ns.seed, subjects=ns.subjects, days=ns.days, start=ns.start, timezone=ns.timezone)
+def _sandbox_serve_args(ns: argparse.Namespace) -> list[str]:
+    """The study options given on this command line, as `hexo-sandbox serve` flags."""
+    args: list[str] = []
+    for name in _STUDY_ARGS:
+        value = getattr(ns, name)
+        if value is not None:
+            args += [f"--{name}", value.isoformat() if isinstance(value, date) else str(value)]
+    return args
+
+
+def _run_sandbox_command(args: list[str]) -> int:
+    """`hexo-pipeline sandbox serve ...` = `hexo-sandbox serve ...`, in the sandbox's own process."""
+    import os
+
+    from .sandbox_process import NOT_INSTALLED, sandbox_command, sandbox_installed
+
+    if not sandbox_installed():
+        print(f"hexo-pipeline: {NOT_INSTALLED}", file=sys.stderr)
+        return 2
+    cmd = sandbox_command(args)
+    sys.stdout.flush()
+    os.execv(cmd[0], cmd)  # replaces this process: signals and the exit status are the sandbox's own
+    return 0  # not reached
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hexo-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sandbox = sub.add_parser("sandbox", help="the Hexoskin-compatible sandbox server")
-    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True)
-    serve = sandbox_sub.add_parser("serve", help="serve the synthetic study on loopback")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765)
-    serve.add_argument("--now", type=datetime.fromisoformat, default=None,
-                       help="fix the sandbox clock (ISO datetime with offset); default: the wall clock")
-    _study_args(serve)
-    add_fault_arguments(serve)
+    sandbox = sub.add_parser("sandbox", help="the Hexoskin-compatible sandbox server: runs `hexo-sandbox ARGS` "
+                                             "(e.g. `sandbox serve --port 8765`)", add_help=False)
+    sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER, help="arguments of hexo-sandbox")
 
     demo = sub.add_parser("demo", help="run the pipeline against a sandbox and print where results are")
     _study_args(demo)
@@ -61,16 +77,14 @@ def main(argv: list[str] | None = None) -> int:
 
     add_marts_parser(sub)
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sandbox"]:  # everything after `sandbox` is the sandbox's, --help included
+        return _run_sandbox_command(argv[1:])
     ns = parser.parse_args(argv)
-    if ns.command == "sandbox" and ns.sandbox_command == "serve":
-        from .sandbox.server import serve_forever
-
-        serve_forever(ns.host, ns.port, replace(_study_config(ns), now=ns.now), fault_config_from_args(ns))
-        return 0
     if ns.command == "demo":
         from .demo import run_demo
 
-        return run_demo(_study_config(ns))
+        return run_demo(_sandbox_serve_args(ns))
     if ns.command == "convert":
         from .ingest.convert_cli import run
 
@@ -86,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     if ns.command == "ui":
         from .runner import run_ui
 
-        return run_ui(_study_config(ns), ns.port)
+        return run_ui(_sandbox_serve_args(ns), ns.port)
     parser.error(f"unknown command {ns.command}")
     return 2
 

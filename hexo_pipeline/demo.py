@@ -5,28 +5,28 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
-
-from .sandbox.study import StudyConfig
 
 
-def run_demo(study: StudyConfig) -> int:
+def run_demo(sandbox_args: list[str] | None = None) -> int:
+    """`sandbox_args`: `hexo-sandbox serve` flags for the study (--seed, --subjects, --days ...)."""
     from .lake import data_dir
     from .runner import dagster_home, has_real_credentials, ingest_all, sandbox_environment
+    from .sandbox_process import SandboxUnavailable, start_sandbox_process
 
     root = data_dir()
     os.environ.setdefault("HEXO_DATA_DIR", str(root))
     handle = None
     if not has_real_credentials():
-        import logging
-
-        from .sandbox import start_sandbox
-
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log over the progress bar
-        handle = start_sandbox(study=study)
+        try:
+            handle = start_sandbox_process(sandbox_args or [])
+        except SandboxUnavailable as exc:
+            print(f"demo: {exc}", file=sys.stderr)
+            return 2
         os.environ.update(sandbox_environment(handle.info))
-        print(f"sandbox: {handle.base_url} (study {handle.info['study']['uuid']}, "
-              f"{study.subjects} subjects x {study.days} days, seed {study.seed})", flush=True)
+        study = handle.info["study"]
+        subjects = sum(a["role"] == "subject" for a in handle.info["accounts"])
+        print(f"sandbox: {handle.base_url} (study {study['uuid']}, {subjects} subjects x {study['days']} days)",
+              flush=True)
     home = dagster_home(root)
     t0 = time.monotonic()
     try:
@@ -57,4 +57,4 @@ def run_demo(study: StudyConfig) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_demo(StudyConfig()))
+    sys.exit(run_demo())

@@ -1,8 +1,8 @@
 """Run the pipeline outside the Dagster daemon: the demo, `hexo-pipeline ui`, and scripted backfills.
 
-With no Hexoskin credentials in the environment, a sandbox server is started and its URL and
-credentials are exported as the same environment variables a real deployment sets, so the Dagster
-definitions run unchanged against either.
+With no Hexoskin credentials in the environment, a sandbox server is started (in its own process, see
+`sandbox_process`) and its URL and credentials are exported as the same environment variables a real
+deployment sets, so the Dagster definitions run unchanged against either.
 """
 
 from __future__ import annotations
@@ -123,20 +123,23 @@ def ingest_all(subjects: list[str] | None = None, days: list[date] | None = None
 
 
 
-def run_ui(study, port: int) -> int:
-    """`make ui`: the Dagster UI (dagster dev) on workspace.yaml; a sandbox serves the data unless
-    real credentials are in the environment."""
+def run_ui(sandbox_args: list[str], port: int) -> int:
+    """`make ui`: the Dagster UI (dagster dev) on workspace.yaml; a sandbox (`hexo-sandbox serve
+    <sandbox_args>`) serves the data unless real credentials are in the environment."""
     import subprocess
 
     from .lake import data_dir
+    from .sandbox_process import SandboxUnavailable, start_sandbox_process
 
     root = data_dir()
     os.environ.setdefault("HEXO_DATA_DIR", str(root))
     handle = None
     if not has_real_credentials():
-        from .sandbox import start_sandbox
-
-        handle = start_sandbox(study=study)
+        try:
+            handle = start_sandbox_process(sandbox_args)
+        except SandboxUnavailable as exc:
+            print(f"ui: {exc}", file=sys.stderr)
+            return 2
         os.environ.update(sandbox_environment(handle.info))
         print(f"sandbox: {handle.base_url}", flush=True)
     dagster_home(root)

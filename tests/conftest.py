@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hexo_pipeline.sandbox import FaultConfig, StudyConfig, start_sandbox
+from hexo_sandbox import FaultConfig, StudyConfig, start_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HEXO_SHARED_DIR", REPO.parent / "shared"))

@@ -44,3 +44,7 @@ def test_make_bench_entry_point_quick(tmp_path: Path) -> None:
     assert e2e["samples"] > 100_000 and e2e["total_s"] > 0
     assert e2e["peak_rss_mb"] > 0 and e2e["bytes_per_sample"] < 2.0
 
+    sandbox = _section(figures, "Sandbox")
+    assert sandbox["serve_ready_s"] > 0 and sandbox["serve_peak_rss_mb"] >= sandbox["serve_rss_after_start_mb"] > 0
+    assert sandbox["zip_generate_cpu_s_hexoskin"] > 0 and sandbox["zip_generate_cpu_s_astroskin"] > 0
+

@@ -287,7 +287,7 @@ def test_stale_refresh_token_falls_back_to_the_password_grant(sandbox, tmp_path)
 
 @pytest.fixture(scope="module")
 def big_sandbox():
-    from hexo_pipeline.sandbox import FaultConfig, StudyConfig, start_sandbox
+    from hexo_sandbox import FaultConfig, StudyConfig, start_sandbox
 
     handle = start_sandbox(study=StudyConfig(subjects=24, days=24), faults=FaultConfig())
     yield handle
@@ -630,8 +630,8 @@ def test_failed_download_leaves_nothing_behind(make_sandbox, tmp_path):
 def sandbox_process():
     """A sandbox in its own process, so memory measured here is the client's alone."""
     code = (
-        "from hexo_pipeline.sandbox.server import serve_forever;"
-        "from hexo_pipeline.sandbox import StudyConfig, FaultConfig;"
+        "from hexo_sandbox.server.serve import serve_forever;"
+        "from hexo_sandbox import StudyConfig, FaultConfig;"
         "serve_forever('127.0.0.1', 0, StudyConfig(), FaultConfig())"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

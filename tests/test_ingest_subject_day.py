@@ -44,7 +44,7 @@ def materialize(handle, data_dir: Path, instance, key) -> dg.ExecuteInProcessRes
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     """The default sandbox study, one instance and one lake for the module."""
-    from hexo_pipeline.sandbox import StudyConfig, start_sandbox
+    from hexo_sandbox import StudyConfig, start_sandbox
 
     handle = start_sandbox(study=StudyConfig())
     instance = dg.DagsterInstance.ephemeral()

@@ -22,8 +22,8 @@ import duckdb
 import pytest
 import requests
 
-from hexo_pipeline.sandbox import start_sandbox
-from hexo_pipeline.sandbox.study import StudyConfig
+from hexo_sandbox import start_sandbox
+from hexo_sandbox.world.study import StudyConfig
 from hexo_pipeline.warehouse import Warehouse, build_marts
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # the demo alone takes minutes

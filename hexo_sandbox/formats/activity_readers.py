@@ -20,8 +20,9 @@ from datetime import datetime, timezone
 import numpy as np
 from lxml import etree
 
-from ..hexoskin.timestamps import TICKS_PER_SECOND, to_ticks
-from .activity_files import AX_NS, TCD_NS
+from hexo_pipeline.hexoskin.timestamps import TICKS_PER_SECOND, to_ticks
+
+from .activity_writers import AX_NS, TCD_NS
 
 TCX_TYPE = "application/vnd.garmin.tcx+xml"
 FIT_TYPE = "application/vnd.ant.fit"

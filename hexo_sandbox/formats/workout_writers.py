@@ -18,8 +18,8 @@ from fit_tool.profile.messages.workout_step_message import WorkoutStepMessage
 from fit_tool.profile.profile_type import FileType, Intensity, Manufacturer, Sport, WorkoutStepDuration, WorkoutStepTarget
 from lxml import etree
 
-from .activity_files import TCD_NS
-from .catalog import ACTIVITY_TYPES, TrainingRoutine
+from ..world.catalog import ACTIVITY_TYPES, TrainingRoutine
+from .activity_writers import TCD_NS
 
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 _TCX_SPORT = {"running": "Running", "cycling": "Biking"}

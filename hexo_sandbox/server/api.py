@@ -16,7 +16,8 @@ from typing import Any
 
 from flask import Request, Response
 
-from ..hexoskin.timestamps import from_ticks
+from hexo_pipeline.hexoskin.timestamps import from_ticks
+
 from .auth import Principal
 from .permissions import manages_study, visible_user_ids
 from .state import SandboxState

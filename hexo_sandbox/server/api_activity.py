@@ -9,18 +9,20 @@ from typing import Any
 
 from flask import Response
 
-from ..hexoskin import datatypes
-from ..hexoskin.timestamps import TICKS_PER_SECOND
-from . import exchange, imports
-from . import resources as R
+from hexo_pipeline.hexoskin import datatypes
+from hexo_pipeline.hexoskin.timestamps import TICKS_PER_SECOND
+
+from ..formats import activity_readers
+from ..world.catalog import (ACTIVITY_ATTRIBUTES, ACTIVITY_TYPES, HRV_METRIC_IDS, METRICS, TRAINING_ROUTINES, UNITS,
+                             Metric)
+from ..world.study import Annotation, Range, Record
+from ..world.truth import profile_of
+from . import exchange
+from . import resource_defs as R
 from .api import Ctx, Provider, editable, iso, json_response, require_object, start_date, uri, uri_id
 from .api_people import user_summary
-from .catalog import (ACTIVITY_ATTRIBUTES, ACTIVITY_TYPES, HRV_METRIC_IDS, METRICS, TRAINING_ROUTINES, UNITS,
-                      Metric)
 from .state import ImportJob
-from .study import Annotation, Range, Record
 from .tastypie import ApiError
-from .truth import profile_of
 
 MIN_HRV_BEATS = 128  # HRV "needs more than 128 good beats" (notes §4.1); else -1
 
@@ -442,7 +444,7 @@ class ReportProvider(Provider):
         return self._report(ctx, ids, [(rec, t0, t1)] if rec else [], (rec.user_id if rec else ctx.user_id), t0, t1)
 
     def _report(self, ctx, ids, parts, user_id, t0, t1):
-        from .truth import Sums
+        from ..world.truth import Sums
 
         total = Sums()
         for rec, a, b in parts:
@@ -473,14 +475,14 @@ class ImportProvider(Provider):
 
     def create(self, ctx, body):
         content_type = (ctx.request.headers.get("Content-Type") or "").split(";")[0].strip()
-        if content_type not in (imports.TCX_TYPE, imports.FIT_TYPE):
-            raise ApiError(400, f"Send the file with Content-Type {imports.TCX_TYPE} or {imports.FIT_TYPE}.")
+        if content_type not in (activity_readers.TCX_TYPE, activity_readers.FIT_TYPE):
+            raise ApiError(400, f"Send the file with Content-Type {activity_readers.TCX_TYPE} or {activity_readers.FIT_TYPE}.")
         data = ctx.request.get_data()
         if not data:
             raise ApiError(400, "The request body is empty: send the file's content.")
         try:
-            parsed, error = imports.parse(content_type, data), None
-        except imports.ImportFailed as exc:
+            parsed, error = activity_readers.parse(content_type, data), None
+        except activity_readers.ImportFailed as exc:
             parsed, error = None, str(exc)
         state = ctx.state
         jid = state.next_id("import", state.imports)

@@ -16,12 +16,13 @@ from typing import Any, Iterator
 import numpy as np
 from flask import Response
 
-from ..hexoskin import datatypes
-from . import formats
-from . import resources as R
+from hexo_pipeline.hexoskin import datatypes
+
+from ..formats import data_encoders
+from ..world.physiology import ACC_IDS, ECG_IDS, RESP_IDS, RecordSignals
+from ..world.study import Record
+from . import resource_defs as R
 from .api import Ctx, Provider
-from .physiology import ACC_IDS, ECG_IDS, RESP_IDS, RecordSignals
-from .study import Record
 from .tastypie import ApiError, ResourceDef
 
 GROUPS = (ECG_IDS, RESP_IDS, ACC_IDS)  # channels generated together for the zip
@@ -53,12 +54,12 @@ class DataProvider(Provider):
             cap = max(1, min(cap, int(params["max_values"][1][0])))
         series = {dt: _series(ctx.state, windows, dt) for dt in dt_ids}
         if CSV_TYPE in accept:
-            return Response(formats.data_csv(series, cap=cap), mimetype=CSV_TYPE)
+            return Response(data_encoders.data_csv(series, cap=cap), mimetype=CSV_TYPE)
         flat = bool(params.get("flat", (None, [0]))[1][0])
         if flat and len(dt_ids) != 1:
             raise ApiError(400, "flat=1 needs exactly one datatype.")
         no_ts = bool(params.get("no_timestamps", (None, [0]))[1][0])
-        return Response(formats.data_json(series, user_id, flat=flat, no_timestamps=no_ts, cap=cap),
+        return Response(data_encoders.data_json(series, user_id, flat=flat, no_timestamps=no_ts, cap=cap),
                         mimetype=JSON_TYPE)
 
 
@@ -114,7 +115,7 @@ def data_windows(ctx: Ctx, params: dict) -> list[tuple[Record, int, int]]:
 def zip_response(ctx: Ctx, windows: list[tuple[Record, int, int]], dt_ids: list[int]) -> Response:
     """The zip is streamed as it is generated (chunked transfer): no temporary file, bounded memory."""
     state, path = ctx.state, ctx.request.full_path
-    chunks: Iterator[bytes] = formats.iter_data_zip(_zip_parts(state, windows, dt_ids, path))
+    chunks: Iterator[bytes] = data_encoders.iter_data_zip(_zip_parts(state, windows, dt_ids, path))
     name = f"record_{windows[0][0].id}.zip" if len(windows) == 1 else "data.zip"
     return Response(chunks, mimetype=ZIP_TYPE, headers={"Content-Disposition": f"attachment; filename={name}"})
 
@@ -183,7 +184,7 @@ def _zip_parts(state, windows, dt_ids: list[int], request_path: str):
             continue
         base = rec.start + s0 * 256
         folder = f"record_{rec.id}"
-        yield f"{folder}/info.json", formats.info_json(rec.id, base, rec.user_id, request_path)
+        yield f"{folder}/info.json", data_encoders.info_json(rec.id, base, rec.user_id, request_path)
         available = [d for d in dt_ids if d in sig.datatype_ids()]
         done: set[int] = set()
         for dt_id in available:
@@ -192,7 +193,7 @@ def _zip_parts(state, windows, dt_ids: list[int], request_path: str):
             dt = datatypes.get(dt_id)
             if not dt.synchronous:
                 offsets, raw = sig.events_raw(dt_id, float(s0), float(s1))
-                yield f"{folder}/{dt.name}.hxd", formats.hxd_bytes(offsets - np.uint64(s0 * 256), raw)
+                yield f"{folder}/{dt.name}.hxd", data_encoders.hxd_bytes(offsets - np.uint64(s0 * 256), raw)
                 continue
             j0 = int(math.ceil(s0 * dt.rate_hz))
             j1 = min(int(math.ceil(s1 * dt.rate_hz)), sig.n_samples(dt_id))
@@ -214,7 +215,7 @@ def _wav(sig, dt_id: int, j0: int, j1: int, rate_hz: float) -> Iterator[bytes]:
     """A WAV entry generated lazily and piecewise (when the zip writer reaches it)."""
     step = max(1, int(round(rate_hz * WAV_CHUNK_S)))
     chunks = (sig.sync_raw(dt_id, a, min(j1, a + step)) for a in range(j0, j1, step))
-    yield from formats.wav_stream(j1 - j0, rate_hz, chunks)
+    yield from data_encoders.wav_stream(j1 - j0, rate_hz, chunks)
 
 
 def _wav_group(sig: RecordSignals, folder: str, members: list[int], j0: int, j1: int, rate_hz: float):
@@ -225,17 +226,17 @@ def _wav_group(sig: RecordSignals, folder: str, members: list[int], j0: int, j1:
     spools = {d: tempfile.SpooledTemporaryFile(max_size=8 << 20) for d in members[1:]}
 
     def first() -> Iterator[bytes]:
-        yield formats.wav_header(j1 - j0, rate_hz)
+        yield data_encoders.wav_header(j1 - j0, rate_hz)
         for a in range(j0, j1, step):
             chunk = sig.sync_raw_group(members, a, min(j1, a + step))
             for d in members[1:]:
-                spools[d].write(formats.pcm16_bytes(chunk[d]))
-            yield formats.pcm16_bytes(chunk[members[0]])
+                spools[d].write(data_encoders.pcm16_bytes(chunk[d]))
+            yield data_encoders.pcm16_bytes(chunk[members[0]])
 
     def rest(d: int) -> Iterator[bytes]:
         with spools.pop(d) as spool:
             spool.seek(0)
-            yield formats.wav_header(j1 - j0, rate_hz)
+            yield data_encoders.wav_header(j1 - j0, rate_hz)
             while block := spool.read(1 << 20):
                 yield block
 

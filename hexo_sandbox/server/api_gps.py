@@ -13,10 +13,11 @@ import math
 
 import numpy as np
 
-from ..hexoskin.timestamps import from_ticks
-from . import resources as R
+from hexo_pipeline.hexoskin.timestamps import from_ticks
+
+from ..world.study import Track
+from . import resource_defs as R
 from .api import Ctx, Provider, iso, uri
-from .study import Track
 from .tastypie import Query, parse_ticks
 
 POINT_ID_BASE = 100_000  # point id = track id x 100000 + second index

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import resources as R
+from ..world.catalog import BUNDLES
+from ..world.study import BundlePermission, User
+from . import resource_defs as R
 from .api import Ctx, Provider, editable, iso, require_object, uri, uri_id
-from .catalog import BUNDLES
-from .study import BundlePermission, User
 from .tastypie import ApiError, Query
 
 

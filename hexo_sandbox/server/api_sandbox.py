@@ -18,11 +18,11 @@ from datetime import date
 
 from flask import Flask, request
 
+from ..world.truth import json_number, profile_of
 from .api import iso, json_body, json_response, start_date
 from .permissions import manages_study
 from .state import SandboxState
 from .tastypie import ApiError, parse_datetime
-from .truth import json_number, profile_of
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 

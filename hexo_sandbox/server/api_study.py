@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import planning as planning_mod
-from . import resources as R
+from ..world import planning as planning_mod
+from ..world.catalog import SURVEYS, Survey
+from ..world.study import GroupAssignment, SurveyResponse
+from . import resource_defs as R
 from .api import Ctx, Provider, as_date, editable, iso, require_object, uri, uri_id
-from .catalog import SURVEYS, Survey
 from .permissions import manages_study, study_role
-from .study import GroupAssignment, SurveyResponse
 from .tastypie import ApiError
 
 

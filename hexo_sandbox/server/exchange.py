@@ -19,15 +19,16 @@ from datetime import datetime
 
 import numpy as np
 
-from ..hexoskin.timestamps import TICKS_PER_SECOND, from_ticks
-from .activity_files import ActivityData, write_fit, write_tcx
-from .catalog import ROUTINE_FOR_SPORT, TRAINING_ROUTINES
-from .imports import ParsedActivity
+from hexo_pipeline.hexoskin.timestamps import TICKS_PER_SECOND, from_ticks
+
+from ..formats.activity_readers import ParsedActivity
+from ..formats.activity_writers import ActivityData, write_fit, write_tcx
+from ..formats.workout_writers import write_workout_fit, write_workout_tcx
+from ..world.catalog import ROUTINE_FOR_SPORT, TRAINING_ROUTINES
+from ..world.study import Range, Record, Track
+from ..world.tracks import TrackPoints
+from ..world.truth import profile_of
 from .state import ImportedSignals, SandboxState
-from .study import Range, Record, Track
-from .tracks import TrackPoints
-from .truth import profile_of
-from .workout_files import write_workout_fit, write_workout_tcx
 
 TCX_TYPE = "application/vnd.garmin.tcx+xml"
 FIT_TYPE = "application/vnd.ant.fit"

@@ -3,7 +3,7 @@ truncated bodies, reset connections, short-lived or early-expiring tokens and la
 Deterministic per seed so a failing test replays the same faults.
 
 Each option is a FaultConfig field, settable as HEXO_SANDBOX_<FIELD> in the environment, as a
-`sandbox serve` flag (--rate-503 ...) or as a `make_sandbox(...)` option in tests:
+`hexo-sandbox serve` flag (--rate-503 ...) or as a `make_sandbox(...)` option in tests:
 
 | field | effect |
 |---|---|
@@ -123,7 +123,7 @@ def _reset_connection(request: Request) -> None:
         pass
 
 
-# -- command line (`hexo-pipeline sandbox serve --rate-503 0.2 ...`) ---------------------------------------
+# -- command line (`hexo-sandbox serve --rate-503 0.2 ...`) --------------------------------------------------
 
 
 def add_fault_arguments(parser) -> None:

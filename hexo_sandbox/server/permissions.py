@@ -11,7 +11,7 @@ not exist or you are not allowed to see the resource instance requested").
 
 from __future__ import annotations
 
-from .study import Study
+from ..world.study import Study
 
 
 def study_role(study: Study, user_id: int) -> str | None:

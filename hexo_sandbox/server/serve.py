@@ -1,4 +1,4 @@
-"""Run the sandbox: in a background thread (tests, the demo) or in the foreground (`sandbox serve`)."""
+"""Run the sandbox: in a background thread (tests) or in the foreground (`hexo-sandbox serve`, the demo)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from datetime import datetime
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from ..world.study import StudyConfig
 from .app import create_app
-from .state import SandboxState, build_state
 from .faults import FaultConfig
-from .study import StudyConfig
+from .state import SandboxState, build_state
 
 
 @dataclass
@@ -26,7 +26,7 @@ class SandboxHandle:
 
     @property
     def info(self) -> dict:
-        """What `sandbox serve` prints: base URL, OAuth2 client, accounts and API keys."""
+        """What `hexo-sandbox serve` prints: base URL, OAuth2 client, accounts and API keys."""
         return self.state.info(self.base_url)
 
     def set_now(self, now: datetime | None) -> None:

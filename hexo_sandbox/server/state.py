@@ -16,15 +16,16 @@ from typing import Any
 
 import numpy as np
 
-from ..hexoskin.timestamps import TICKS_PER_SECOND, day_bounds_ticks
-from . import planning as planning_mod
+from hexo_pipeline.hexoskin.timestamps import TICKS_PER_SECOND, day_bounds_ticks
+
+from ..world import planning as planning_mod
+from ..world.physiology import RecordSignals
+from ..world.study import Range, Record, Study, StudyConfig, Track, build_study, derive_seed, secret
+from ..world.tracks import TrackPoints, generated_track, home
+from ..world.truth import Sums, day_row, window_sums
 from .auth import AuthServer
 from .faults import FaultConfig, FaultInjector
 from .permissions import visible_user_ids
-from .physiology import RecordSignals
-from .study import Range, Record, Study, StudyConfig, Track, build_study, derive_seed, secret
-from .tracks import TrackPoints, generated_track, home
-from .truth import Sums, day_row, window_sums
 
 SIGNALS_CACHE = 8  # RecordSignals of a 15 h record hold ~20 MB once its vitals and events are computed
 TRACKS_CACHE = 64

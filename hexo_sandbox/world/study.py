@@ -37,7 +37,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from ..hexoskin.timestamps import TICKS_PER_SECOND, to_ticks
+from hexo_pipeline.hexoskin.timestamps import TICKS_PER_SECOND, to_ticks
+
 from .catalog import (DEFAULT_PLANNING, EVENING_REST_WEEKDAYS, ROUTINE_FOR_KIND, SURVEY_WINDOW_H,
                       TRAINING_ROUTINES)
 from .physiology import RecordSpec, Segment

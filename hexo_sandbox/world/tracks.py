@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .activity_files import EARTH_RADIUS_M, GAITS, distance_m, synth_route
+from .routes import EARTH_RADIUS_M, GAITS, distance_m, synth_route
 
 TICKS = 256
 

@@ -23,9 +23,9 @@ from lxml import etree
 
 from hexo_pipeline.decoders import convert_bytes, convert_file
 from hexo_pipeline.hexoskin.timestamps import TICKS_PER_SECOND, to_ticks
-from hexo_pipeline.sandbox.activity_files import (AX_NS, GAITS, HX_NS, TCD_NS, ActivityData,
-                                                  activity_from_route, distance_m, synth_route, write_fit,
-                                                  write_tcx)
+from hexo_sandbox.formats.activity_writers import (AX_NS, HX_NS, TCD_NS, ActivityData, activity_from_route,
+                                                   write_fit, write_tcx)
+from hexo_sandbox.world.routes import GAITS, distance_m, synth_route
 
 TCX_XSD = """<?xml version="1.0" encoding="UTF-8"?>
 <xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import select
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from hexo_pipeline.sandbox.study import StudyConfig, build_study
+from hexo_sandbox.world.study import StudyConfig, build_study
 
 
 def owner(handle) -> tuple[str, str]:
@@ -281,21 +282,20 @@ def test_serve_command_prints_json_and_exits_on_sigterm(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hexo_pipeline.cli", "sandbox", "serve", "--port", str(port), "--seed", "7"],
+        [sys.executable, "-m", "hexo_sandbox", "serve", "--port", str(port), "--seed", "7"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        t0 = time.monotonic()
-        line = proc.stdout.readline()
-        ready_s = time.monotonic() - t0
-        info = json.loads(line)
+        # (how fast it gets ready is a benchmark figure: benchmarks/bench_sandbox.py)
+        assert select.select([proc.stdout], [], [], 120)[0], "no JSON start line within 120 s"
+        info = json.loads(proc.stdout.readline())
         assert info["base_url"] == f"http://127.0.0.1:{port}"
         assert set(info) >= {"base_url", "oauth2", "accounts", "api_keys"}
         assert set(info["oauth2"]) >= {"client_id", "client_secret", "token_url"}
         acc = info["accounts"][0]
         r = requests.get(info["base_url"] + "/api/user/", auth=(acc["username"], acc["password"]), timeout=10)
         assert r.status_code == 200
-        assert ready_s < 3.0, f"ready in {ready_s:.2f}s"
     finally:
         proc.terminate()
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=30) == 0
+    assert json.loads(proc.stderr.read().splitlines()[-1]) == {"stopped": info["base_url"]}

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from hexo_pipeline.hexoskin import HexoskinClient, HexoskinConfig
-from hexo_pipeline.sandbox import FaultConfig, StudyConfig, start_sandbox
+from hexo_sandbox import FaultConfig, StudyConfig, start_sandbox
 
 FAST = {"backoff_factor": 0.01, "backoff_max_s": 0.2, "backoff_jitter_s": 0.0}
 

@@ -1,4 +1,4 @@
-"""Study planning -> calendar events (hexo_pipeline.sandbox.planning).
+"""Study planning -> calendar events (hexo_sandbox.world.planning).
 
 Every planning example of the vendor reference is a test below, with its dates worked out by hand and
 written literally. The plannings are written out here too (the reference's JSON lines are not valid
@@ -13,7 +13,7 @@ from datetime import date, time, timedelta
 
 import pytest
 
-from hexo_pipeline.sandbox.planning import Event, PlanningError, calendar_events, parse_planning
+from hexo_sandbox.world.planning import Event, PlanningError, calendar_events, parse_planning
 
 SEED = "seeds/000_9f2e8f7b15eefc47.txt"
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import requests
 
-from hexo_pipeline.sandbox.activity_files import GAITS
+from hexo_sandbox.world.routes import GAITS
 
 
 def account(handle, role: str, n: int = 0) -> tuple[str, str]:

@@ -12,7 +12,7 @@ import requests
 
 from hexo_pipeline.hexoskin import HexoskinClient, HexoskinConfig
 from hexo_pipeline.hexoskin.timestamps import day_bounds_ticks
-from hexo_pipeline.sandbox.app import create_app
+from hexo_sandbox.server.app import create_app
 
 DAY_KEYS = {"user_id", "username", "date", "worn_s", "hr_mean_bpm", "hr_min_bpm", "hr_max_bpm", "rmssd_ms",
             "sdnn_ms", "avnn_ms", "br_mean_rpm", "rr_clean_n", "steps", "sleep_s", "energy_kcal", "events_scheduled",
