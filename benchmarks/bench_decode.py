@@ -1,9 +1,10 @@
 """Decode throughput: the project's WAV/.hxd decoders against the vendor's per-sample struct loop and a
 bare numpy.frombuffer.
 
-Inputs are made by the sandbox: the physiology model generates the samples, `data_encoders.wav_bytes` and
-`data_encoders.hxd_bytes` lay them out exactly as the Hexoskin binary download does (44-byte WAV header, int16
-PCM; .hxd = 16-byte "<Qq" records). Every contender returns the same raw values, checked equal.
+Inputs are made by the sandbox: the physiology model generates the samples, `data_encoders.wav_bytes`
+and `data_encoders.hxd_bytes` lay them out exactly as the Hexoskin binary download does (44-byte WAV
+header, int16 PCM; .hxd = 16-byte "<Qq" records). Every contender returns the same raw values, checked
+equal.
 """
 
 from __future__ import annotations

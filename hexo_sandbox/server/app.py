@@ -2,8 +2,8 @@
 generic list/detail views every resource goes through.
 
 What each resource holds and allows lives in its provider (api_people, api_activity, api_gps,
-api_study, api_data); the study in `study`, signals in `physiology`, files in `formats`,
-`activity_files`, `workout_files` and `exchange`; ground truth and the clock in `api_sandbox`.
+api_study, api_data); the study and its signals in `world` (`study`, `physiology`), the files in
+`formats` and `exchange`; ground truth and the clock in `api_sandbox`.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ Export (seed doc, "TCX and FIT exchange formats"): GET /api/record/<id>/, /api/r
 /api/trainingroutine/<id>/ with `Accept: application/vnd.garmin.tcx+xml` or `application/vnd.ant.fit`.
 A record or range becomes an activity: one trackpoint per second of 1 Hz data (heart rate, breathing
 rate, tidal volume, minute ventilation, energy in W, cadence), positions where its walks and runs had a
-GPS fix (`activity_files.write_tcx`); FIT holds points only where GPS was reported
-(`activity_files.write_fit`). A range's laps are its rank-1 child ranges. A training routine is a
-workout (`workout_files`).
+GPS fix (`activity_writers.write_tcx`); FIT holds points only where GPS was reported
+(`activity_writers.write_fit`). A range's laps are its rank-1 child ranges. A training routine is a
+workout (`workout_writers`).
 
 Import: `apply_import` turns a parsed file into a range (rank 0), its laps (rank 1), a record when the
 file holds biometrics and a track when it holds positions.

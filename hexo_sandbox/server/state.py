@@ -45,7 +45,7 @@ class ImportJob:
     user_id: int
     content_type: str
     created: datetime
-    parsed: Any  # imports.ParsedActivity, or None when the file could not be read
+    parsed: Any  # activity_readers.ParsedActivity, or None when the file could not be read
     error: str | None
     progress: float = 0.0
     results: dict | None = None

@@ -1,8 +1,8 @@
-"""GPS tracks of walks and runs: a route from `activity_files.synth_route`, walked at the subject's cadence.
+"""GPS tracks of walks and runs: a route from `routes.synth_route`, walked at the subject's cadence.
 
 The signal generator decides the cadence (physiology, channel 53); the route decides where. The route is
 re-timed so that its speed is the cadence times the gait's step length (0.7 m walking, 1.1 m running,
-`activity_files.GAITS`) at every second: speed and cadence are consistent point by point, and the track's
+`routes.GAITS`) at every second: speed and cadence are consistent point by point, and the track's
 distance is what the steps cover. The path's shape is kept and scaled to that distance. The phone's GPS
 (time to first fix, dropouts, accuracy, error) comes from the route unchanged: points exist only where it
 had a fix.
