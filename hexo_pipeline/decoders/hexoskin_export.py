@@ -24,7 +24,7 @@ import os
 import re
 import zipfile
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -236,20 +236,31 @@ class RecordStream:
         """Every readable channel, in datatype order. Event files (small) are decoded first, because a
         CSV header may name another datatype than its file name; WAV files decode when reached. A file
         that fails to decode is reported in `skipped`/`warnings`, as read_exports does."""
+        return _run(self._entries())
+
+    def channels_by_family(self) -> dict[Family, Iterator[DecodedChannel]]:
+        """The same channels as `channels()`, one lazy iterator per family (each in datatype order), so
+        a caller can interleave families while holding one channel's samples per family at most."""
+        per_family: dict[Family, list[tuple]] = defaultdict(list)
+        for entry in self._entries():
+            per_family[entry[2].family].append(entry)
+        return {family: _run(entries) for family, entries in per_family.items()}
+
+    def _entries(self) -> list[tuple[int, int, "_Thunk"]]:
+        """(datatype id, 0 wav / 1 events, decode thunk) for every channel to read."""
         events: dict[int, list[DecodedChannel]] = defaultdict(list)
-        waves: dict[int, tuple[str, Datatype]] = {}
+        entries: list[tuple] = []
         for dt_id, member, kind, dt in self._members:
             if kind == "wav":
-                waves[dt_id] = (member, dt)
+                thunk = (lambda m=member, d=dt: self._decode(m, "wav", d))
+                entries.append((dt_id, 0, _Thunk(thunk, dt.family)))
                 continue
             for channel in self._decode(member, kind, dt):
                 events[channel.datatype_id].append(channel)
-        for dt_id in sorted(set(events) | set(waves)):
-            if dt_id in waves:
-                member, dt = waves[dt_id]
-                yield from self._decode(member, "wav", dt)
-            if dt_id in events:
-                yield _merged(events[dt_id])
+        for dt_id, parts in events.items():
+            merged = _merged(parts)
+            entries.append((dt_id, 1, _Thunk(lambda c=merged: [c], merged.family)))
+        return entries
 
     def _decode(self, member: str, kind: str, dt: Datatype) -> list[DecodedChannel]:
         try:
@@ -260,6 +271,22 @@ class RecordStream:
             return []
         self.decoded.extend(c.summary for c in out)
         return out
+
+
+def _run(entries: list[tuple[int, int, "_Thunk"]]) -> Iterator[DecodedChannel]:
+    for _, _, decode in sorted(entries, key=lambda e: e[:2]):
+        yield from decode()
+
+
+@dataclass(frozen=True)
+class _Thunk:
+    """A channel's decoding, deferred until the caller reaches it; `family` is known beforehand."""
+
+    run: "Callable[[], list[DecodedChannel]]"
+    family: Family
+
+    def __call__(self) -> list[DecodedChannel]:
+        return self.run()
 
 
 def _merged(parts: list[DecodedChannel]) -> DecodedChannel:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import tempfile
 import zipfile
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +39,7 @@ from .subject_day import NS_PER_TICK, SIGNAL_DATATYPES, TS, DayWindow, SignalDow
 from .summaries import SUMMARY_INPUT_IDS, concat_summaries, summarize_signals, write_summaries
 
 ROW_GROUP_ROWS = 1 << 20   # rows per slice / row group (pyarrow's default row group size)
+WRITER_THREADS = 2         # Parquet encoders working beside the decoding thread
 LAKE_SIGNAL_SCHEMA = pa.schema(list(SIGNAL_SCHEMA) + [pa.field("record_id", pa.int64()), pa.field("received_at", TS)])
 # Allowed difference between expected and stored samples per channel and record: the first/last sample
 # of a clipped window may fall on either side of the boundary.
@@ -129,16 +132,24 @@ class _WriteError(Exception):
 
 
 class _DayWriter:
-    """The staged files of one subject-day: one per signal family, plus the summaries in memory."""
+    """The staged files of one subject-day: one per signal family, plus the summaries in memory.
+
+    Parquet encoding (delta + zstd) is most of the CPU and releases the GIL, so row groups are encoded
+    by a small thread pool while this thread decodes: the families of a record are read in turn, one
+    slice each, and each family has at most one row group in flight (writes stay in order, memory
+    stays bounded).
+    """
 
     def __init__(self, lake: Lake, subject: str, window: DayWindow, received_at: datetime,
-                 result: SignalDayResult):
+                 result: SignalDayResult, threads: int = WRITER_THREADS):
         self.lake, self.subject, self.window, self.result = lake, subject, window, result
+        self.received_at = received_at
         self.received_us = int(pa.scalar(received_at, TS).value)
         self.staged: dict[Family, StagedParquetFile] = {}
+        self.pending: dict[Family, Future] = {}
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hexo-parquet")
         self.summaries: list[dict[str, pa.Table]] = []
         self.spans: dict[tuple[Family, int], list[tuple[int, int, int]]] = defaultdict(list)
-        self.received_at = received_at
 
     def add_record(self, zip_path: Path, rec: dict) -> None:
         record_id = int(rec["record_id"])
@@ -146,64 +157,78 @@ class _DayWriter:
         # A 1 Hz sample may sit exactly at the record end ((k+1)/fs); samples past it are padding.
         hi = min(self.window.end_ns, rec["end_ticks"] * NS_PER_TICK + 1)
         lineage = _Lineage(record_id, self.received_us)
-        buffers: dict[Family, _RowGroupBuffer] = {}
         summary_rows: dict[Family, list[tuple[int, np.ndarray, np.ndarray]]] = defaultdict(list)
-        counts = self.result.samples.setdefault(record_id, Counter())
         with open_exports(zip_path) as exports:
             for export in exports:
-                for channel in export.channels():
-                    family = channel.family
-                    buffer = buffers.get(family) or buffers.setdefault(family, _RowGroupBuffer())
-                    n = self._add_channel(channel, lo, hi, buffer, lineage, family,
-                                          summary_rows[family] if channel.datatype_id in SUMMARY_INPUT_IDS.get(family, ()) else None)
-                    counts[channel.datatype_id] += n
-        for family, buffer in buffers.items():
-            self._flush(family, buffer, lineage)
+                streams = {family: self._slices(family, channels, lo, hi, record_id, summary_rows[family])
+                           for family, channels in export.channels_by_family().items()}
+                buffers = {family: _RowGroupBuffer() for family in streams}
+                while streams:   # one slice of each family in turn
+                    for family in list(streams):
+                        item = next(streams[family], None)
+                        if item is None:
+                            del streams[family]
+                            self._flush(family, buffers[family], lineage)
+                        elif buffers[family].add(*item) >= ROW_GROUP_ROWS:
+                            self._flush(family, buffers[family], lineage)
         tables = {family: _long_table(parts, record_id) for family, parts in summary_rows.items() if parts}
         self.summaries.append(summarize_signals(tables, self.received_at))
 
-    def _add_channel(self, channel: DecodedChannel, lo: int, hi: int, buffer: "_RowGroupBuffer",
-                     lineage: "_Lineage", family: Family, summary: list | None) -> int:
-        n = 0
-        previous_last = None
-        first = last = None
-        for ts, values in channel.slices(ROW_GROUP_ROWS, lo, hi):
-            if not ts.size:
-                continue
-            n += ts.size
-            dups = int(np.count_nonzero(ts[1:] == ts[:-1]))
-            if previous_last is not None and ts[0] == previous_last:
-                dups += 1
-            self.result.duplicates[family] += dups
-            self.result.outside[family] += int(np.searchsorted(ts, self.window.start_ns)) + int(
-                ts.size - np.searchsorted(ts, self.window.end_ns))
-            previous_last = int(ts[-1])
-            first = int(ts[0]) if first is None else first
-            last = int(ts[-1])
-            if summary is not None:
-                summary.append((channel.datatype_id, ts, values))
-            if buffer.add(channel.datatype_id, ts, values) >= ROW_GROUP_ROWS:
-                self._flush(family, buffer, lineage)
-        if n:
-            self.spans[(family, channel.datatype_id)].append((first, last, lineage.record_id))
-        return n
+    def _slices(self, family: Family, channels: Iterator[DecodedChannel], lo: int, hi: int, record_id: int,
+                summary: list) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(datatype_id, ts, values) slices of a family's channels, clipped, with the checks' figures."""
+        counts = self.result.samples.setdefault(record_id, Counter())
+        for channel in channels:
+            dt_id = channel.datatype_id
+            keep_for_summary = dt_id in SUMMARY_INPUT_IDS.get(family, ())
+            previous_last = first = None
+            for ts, values in channel.slices(ROW_GROUP_ROWS, lo, hi):
+                if not ts.size:
+                    continue
+                dups = int(np.count_nonzero(ts[1:] == ts[:-1])) + int(previous_last == ts[0])
+                self.result.duplicates[family] += dups
+                self.result.outside[family] += int(np.searchsorted(ts, self.window.start_ns)) + int(
+                    ts.size - np.searchsorted(ts, self.window.end_ns))
+                first = int(ts[0]) if first is None else first
+                previous_last = int(ts[-1])
+                counts[dt_id] += ts.size
+                if keep_for_summary:
+                    summary.append((dt_id, ts, values))
+                yield dt_id, ts, values
+            if first is not None:
+                self.spans[(family, dt_id)].append((first, previous_last, record_id))
 
     def _flush(self, family: Family, buffer: "_RowGroupBuffer", lineage: "_Lineage") -> None:
         table = buffer.take(lineage)
         if table is None:
             return
+        self._wait(family)
         try:
             staged = self.staged.get(family)
             if staged is None:
                 path = self.lake.partition_file(SIGNAL_DATASETS[family], self.subject, self.window.day)
                 staged = self.staged[family] = StagedParquetFile(path, LAKE_SIGNAL_SCHEMA,
                                                                  **SIGNAL_LINEAGE_PARQUET_OPTIONS)
-            staged.write(table)
         except Exception as exc:
             raise _WriteError() from exc
+        self.pending[family] = self.pool.submit(staged.write, table)
         self.result.rows[SIGNAL_DATASETS[family]] += table.num_rows
 
+    def _wait(self, family: Family) -> None:
+        future = self.pending.pop(family, None)
+        if future is not None:
+            try:
+                future.result()
+            except Exception as exc:
+                raise _WriteError() from exc
+
     def commit(self) -> None:
+        try:
+            for family in list(self.pending):
+                self._wait(family)
+        except _WriteError as exc:
+            raise exc.__cause__
+        self.pool.shutdown()
         self._find_overlaps()
         for family, dataset in SIGNAL_DATASETS.items():
             if family in self.staged:
@@ -216,6 +241,7 @@ class _DayWriter:
             self.result.rows[name] += table.num_rows
 
     def abort(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
         for staged in self.staged.values():
             staged.abort()
             _prune_empty(staged.path.parent, self.lake.root)
