@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from hexo_pipeline.decoders import hexoskin_binary as hb
 from hexo_pipeline.decoders.errors import DecodeError
-from hexo_pipeline.decoders.schemas import SIGNAL_SCHEMA, TIME_NS
+from hexo_pipeline.decoders.schemas import SIGNAL_SCHEMA, ns_timestamps
 from hexo_pipeline.hexoskin import datatypes as catalog
 from hexo_pipeline.hexoskin.datatypes import Datatype, Family
 
@@ -210,13 +210,14 @@ class DecodedChannel:
             k1 = n if hi_ns is None else bisect.bisect_left(range(n), hi_ns, key=ts_at)
         return k0, max(k0, k1)
 
-    def slices(self, max_rows: int, lo_ns: int | None = None,
-               hi_ns: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(ts int64 ns, raw int64) slices of at most max_rows samples with lo_ns <= ts < hi_ns."""
+    def slices(self, max_rows: int, lo_ns: int | None = None, hi_ns: int | None = None, *,
+               widen: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ts int64 ns, raw values) slices of at most max_rows samples with lo_ns <= ts < hi_ns. Values
+        are int64, or with widen=False views of the stored samples (int16/uint16 for WAV)."""
         k0, k1 = self.index_range(lo_ns, hi_ns)
         for a in range(k0, k1, max_rows):
             b = min(a + max_rows, k1)
-            yield self.ts(a, b), self.raw(a, b)
+            yield self.ts(a, b), (self.raw(a, b) if widen else self.values[a:b])
 
 
 @dataclass
@@ -473,7 +474,7 @@ def _family_table(parts: list[tuple[int, np.ndarray, np.ndarray]]) -> pa.Table:
         stamps.append(ts)
         values.append(val)
     return pa.Table.from_arrays(
-        [pa.array(np.concatenate(stamps), type=TIME_NS),
+        [ns_timestamps(np.concatenate(stamps)),
          pa.array(np.concatenate(ids), type=pa.int32()),
          pa.array(np.concatenate(values), type=pa.int64())],
         schema=SIGNAL_SCHEMA)

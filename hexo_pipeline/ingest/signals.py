@@ -30,7 +30,7 @@ import pyarrow as pa
 from ..decoders import DecodeError
 from ..decoders.hexoskin_export import DecodedChannel, open_exports
 from ..decoders.parquet import SIGNAL_LINEAGE_PARQUET_OPTIONS, StagedParquetFile
-from ..decoders.schemas import SIGNAL_SCHEMA, TIME_NS
+from ..decoders.schemas import SIGNAL_SCHEMA, ns_timestamps
 from ..hexoskin import HexoskinClient
 from ..hexoskin.datatypes import BY_ID, Family
 from ..hexoskin.timestamps import TICKS_PER_SECOND
@@ -182,25 +182,27 @@ class _DayWriter:
             dt_id = channel.datatype_id
             keep_for_summary = dt_id in SUMMARY_INPUT_IDS.get(family, ())
             previous_last = first = None
-            for ts, values in channel.slices(ROW_GROUP_ROWS, lo, hi):
+            # Raw values as stored (int16 for WAV): widened to int64 by the encoding thread.
+            for ts, values in channel.slices(ROW_GROUP_ROWS, lo, hi, widen=False):
                 if not ts.size:
                     continue
-                dups = int(np.count_nonzero(ts[1:] == ts[:-1])) + int(previous_last == ts[0])
-                self.result.duplicates[family] += dups
+                if channel.ts_ns is not None:   # events only: synchronous channels (k/fs) strictly increase
+                    dups = int(np.count_nonzero(ts[1:] == ts[:-1])) + int(previous_last == ts[0])
+                    self.result.duplicates[family] += dups
                 self.result.outside[family] += int(np.searchsorted(ts, self.window.start_ns)) + int(
                     ts.size - np.searchsorted(ts, self.window.end_ns))
                 first = int(ts[0]) if first is None else first
                 previous_last = int(ts[-1])
                 counts[dt_id] += ts.size
                 if keep_for_summary:
-                    summary.append((dt_id, ts, values))
+                    summary.append((dt_id, ts, values.astype(np.int64)))
                 yield dt_id, ts, values
             if first is not None:
                 self.spans[(family, dt_id)].append((first, previous_last, record_id))
 
     def _flush(self, family: Family, buffer: "_RowGroupBuffer", lineage: "_Lineage") -> None:
-        table = buffer.take(lineage)
-        if table is None:
+        parts, n = buffer.take()
+        if not n:
             return
         self._wait(family)
         try:
@@ -211,8 +213,8 @@ class _DayWriter:
                                                                  **SIGNAL_LINEAGE_PARQUET_OPTIONS)
         except Exception as exc:
             raise _WriteError() from exc
-        self.pending[family] = self.pool.submit(staged.write, table)
-        self.result.rows[SIGNAL_DATASETS[family]] += table.num_rows
+        self.pending[family] = self.pool.submit(lambda: staged.write(_row_group(parts, n, lineage)))
+        self.result.rows[SIGNAL_DATASETS[family]] += n
 
     def _wait(self, family: Family) -> None:
         future = self.pending.pop(family, None)
@@ -263,13 +265,13 @@ class _Lineage:
     def __init__(self, record_id: int, received_us: int):
         self.record_id = record_id
         self._record = pa.array(np.full(ROW_GROUP_ROWS, record_id, dtype=np.int64))
-        self._received = pa.array(np.full(ROW_GROUP_ROWS, received_us, dtype=np.int64)).cast(TS)
+        self._received = pa.array(np.full(ROW_GROUP_ROWS, received_us, dtype=np.int64)).view(TS)
 
     def columns(self, n: int) -> tuple[pa.Array, pa.Array]:
         if n <= ROW_GROUP_ROWS:
             return self._record.slice(0, n), self._received.slice(0, n)
         return (pa.array(np.full(n, self.record_id, dtype=np.int64)),
-                pa.array(np.full(n, self._received[0].value, dtype=np.int64)).cast(TS))
+                pa.array(np.full(n, self._received[0].value, dtype=np.int64)).view(TS))
 
 
 class _RowGroupBuffer:
@@ -284,28 +286,32 @@ class _RowGroupBuffer:
         self.rows += ts.size
         return self.rows
 
-    def take(self, lineage: _Lineage) -> pa.Table | None:
-        if not self.rows:
-            return None
+    def take(self) -> tuple[list[tuple[int, np.ndarray, np.ndarray]], int]:
         parts, n = self.parts, self.rows
         self.parts, self.rows = [], 0
-        if len(parts) == 1:
-            dt_id, ts, values = parts[0]
-            ids = pa.repeat(pa.scalar(dt_id, pa.int32()), n)
-        else:
-            ts = np.concatenate([p[1] for p in parts])
-            values = np.concatenate([p[2] for p in parts])
-            ids = pa.array(np.repeat(np.array([p[0] for p in parts], dtype=np.int32), [p[1].size for p in parts]))
-        record_id, received_at = lineage.columns(n)
-        return pa.Table.from_arrays([pa.array(ts, type=TIME_NS), ids, pa.array(values), record_id, received_at],
-                                    schema=LAKE_SIGNAL_SCHEMA)
+        return parts, n
+
+
+def _row_group(parts: list[tuple[int, np.ndarray, np.ndarray]], n: int, lineage: _Lineage) -> pa.Table:
+    """One row group's table from its (datatype_id, ts, raw values) slices, in order."""
+    if len(parts) == 1:
+        dt_id, ts, values = parts[0]
+        ids = pa.array(np.full(n, dt_id, dtype=np.int32))
+        values = values.astype(np.int64)
+    else:
+        ts = np.concatenate([p[1] for p in parts])
+        values = np.concatenate([p[2].astype(np.int64, copy=False) for p in parts])
+        ids = pa.array(np.repeat(np.array([p[0] for p in parts], dtype=np.int32), [p[1].size for p in parts]))
+    record_id, received_at = lineage.columns(n)
+    return pa.Table.from_arrays([ns_timestamps(ts), ids, pa.array(values), record_id, received_at],
+                                schema=LAKE_SIGNAL_SCHEMA)
 
 
 def _long_table(parts: list[tuple[int, np.ndarray, np.ndarray]], record_id: int) -> pa.Table:
     """One record's rows of a few channels as a long table (the summaries' input)."""
     n = sum(p[1].size for p in parts)
     return pa.table({
-        "ts": pa.array(np.concatenate([p[1] for p in parts]), type=TIME_NS),
+        "ts": ns_timestamps(np.concatenate([p[1] for p in parts])),
         "datatype_id": pa.array(np.repeat(np.array([p[0] for p in parts], dtype=np.int32), [p[1].size for p in parts])),
         "value": pa.array(np.concatenate([p[2] for p in parts])),
         "record_id": pa.array(np.full(n, record_id, dtype=np.int64)),
