@@ -210,6 +210,12 @@ def synchronous_ts_ns(start_ns: int, k0: int, k1: int, rate_hz: float, *, at_per
     return start_ns + np.arange(k0 + shift, k1 + shift, dtype=np.int64) * period_ns
 
 
+def ns_timestamps(ns: np.ndarray) -> pa.Array:
+    """int64 ns since the epoch -> timestamp[ns, UTC] Arrow array, zero-copy (`pa.array(x, type=...)`
+    converts element by element: about 30 ms per million values)."""
+    return pa.array(np.asarray(ns, dtype=np.int64)).view(pa.timestamp("ns", tz="UTC"))
+
+
 # --------------------------------------------------------------------------------------------- hxd
 def decode_hxd(data: bytes | bytearray | memoryview) -> np.ndarray:
     """.hxd -> structured array (offset_ticks uint64 from record start, value int64), zero-copy view."""

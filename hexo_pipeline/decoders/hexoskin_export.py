@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from hexo_pipeline.decoders import hexoskin_binary as hb
 from hexo_pipeline.decoders.errors import DecodeError
-from hexo_pipeline.decoders.schemas import SIGNAL_SCHEMA, ns_timestamps
+from hexo_pipeline.decoders.schemas import SIGNAL_SCHEMA
 from hexo_pipeline.hexoskin import datatypes as catalog
 from hexo_pipeline.hexoskin.datatypes import Datatype, Family
 
@@ -474,7 +474,7 @@ def _family_table(parts: list[tuple[int, np.ndarray, np.ndarray]]) -> pa.Table:
         stamps.append(ts)
         values.append(val)
     return pa.Table.from_arrays(
-        [ns_timestamps(np.concatenate(stamps)),
+        [hb.ns_timestamps(np.concatenate(stamps)),
          pa.array(np.concatenate(ids), type=pa.int32()),
          pa.array(np.concatenate(values), type=pa.int64())],
         schema=SIGNAL_SCHEMA)

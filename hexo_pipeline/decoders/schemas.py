@@ -14,7 +14,6 @@ Conventions:
 
 from __future__ import annotations
 
-import numpy as np
 import pyarrow as pa
 
 TIME_US = pa.timestamp("us", tz="UTC")
@@ -93,12 +92,6 @@ ACTIVITY_TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "trackpoints": TRACKPOINTS_SCHEMA,
     "rr_intervals": RR_INTERVALS_SCHEMA,
 }
-
-
-def ns_timestamps(ns: np.ndarray) -> pa.Array:
-    """int64 ns since the epoch -> timestamp[ns, UTC], zero-copy (`pa.array(x, type=TIME_NS)` converts
-    element by element: about 30 ms per million values)."""
-    return pa.array(np.asarray(ns, dtype=np.int64)).view(TIME_NS)
 
 
 def empty_table(schema: pa.Schema) -> pa.Table:

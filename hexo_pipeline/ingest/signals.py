@@ -28,9 +28,10 @@ import numpy as np
 import pyarrow as pa
 
 from ..decoders import DecodeError
+from ..decoders.hexoskin_binary import ns_timestamps
 from ..decoders.hexoskin_export import DecodedChannel, open_exports
 from ..decoders.parquet import SIGNAL_LINEAGE_PARQUET_OPTIONS, StagedParquetFile
-from ..decoders.schemas import SIGNAL_SCHEMA, ns_timestamps
+from ..decoders.schemas import SIGNAL_SCHEMA
 from ..hexoskin import HexoskinClient
 from ..hexoskin.datatypes import BY_ID, Family
 from ..hexoskin.timestamps import TICKS_PER_SECOND
