@@ -265,3 +265,22 @@ def test_not_an_export(tmp_path: Path) -> None:
     with pytest.raises(DecodeError) as err:
         read_export(make_zip(tmp_path / "empty.zip", {"readme.txt": b"x"}))
     assert err.value.code == "no_data"
+
+
+def test_streamed_channels_equal_the_whole_tables(real_export, export_dir: Path) -> None:
+    """open_exports + DecodedChannel.slices give the rows read_export gives, in any slice size."""
+    from hexo_pipeline.decoders.hexoskin_export import open_exports
+
+    with open_exports(export_dir) as records:
+        (record,) = records
+        for channel in record.channels():
+            table = real_export.tables[channel.family]
+            ts, values = channel_ns(table, channel.datatype_id)
+            parts = list(channel.slices(1000))
+            assert np.array_equal(np.concatenate([p[0] for p in parts]), ts), channel.summary.name
+            assert np.array_equal(np.concatenate([p[1] for p in parts]), values), channel.summary.name
+            if len(ts) > 10:   # clipping by time bounds: lo <= ts < hi
+                lo, hi = int(ts[3]), int(ts[-3])
+                clipped = np.concatenate([p[0] for p in channel.slices(7, lo, hi)])
+                assert np.array_equal(clipped, ts[(ts >= lo) & (ts < hi)]), channel.summary.name
+        assert sorted(c.datatype_id for c in record.decoded) == [c.datatype_id for c in real_export.channels]

@@ -94,3 +94,28 @@ def test_atomic_replace_and_no_temp_left_on_failure(tmp_path: Path, monkeypatch)
     write_signal_parquet(synthetic(20), target)
     assert pq.read_table(target).num_rows == 20
     assert sorted(p.name for p in target.parent.iterdir()) == ["ecg.parquet"]
+
+
+def test_staged_file_appears_only_on_commit(tmp_path: Path) -> None:
+    target = tmp_path / "part-0.parquet"
+    target.write_bytes(b"previous")
+    staged = hx_parquet.StagedParquetFile(target, SIGNAL_SCHEMA, **hx_parquet.SIGNAL_PARQUET_OPTIONS)
+    staged.write(synthetic(1000))
+    staged.write(synthetic(500))
+    assert target.read_bytes() == b"previous"   # readers still see the previous file
+    staged.commit()
+    meta = pq.ParquetFile(target).metadata
+    assert meta.num_rows == 1500 and meta.num_row_groups == 2   # one row group per write
+    assert [c.column_index for c in meta.row_group(1).sorting_columns] == [1, 0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["part-0.parquet"]
+
+
+def test_staged_file_abort_leaves_the_previous_file(tmp_path: Path) -> None:
+    target = tmp_path / "part-0.parquet"
+    write_signal_parquet(synthetic(10), target)
+    before = target.read_bytes()
+    staged = hx_parquet.StagedParquetFile(target, SIGNAL_SCHEMA, **hx_parquet.SIGNAL_PARQUET_OPTIONS)
+    staged.write(synthetic(1000))
+    staged.abort()
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["part-0.parquet"]

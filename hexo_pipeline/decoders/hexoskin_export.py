@@ -19,11 +19,12 @@ Output: `SignalExport.tables[Family]`, schema `SIGNAL_SCHEMA` (ts, datatype_id, 
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 import zipfile
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -34,7 +35,7 @@ import pyarrow as pa
 
 from hexo_pipeline.decoders import hexoskin_binary as hb
 from hexo_pipeline.decoders.errors import DecodeError
-from hexo_pipeline.decoders.schemas import SIGNAL_SCHEMA, TIME_NS
+from hexo_pipeline.decoders.schemas import SIGNAL_SCHEMA
 from hexo_pipeline.hexoskin import datatypes as catalog
 from hexo_pipeline.hexoskin.datatypes import Datatype, Family
 
@@ -158,11 +159,154 @@ def resolve_datatype(stem: str) -> tuple[Datatype, str] | None:
     return None
 
 
-# --------------------------------------------------------------------------------------- reading
-def read_exports(path: str | os.PathLike[str], *, start_ticks: int | None = None) -> list[SignalExport]:
-    """Every record in a zip/folder export (one per folder holding signal files).
+# ------------------------------------------------------------------------------ decoded channels
+@dataclass
+class DecodedChannel:
+    """One channel of a record, decoded but not yet expanded: its samples come out in time order, in
+    slices, so a long record never needs all its timestamps (8 bytes a sample) in memory at once.
 
-    `start_ticks` overrides info.json (needed only when info.json is missing, e.g. a hand-made zip).
+    Synchronous channels (WAV) keep the raw samples as stored (2 bytes each) and compute timestamps per
+    slice; event channels (.hxd, CSV) hold their own times, sorted.
+    """
+
+    summary: ChannelSummary
+    values: np.ndarray                 # raw samples as stored (int16/uint16 WAV, int64 events)
+    start_ns: int
+    ts_ns: np.ndarray | None = None    # events: int64 ns, sorted; None: synchronous (rate_hz)
+    at_period_end: bool = False
+
+    @property
+    def datatype_id(self) -> int:
+        return self.summary.datatype_id
+
+    @property
+    def family(self) -> Family:
+        return self.summary.family
+
+    def __len__(self) -> int:
+        return int(self.values.size)
+
+    def ts(self, k0: int = 0, k1: int | None = None) -> np.ndarray:
+        """Timestamps (int64 ns) of samples k0..k1."""
+        k1 = len(self) if k1 is None else k1
+        if self.ts_ns is not None:
+            return self.ts_ns[k0:k1]
+        return hb.synchronous_ts_ns(self.start_ns, k0, k1, self.summary.rate_hz,
+                                    at_period_end=self.at_period_end)
+
+    def raw(self, k0: int = 0, k1: int | None = None) -> np.ndarray:
+        """Raw values (int64) of samples k0..k1."""
+        return self.values[k0:k1].astype(np.int64)
+
+    def index_range(self, lo_ns: int | None, hi_ns: int | None) -> tuple[int, int]:
+        """(k0, k1): the samples with lo_ns <= ts < hi_ns (either bound may be None)."""
+        n = len(self)
+        if self.ts_ns is not None:
+            k0 = 0 if lo_ns is None else int(np.searchsorted(self.ts_ns, lo_ns, side="left"))
+            k1 = n if hi_ns is None else int(np.searchsorted(self.ts_ns, hi_ns, side="left"))
+        else:  # timestamps grow with k: binary search on single computed timestamps
+            ts_at = lambda k: int(self.ts(k, k + 1)[0])  # noqa: E731
+            k0 = 0 if lo_ns is None else bisect.bisect_left(range(n), lo_ns, key=ts_at)
+            k1 = n if hi_ns is None else bisect.bisect_left(range(n), hi_ns, key=ts_at)
+        return k0, max(k0, k1)
+
+    def slices(self, max_rows: int, lo_ns: int | None = None, hi_ns: int | None = None, *,
+               widen: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ts int64 ns, raw values) slices of at most max_rows samples with lo_ns <= ts < hi_ns. Values
+        are int64, or with widen=False views of the stored samples (int16/uint16 for WAV)."""
+        k0, k1 = self.index_range(lo_ns, hi_ns)
+        for a in range(k0, k1, max_rows):
+            b = min(a + max_rows, k1)
+            yield self.ts(a, b), (self.raw(a, b) if widen else self.values[a:b])
+
+
+@dataclass
+class RecordStream:
+    """One record of an open export: its channels decode one at a time, in datatype order."""
+
+    source: str
+    record_dir: str
+    info: hb.RecordInfo
+    skipped: list[SkippedMember]
+    warnings: list[str]
+    _container: "_Container" = field(repr=False)
+    _members: list[tuple[int, str, str, Datatype]] = field(repr=False)   # (datatype id, member, kind, dt)
+    decoded: list[ChannelSummary] = field(default_factory=list)
+
+    def channels(self) -> Iterator[DecodedChannel]:
+        """Every readable channel, in datatype order. Event files (small) are decoded first, because a
+        CSV header may name another datatype than its file name; WAV files decode when reached. A file
+        that fails to decode is reported in `skipped`/`warnings`, as read_exports does."""
+        return _run(self._entries())
+
+    def channels_by_family(self) -> dict[Family, Iterator[DecodedChannel]]:
+        """The same channels as `channels()`, one lazy iterator per family (each in datatype order), so
+        a caller can interleave families while holding one channel's samples per family at most."""
+        per_family: dict[Family, list[tuple]] = defaultdict(list)
+        for entry in self._entries():
+            per_family[entry[2].family].append(entry)
+        return {family: _run(entries) for family, entries in per_family.items()}
+
+    def _entries(self) -> list[tuple[int, int, "_Thunk"]]:
+        """(datatype id, 0 wav / 1 events, decode thunk) for every channel to read."""
+        events: dict[int, list[DecodedChannel]] = defaultdict(list)
+        entries: list[tuple] = []
+        for dt_id, member, kind, dt in self._members:
+            if kind == "wav":
+                thunk = (lambda m=member, d=dt: self._decode(m, "wav", d))
+                entries.append((dt_id, 0, _Thunk(thunk, dt.family)))
+                continue
+            for channel in self._decode(member, kind, dt):
+                events[channel.datatype_id].append(channel)
+        for dt_id, parts in events.items():
+            merged = _merged(parts)
+            entries.append((dt_id, 1, _Thunk(lambda c=merged: [c], merged.family)))
+        return entries
+
+    def _decode(self, member: str, kind: str, dt: Datatype) -> list[DecodedChannel]:
+        try:
+            out = _decode_member(self._container, member, kind, dt, self.info, self.warnings)
+        except DecodeError as exc:
+            self.skipped.append(SkippedMember(member, "error", exc.reason))
+            self.warnings.append(f"{member}: {exc.reason}")
+            return []
+        self.decoded.extend(c.summary for c in out)
+        return out
+
+
+def _run(entries: list[tuple[int, int, "_Thunk"]]) -> Iterator[DecodedChannel]:
+    for _, _, decode in sorted(entries, key=lambda e: e[:2]):
+        yield from decode()
+
+
+@dataclass(frozen=True)
+class _Thunk:
+    """A channel's decoding, deferred until the caller reaches it; `family` is known beforehand."""
+
+    run: "Callable[[], list[DecodedChannel]]"
+    family: Family
+
+    def __call__(self) -> list[DecodedChannel]:
+        return self.run()
+
+
+def _merged(parts: list[DecodedChannel]) -> DecodedChannel:
+    """Event columns of one datatype from several files (a CSV header naming another file's datatype)."""
+    if len(parts) == 1:
+        return parts[0]
+    ts = np.concatenate([p.ts() for p in parts])
+    values = np.concatenate([p.raw() for p in parts])
+    order = np.argsort(ts, kind="stable")
+    return DecodedChannel(parts[0].summary, values[order], parts[0].start_ns, ts[order])
+
+
+# --------------------------------------------------------------------------------------- reading
+@contextmanager
+def open_exports(path: str | os.PathLike[str], *, start_ticks: int | None = None) -> Iterator[list[RecordStream]]:
+    """The records of a zip/folder export (one per folder holding signal files), ready to stream.
+
+    Nothing is decoded yet except info.json; each record's `channels()` decodes as it is iterated, while
+    the export is open. `start_ticks` overrides info.json (needed only when info.json is missing).
     """
     container = _Container(Path(path))
     try:
@@ -176,9 +320,18 @@ def read_exports(path: str | os.PathLike[str], *, start_ticks: int | None = None
         if not records:
             raise DecodeError("no signal files (.wav, .hxd, .csv) in the export", code="no_data",
                               source=str(path))
-        return [_read_record(container, d, groups[d], start_ticks) for d in sorted(records)]
+        yield [_plan_record(container, d, groups[d], start_ticks) for d in sorted(records)]
     finally:
         container.close()
+
+
+def read_exports(path: str | os.PathLike[str], *, start_ticks: int | None = None) -> list[SignalExport]:
+    """Every record in a zip/folder export (one per folder holding signal files), decoded whole.
+
+    `start_ticks` overrides info.json (needed only when info.json is missing, e.g. a hand-made zip).
+    """
+    with open_exports(path, start_ticks=start_ticks) as records:
+        return [_read_record(r) for r in records]
 
 
 def read_export(path: str | os.PathLike[str], *, start_ticks: int | None = None) -> SignalExport:
@@ -190,8 +343,18 @@ def read_export(path: str | os.PathLike[str], *, start_ticks: int | None = None)
     return records[0]
 
 
-def _read_record(container: _Container, record_dir: str, members: list[str],
-                 start_ticks: int | None) -> SignalExport:
+def _read_record(record: RecordStream) -> SignalExport:
+    per_family: dict[Family, list[tuple[int, np.ndarray, np.ndarray]]] = defaultdict(list)
+    for channel in record.channels():
+        per_family[channel.family].append((channel.datatype_id, channel.ts(), channel.raw()))
+    tables = {family: _family_table(parts) for family, parts in per_family.items()}
+    return SignalExport(source=record.source, record_dir=record.record_dir, info=record.info, tables=tables,
+                        channels=tuple(sorted(record.decoded, key=lambda c: c.datatype_id)),
+                        skipped=tuple(record.skipped), warnings=tuple(record.warnings))
+
+
+def _plan_record(container: _Container, record_dir: str, members: list[str],
+                 start_ticks: int | None) -> RecordStream:
     source = str(container.path)
     warnings: list[str] = []
     skipped: list[SkippedMember] = []
@@ -232,8 +395,7 @@ def _read_record(container: _Container, record_dir: str, members: list[str],
         dt, how = resolved
         candidates[dt.id].append(((_MATCH_RANK[how], _KIND_RANK[kind]), member, kind, dt))
 
-    per_family: dict[Family, list[tuple[int, np.ndarray, np.ndarray]]] = defaultdict(list)
-    channels: list[ChannelSummary] = []
+    chosen: list[tuple[int, str, str, Datatype]] = []
     for dt_id in sorted(candidates):
         ranked = sorted(candidates[dt_id])
         _, member, kind, dt = ranked[0]
@@ -241,20 +403,9 @@ def _read_record(container: _Container, record_dir: str, members: list[str],
             skipped.append(SkippedMember(other, "duplicate",
                                          f"datatype {dt_id} ({dt.name}) is read from {member}; this file "
                                          f"is an alias or duplicate and is not decoded"))
-        try:
-            decoded = _decode_member(container, member, kind, dt, info, warnings)
-        except DecodeError as exc:
-            skipped.append(SkippedMember(member, "error", exc.reason))
-            warnings.append(f"{member}: {exc.reason}")
-            continue
-        for summary, ts_ns, values in decoded:
-            channels.append(summary)
-            per_family[summary.family].append((summary.datatype_id, ts_ns, values))
-
-    tables = {family: _family_table(parts) for family, parts in per_family.items()}
-    return SignalExport(source=source, record_dir=record_dir, info=info, tables=tables,
-                        channels=tuple(sorted(channels, key=lambda c: c.datatype_id)),
-                        skipped=tuple(skipped), warnings=tuple(warnings))
+        chosen.append((dt_id, member, kind, dt))
+    return RecordStream(source=source, record_dir=record_dir, info=info, skipped=skipped, warnings=warnings,
+                        _container=container, _members=chosen)
 
 
 def _datatype_from_csv_header(container: _Container, member: str) -> tuple[Datatype, str] | None:
@@ -268,7 +419,7 @@ def _datatype_from_csv_header(container: _Container, member: str) -> tuple[Datat
 
 
 def _decode_member(container: _Container, member: str, kind: str, dt: Datatype, info: hb.RecordInfo,
-                   warnings: list[str]) -> list[tuple[ChannelSummary, np.ndarray, np.ndarray]]:
+                   warnings: list[str]) -> list[DecodedChannel]:
     start_ns = info.start_ns
     if kind == "wav":
         with container.open(member) as fh:
@@ -279,16 +430,14 @@ def _decode_member(container: _Container, member: str, kind: str, dt: Datatype, 
         if wav.truncated:
             warnings.append(f"{member}: data chunk shorter than declared ({wav.values.size} of "
                             f"{wav.declared_frames} samples kept)")
-        ts = start_ns + hb.synchronous_offsets_ns(wav.values.size, rate,
-                                                  at_period_end=dt.first_sample_at_period)
         summary = ChannelSummary(member, dt.id, dt.name, dt.family, kind, int(wav.values.size), 0, rate)
-        return [(summary, ts, wav.values.astype(np.int64))]
+        return [DecodedChannel(summary, wav.values, start_ns, at_period_end=dt.first_sample_at_period)]
 
     if kind == "hxd":
         records = hb.decode_hxd(container.read(member))
         ts = start_ns + records["offset_ticks"].astype(np.int64) * (hb.NS_PER_SECOND // info.ticks_per_second)
         summary = ChannelSummary(member, dt.id, dt.name, dt.family, kind, int(records.size))
-        return [(summary, ts, records["value"].astype(np.int64))]
+        return [_event_channel(summary, ts, records["value"].astype(np.int64), start_ns)]
 
     out = []
     for col in hb.decode_event_csv(container.read(member)):
@@ -303,8 +452,15 @@ def _decode_member(container: _Container, member: str, kind: str, dt: Datatype, 
         ts = start_ns + hb.csv_seconds_to_offsets_ns(col.time_s, info.ticks_per_second)
         summary = ChannelSummary(member, col_dt.id, col_dt.name, col_dt.family, kind, int(col.values.size),
                                  col.n_null_dropped)
-        out.append((summary, ts, col.values))
+        out.append(_event_channel(summary, ts, col.values, start_ns))
     return out
+
+
+def _event_channel(summary: ChannelSummary, ts: np.ndarray, values: np.ndarray, start_ns: int) -> DecodedChannel:
+    if ts.size > 1 and np.any(ts[1:] < ts[:-1]):  # events are usually ordered already; be sure
+        order = np.argsort(ts, kind="stable")
+        ts, values = ts[order], values[order]
+    return DecodedChannel(summary, values, start_ns, ts_ns=ts)
 
 
 def _family_table(parts: list[tuple[int, np.ndarray, np.ndarray]]) -> pa.Table:
@@ -318,7 +474,7 @@ def _family_table(parts: list[tuple[int, np.ndarray, np.ndarray]]) -> pa.Table:
         stamps.append(ts)
         values.append(val)
     return pa.Table.from_arrays(
-        [pa.array(np.concatenate(stamps), type=TIME_NS),
+        [hb.ns_timestamps(np.concatenate(stamps)),
          pa.array(np.concatenate(ids), type=pa.int32()),
          pa.array(np.concatenate(values), type=pa.int64())],
         schema=SIGNAL_SCHEMA)

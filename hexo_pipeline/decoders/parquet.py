@@ -75,3 +75,59 @@ def atomic_write_parquet(table: pa.Table, path: str | os.PathLike[str], **option
             pass
         raise
     return target
+
+
+# Lake signal files also carry the lineage columns (record_id, received_at): constant over long runs, so a
+# dictionary + RLE stores them for almost nothing (the same options `Lake.write_partition(signal=True)` uses).
+SIGNAL_LINEAGE_PARQUET_OPTIONS: dict[str, Any] = {
+    **SIGNAL_PARQUET_OPTIONS, "use_dictionary": ["datatype_id", "record_id", "received_at"]}
+
+
+class StagedParquetFile:
+    """A Parquet file written in pieces (one row group per `write`) to a temp file beside `path`, that
+    appears at `path` only on `commit()` (fsync + os.replace) and never if `abort()` is called instead.
+
+    It lets a writer stream a partition of any length in bounded memory and still replace the previous
+    file atomically. Each `write` must be sorted the way the options' `sorting_columns` say: the footer
+    states the order per row group.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], schema: pa.Schema, **options: Any):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        self.tmp = Path(name)
+        self._fh = os.fdopen(fd, "wb")
+        self._writer: pq.ParquetWriter | None = pq.ParquetWriter(self._fh, schema, **options)
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self._writer.write_table(table, row_group_size=table.num_rows)
+            self.rows += table.num_rows
+
+    def commit(self) -> Path:
+        """Finish the file and move it over `path` (atomic on one filesystem)."""
+        try:
+            self._writer.close()
+            self._writer = None
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the temp file; `path` keeps whatever it held before."""
+        try:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+        except Exception:  # the file is discarded anyway
+            pass
+        finally:
+            self._fh.close()
+            self.tmp.unlink(missing_ok=True)

@@ -9,14 +9,12 @@ from collections import Counter
 from datetime import date
 
 import dagster as dg
-import numpy as np
 import pyarrow as pa
 
 from ..hexoskin import HexoskinClient
-from ..hexoskin.datatypes import BY_ID, Family
+from ..ingest.signals import ingest_subject_day_signals
 from ..ingest.subject_day import (
-    DayWindow, SignalDownloadError, Subject, duplicate_timestamps, fetch_signals, now_utc, overlapping,
-    ranges_tables, records_table, rows_outside,
+    DayWindow, SignalDownloadError, Subject, now_utc, overlapping, ranges_tables, records_table,
 )
 from ..lake import SIGNAL_DATASETS, Lake
 from .partitions import STUDY, split_key, subject_day_partitions
@@ -136,16 +134,14 @@ def signals(context: dg.AssetExecutionContext, hexoskin: HexoskinResource, stora
                 records = records_table([], window, now_utc())
             quarantine = storage.quarantine / "signals" / f"subject={subject_key}" / f"date={day.isoformat()}"
             try:
-                tables = fetch_signals(api, records, window, now_utc(), quarantine)
+                result = ingest_subject_day_signals(api, lake, subject_key, window, records, now_utc(), quarantine)
             except SignalDownloadError as exc:
                 failures.append(f"{key}: {exc}")
                 context.log.error(f"{key}: signals not updated: {exc}")
                 continue
-            for family, dataset in SIGNAL_DATASETS.items():
-                table = tables.get(family)
-                lake.write_partition(dataset, subject_key, day, table, signal=True)
-                totals[dataset] += 0 if table is None else table.num_rows
-            _check_subject_day(key, tables, records, window, issues)
+            totals.update(result.rows)
+            for name, found in result.problems(key, records, window).items():
+                issues[name] += found
     meta = {"partitions": len(context.partition_keys), "quarantined": len(failures)}
     for dataset in SIGNAL_DATASETS.values():
         yield dg.MaterializeResult(asset_key=dataset, metadata={**meta, "rows": totals[dataset]})
@@ -156,51 +152,6 @@ def signals(context: dg.AssetExecutionContext, hexoskin: HexoskinResource, stora
     if failures:
         raise dg.Failure(description="undecodable downloads quarantined:\n" + "\n".join(failures),
                          metadata={"failures": "\n".join(failures)}, allow_retries=False)
-
-
-# Allowed difference between expected and stored samples per channel and record: the first/last sample
-# of a clipped window may fall on either side of the boundary.
-COUNT_TOLERANCE = 2
-
-
-def _check_subject_day(key: str, tables: dict[Family, pa.Table], records: pa.Table, window: DayWindow,
-                       issues: dict[str, list[str]]) -> None:
-    for family, table in tables.items():
-        if (dups := duplicate_timestamps(table)):
-            issues["no_duplicate_timestamps"].append(f"{key} {family.value}: {dups} duplicate timestamps")
-        if (outside := rows_outside(table, window)):
-            issues["timestamps_inside_day"].append(f"{key} {family.value}: {outside} samples outside the day")
-        counts = _counts_by_record_and_channel(table)
-        for rec in records.to_pylist():
-            seconds = (min(rec["end_ticks"], window.end) - max(rec["start_ticks"], window.start)) / 256
-            for dt_id, n in counts.get(rec["record_id"], {}).items():
-                dt = BY_ID.get(dt_id)
-                if dt is None or not dt.synchronous or dt.rate_hz < 1:
-                    continue
-                expected = seconds * dt.rate_hz
-                if abs(n - expected) > COUNT_TOLERANCE + 1e-9:
-                    issues["row_counts_match_durations"].append(
-                        f"{key} record {rec['record_id']} {dt.name}: {n} samples, expected {expected:.0f}")
-    vitals = counts_of(tables.get(Family.VITALS))
-    for channel, quality in ((19, 1000), (33, 1001)):
-        if vitals.get(channel, 0) != vitals.get(quality, 0):
-            issues["quality_flag_coverage"].append(
-                f"{key}: {vitals.get(channel, 0)} samples of {channel} but {vitals.get(quality, 0)} flags ({quality})")
-
-
-def counts_of(table: pa.Table | None) -> dict[int, int]:
-    if table is None:
-        return {}
-    ids, n = np.unique(table.column("datatype_id").to_numpy(), return_counts=True)
-    return dict(zip(ids.tolist(), n.tolist()))
-
-
-def _counts_by_record_and_channel(table: pa.Table) -> dict[int, dict[int, int]]:
-    counts = table.group_by(["record_id", "datatype_id"]).aggregate([([], "count_all")])
-    out: dict[int, dict[int, int]] = {}
-    for r, d, c in zip(*(counts.column(i).to_pylist() for i in ("record_id", "datatype_id", "count_all"))):
-        out.setdefault(r, {})[d] = c
-    return out
 
 
 def local_day_keys(subject: str, start_ticks: int, end_ticks: int, first: date, last: date | None) -> list[dg.MultiPartitionKey]:

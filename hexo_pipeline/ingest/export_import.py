@@ -2,7 +2,8 @@
 download produces) into the lake, so studies that already downloaded data can load it.
 
 It writes what the Dagster assets write for a record: `signals_<family>` rows (ts, datatype_id, value
-RAW, record_id, received_at) and a `records` row, in subject-day partitions of the local day (`tz`).
+RAW, record_id, received_at), a `records` row and the summary datasets (`summaries.py`, recomputed for
+the whole partition after the merge), in subject-day partitions of the local day (`tz`).
 Rows are clipped exactly as the signals asset clips them: to [day start, day end) and to the record
 (ts >= start, ts <= end), so a record crossing midnight lands in two partitions, each sample once.
 Partitions are MERGED: the record's earlier rows are replaced (in the families the export carries, and
@@ -46,6 +47,7 @@ from ..hexoskin.timestamps import from_ticks
 from ..lake import SIGNAL_DATASETS, Lake
 from .activity_files import is_safe_key
 from .lake_merge import lake_lock, merge_partition
+from .summaries import rebuild_summaries
 from .subject_day import NS_PER_TICK, TS, DayWindow, records_table
 
 SIGNAL_SORT = [("datatype_id", "ascending"), ("ts", "ascending"), ("record_id", "ascending")]
@@ -195,6 +197,9 @@ def _import_record(lake: Lake, export: SignalExport, record_id: int, subject: st
                                      sort_by=SIGNAL_SORT, signal=True)
             result.partitions[(dataset, day)] = status
             result.rows[dataset] += rows.num_rows
+        # The summaries cover every record of the partition: recomputed from the merged signal files.
+        for dataset, status in rebuild_summaries(lake, subject, day).items():
+            result.partitions[(dataset, day)] = status
     return result
 
 

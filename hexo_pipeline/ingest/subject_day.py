@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..decoders import DecodeError, read_exports
 from ..decoders.parquet import is_sorted_by_id_then_ts
@@ -177,7 +176,10 @@ def fetch_signals(
     received_at: datetime,
     quarantine_dir: Path,
 ) -> dict[Family, pa.Table]:
-    """Download, decode and clip every record's signals for the day; one long table per family.
+    """Download, decode and clip every record's signals for the day; one long table per family, in memory.
+
+    The whole-day reference path (tests, `bench_e2e.py --legacy`); ingestion streams instead, in
+    bounded memory, with `signals.ingest_subject_day_signals`, which writes the same rows.
 
     Each record's zip is requested for its part of the day widened by one second on both sides (the
     server's window semantics for binary downloads are not documented), then decoded rows are kept
@@ -231,18 +233,3 @@ def _sorted(table: pa.Table) -> pa.Table:
     if is_sorted_by_id_then_ts(table):
         return table
     return table.sort_by([("datatype_id", "ascending"), ("ts", "ascending")])
-
-
-def duplicate_timestamps(table: pa.Table) -> int:
-    """Rows whose (datatype_id, ts) repeats the previous row's (the table is sorted)."""
-    if table.num_rows < 2:
-        return 0
-    ids = table.column("datatype_id").to_numpy()
-    ts = table.column("ts").cast(pa.int64()).to_numpy()
-    return int(np.count_nonzero((np.diff(ids) == 0) & (np.diff(ts) == 0)))
-
-
-def rows_outside(table: pa.Table, window: DayWindow) -> int:
-    ts = table.column("ts").cast(pa.int64())
-    outside = pc.or_(pc.less(ts, window.start_ns), pc.greater_equal(ts, window.end_ns))
-    return int(pc.sum(outside.cast(pa.int64())).as_py() or 0)

@@ -210,9 +210,16 @@ def write_synthetic_lake(data_dir: str | Path, *, subjects: int = 4, days: int =
             day += timedelta(days=1)
     from ..ingest.subject_day import RANGE_METRICS_SCHEMA, RANGES_SCHEMA, RECORDS_SCHEMA
 
+    from ..ingest.summaries import summarize_signals, write_summaries
+
+    families = {f"signals_{family.value}": family for family in catalog.Family}
     for (username, day), datasets in per_partition.items():
+        tables = {}
         for dataset, parts in datasets.items():
-            lake.write_partition(dataset, username, day, pa.concat_tables(parts).cast(SIGNAL_SCHEMA), signal=True)
+            tables[families[dataset]] = table = pa.concat_tables(parts).cast(SIGNAL_SCHEMA)
+            lake.write_partition(dataset, username, day, table, signal=True)
+        # The summary datasets, as ingestion writes them beside the signals.
+        write_summaries(lake, username, day, summarize_signals(tables, received))
         lake.write_partition("records", username, day, pa.Table.from_pylist(rec_rows[(username, day)], RECORDS_SCHEMA))
         if (username, day) in range_rows:
             lake.write_partition("ranges", username, day, pa.Table.from_pylist(range_rows[(username, day)], RANGES_SCHEMA))
@@ -299,7 +306,8 @@ def datatype_table() -> pa.Table:
 
 def scale_lake(source_lake: str | Path, target_lake: str | Path, *, subjects: int, days: int,
                datasets: tuple[str, ...] = ("records", "ranges", "range_metrics", "signals_vitals", "signals_events",
-                                            "signals_astroskin")) -> int:
+                                            "signals_astroskin", "vitals_minutes", "hrv_windows", "steps_minutes",
+                                            "astroskin_minutes")) -> int:
     """Copy a lake's subject-day partitions into `subjects` x `days` partitions (cycling over the source's
     subject-days, dates shifted, ids offset so records stay unique). Returns the number of files written.
     Study tables are copied, with the subjects list extended."""
