@@ -120,3 +120,27 @@ def test_dagster_lineage_runs_from_the_lake_assets_through_the_models():
     assert "marts/rpt_study_adherence" in report_deps
     assert defs.resolve_job_def("build_warehouse") is not None
     assert hexo_marts.op.pool == POOL
+
+
+def test_the_dbt_asset_builds_and_publishes_in_dagster_with_full_refresh(tmp_path):
+    """The Dagster dbt asset through the same run_dbt as the command line, full refresh from run config."""
+    import dagster as dg
+
+    from hexo_pipeline.defs.resources import LakeResource, StudyResource
+    from hexo_pipeline.defs.warehouse.dbt_assets import hexo_marts
+    from hexo_pipeline.warehouse import Warehouse
+    from hexo_pipeline.warehouse.marts import dbt_resource
+
+    (tmp_path / "lake").mkdir()
+    result = dg.materialize(
+        [hexo_marts], raise_on_error=False,
+        resources={"dbt": dbt_resource(), "storage": LakeResource(data_dir=str(tmp_path)),
+                   "study": StudyResource.of(STUDY)},
+        run_config={"ops": {"hexo_marts": {"config": {"full_refresh": True}}}})
+    assert result.success
+    assert Warehouse(tmp_path).published.exists()
+    run = json.loads((tmp_path / "warehouse" / "last_build" / "run_results.json").read_text())
+    assert run["args"]["full_refresh"] is True
+    assert run["args"]["vars"] == STUDY.dbt_vars(tmp_path / "lake")
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {f"marts/{m}" for m in MARTS} <= materialized
