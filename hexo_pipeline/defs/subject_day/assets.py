@@ -1,10 +1,8 @@
 """Subject-day assets: records and ranges, then decoded signals, with their checks beside them.
 
 A run may cover several subject-days (a backfill batch or the demo's single run): each asset loops
-over `context.partition_keys`, and each subject-day is written as its own lake partition.
+over `context.partition_keys` (`SubjectDayRun`), and each subject-day is written as its own lake partition.
 """
-
-
 
 import dagster as dg
 import numpy as np
