@@ -199,7 +199,7 @@ def schedule_figures(report: Report, root: Path | None, n_subjects: int, day_ind
     from dagster._core.test_utils import freeze_time
     from dagster._scheduler.scheduler import launch_scheduled_runs
 
-    from hexo_pipeline.defs.automation import BATCH
+    from hexo_pipeline.defs.subject_day.automation import BATCH
     from hexo_pipeline.defs.partitions import subjects_partitions
 
     tz = ZoneInfo(STUDY_TZ)
@@ -451,7 +451,7 @@ def full_study_plan(report: Report, root: Path | None, n_subjects: int) -> None:
     )
 
     from hexo_pipeline.defs.partitions import subject_day_partitions, subjects_partitions
-    from hexo_pipeline.defs.subject_day_assets import BACKFILL
+    from hexo_pipeline.defs.shared import BACKFILL
 
     with bench_instance(root) as instance:
         instance.add_dynamic_partitions(subjects_partitions.name, subject_names(n_subjects))
@@ -478,7 +478,7 @@ def dg_partition_context(instance):
 
 def backfill_figures(report: Report, root: Path | None, n_subjects: int, shapes: list[tuple[int, int]],
                      *, counts: bool, execute: bool, disk: bool) -> None:
-    from hexo_pipeline.defs.subject_day_assets import BACKFILL
+    from hexo_pipeline.defs.shared import BACKFILL
 
     where = "tmpfs" if root is not None else "disk"
     for shape in shapes if counts else []:

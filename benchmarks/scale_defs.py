@@ -15,9 +15,13 @@ calendar comes from the HEXO_STUDY_* variables, which dagster_scale.py sets befo
 
 import dagster as dg
 
-from hexo_pipeline.definitions import defs as project_defs
-from hexo_pipeline.defs.automation import daily_ingest_schedule, ingest_job
-from hexo_pipeline.defs.partitions import subject_day_partitions
+from hexo_pipeline.warehouse.marts import prepare_dbt_project
+
+prepare_dbt_project()  # the dbt manifest the project's definitions load
+from hexo_pipeline.definitions import defs as project_defs  # noqa: E402
+from hexo_pipeline.defs.jobs import ingest_job  # noqa: E402
+from hexo_pipeline.defs.subject_day.automation import daily_ingest_schedule  # noqa: E402
+from hexo_pipeline.defs.partitions import subject_day_partitions  # noqa: E402
 
 OURS = object()  # sentinel: keep the project's own policy of each multi-asset
 POLICIES = {"ours": OURS, "none": None, "single": dg.BackfillPolicy.single_run()}

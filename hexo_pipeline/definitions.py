@@ -1,25 +1,20 @@
-"""The one `Definitions` object of the project (loaded by workspace.yaml and `dagster dev`)."""
+"""The one `Definitions` object of the project (loaded by workspace.yaml and `dagster dev`): every asset,
+check, job, schedule and sensor found in the `defs` package, with the project's resources.
+
+Adding an asset, sensor or job means adding it to a module under defs/; nothing is listed here. The dbt
+manifest must exist first (`hexo_pipeline.warehouse.marts.prepare_dbt_project()`; `dagster dev` parses
+the project itself).
+"""
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
-from .defs.activity_file_assets import inbox_files, inbox_sensor, range_exports
-from .defs.dbt_assets import (daily_warehouse_schedule, dbt_resource, hexo_marts, warehouse_after_ingest_sensor,
-                              warehouse_job)
-from .defs.report_assets import study_report
-from .defs.automation import daily_ingest_schedule, ingest_job, late_data_sensor, subjects_sensor
-from .defs.resources import HexoskinResource, LakeResource
-from .defs.study_assets import datatype_catalog, subjects
-from .defs.study_side_assets import study_structure, subject_day_study_data
-from .defs.subject_day_assets import records_and_ranges, signals
+from . import defs as defs_package
+from .defs.resources import project_resources
 
-defs = dg.Definitions(
-    assets=[subjects, datatype_catalog, records_and_ranges, signals, range_exports, inbox_files,
-            study_structure, subject_day_study_data, hexo_marts, study_report],
-    jobs=[ingest_job, warehouse_job],
-    schedules=[daily_ingest_schedule, daily_warehouse_schedule],
-    sensors=[subjects_sensor, late_data_sensor, inbox_sensor, warehouse_after_ingest_sensor],
-    resources={"hexoskin": HexoskinResource.from_environment(), "storage": LakeResource.from_environment(),
-               "dbt": dbt_resource()},
-)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.PreviewWarning)  # the package loader is "preview" in Dagster 1.13
+    defs = dg.load_definitions_from_package_module(defs_package, resources=project_resources())

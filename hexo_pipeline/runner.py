@@ -82,8 +82,14 @@ def ingest_all(subjects: list[str] | None = None, days: list[date] | None = None
     import dagster as dg
     from tqdm import tqdm
 
+    from .warehouse.marts import prepare_dbt_project
+
+    prepare_dbt_project()
     from .definitions import defs
-    from .defs.partitions import STUDY, subjects_partitions
+    from .defs.partitions import subjects_partitions
+    from .study_settings import StudySettings
+
+    study = StudySettings.from_environment()
 
     instance = dg.DagsterInstance.get()
     t0 = time.monotonic()
@@ -103,8 +109,8 @@ def ingest_all(subjects: list[str] | None = None, days: list[date] | None = None
     if new:
         instance.add_dynamic_partitions(subjects_partitions.name, new)
     if days is None:
-        last = STUDY.end or date.today()
-        days = [STUDY.start + timedelta(days=i) for i in range((last - STUDY.start).days)]
+        last = study.end or date.today()
+        days = [study.first_day + timedelta(days=i) for i in range((last - study.first_day).days)]
     job = defs.resolve_job_def("ingest_subject_days")
     failed = 0
     bar = tqdm(names, desc="subjects", unit="subject", disable=not progress, file=sys.stdout)

@@ -1,19 +1,30 @@
-"""Shared fixtures: a real sandbox server on loopback (free port), stopped by the test session."""
+"""Shared fixtures: a real sandbox server on loopback (free port), stopped by the test session; the dbt
+marts built for a study calendar (hexo-pipeline marts' own function)."""
 
 from __future__ import annotations
 
 import os
 import re
 from dataclasses import fields
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
+from hexo_pipeline.study_settings import StudySettings
+from hexo_pipeline.warehouse.marts import MartsResult, build_marts, prepare_dbt_project
 from hexo_sandbox import FaultConfig, StudyConfig, start_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HEXO_SHARED_DIR", REPO.parent / "shared"))
+
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The dbt manifest the Dagster definitions load, before any test module imports them (under xdist
+    the controller runs this first, so the workers find it fresh)."""
+    prepare_dbt_project()
+
 
 _STUDY_FIELDS = {f.name for f in fields(StudyConfig)}
 _FAULT_FIELDS = {f.name for f in fields(FaultConfig)}
@@ -62,3 +73,29 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is absent")
     return SHARED
+
+
+def study_calendar(start: date, days: int | None = None, timezone: str = "America/Montreal") -> StudySettings:
+    """A study of `days` days from `start` (`days=None`: no start or end known to dbt)."""
+    if days is None:
+        return StudySettings(timezone=timezone)
+    return StudySettings(start=start, end=start + timedelta(days=days), timezone=timezone)
+
+
+@pytest.fixture(scope="session")
+def build_warehouse():
+    """`build_warehouse(data_dir, study, log_name="dbt.log", must_publish=True, **build_marts options)`:
+    the marts of a data dir built for `study` by hexo-pipeline marts' own function, dbt's log in
+    data_dir/log_name; by default asserts the build was published (the log's tail otherwise)."""
+
+    def _build(data_dir: Path, study: StudySettings, *, log_name: str = "dbt.log", must_publish: bool = True,
+               **options) -> MartsResult:
+        log = Path(data_dir) / log_name
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a") as out:
+            result = build_marts(data_dir, study=study, out=out, **options)
+        if must_publish:
+            assert result.published is not None, log.read_text()[-3000:]
+        return result
+
+    return _build

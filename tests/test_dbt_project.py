@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from hexo_pipeline.hexoskin.datatypes import DATATYPES
-from hexo_pipeline.warehouse import DBT_PROJECT_DIR, build_marts
+from hexo_pipeline.study_settings import StudySettings
+from hexo_pipeline.warehouse import DBT_PROJECT_DIR
 
 MARTS = {"dim_subject", "dim_subject_group_history", "fct_record", "fct_subject_day", "fct_range",
          "fct_calendar_event", "fct_survey_response", "agg_group_day", "rpt_study_adherence"}
@@ -18,14 +20,24 @@ LAKE_ASSETS = {"records", "ranges", "range_metrics", "signals_vitals", "signals_
                "subjects", "datatype_catalog"}
 
 
+# Not the defaults: the build must receive them as --vars.
+STUDY = StudySettings(start=date(2026, 1, 5), end=date(2026, 2, 2), timezone="Europe/Paris", uuid="u1",
+                      valid_day_min_minutes=480, valid_hour_min_minutes=20)
+
+
 @pytest.fixture(scope="module")
-def empty_lake_build(tmp_path_factory):
+def empty_lake_build(tmp_path_factory, build_warehouse):
     """A build over a lake with no file at all (a fresh study): every source reads as an empty relation."""
     root = tmp_path_factory.mktemp("empty")
     (root / "lake").mkdir()
-    result = build_marts(root, docs=True, out=open(root / "dbt.log", "w"))
-    assert result.published is not None, (root / "dbt.log").read_text()[-3000:]
+    result = build_warehouse(root, STUDY, docs=True)
     return root, result
+
+
+def test_the_study_settings_reach_dbt_as_vars(empty_lake_build):
+    root, _ = empty_lake_build
+    run = json.loads((root / "warehouse" / "last_build" / "run_results.json").read_text())
+    assert run["args"]["vars"] == STUDY.dbt_vars(root / "lake")
 
 
 def test_every_mart_builds_empty_on_an_empty_lake(empty_lake_build):
@@ -90,12 +102,14 @@ def test_seed_catalog_is_the_python_catalog():
 def test_dagster_lineage_runs_from_the_lake_assets_through_the_models():
     import dagster as dg
 
-    from hexo_pipeline.defs.dbt_assets import POOL, dbt_resource, hexo_marts, warehouse_job
-    from hexo_pipeline.defs.report_assets import study_report
-    from hexo_pipeline.defs.resources import LakeResource
+    from hexo_pipeline.defs.jobs import warehouse_job
+    from hexo_pipeline.defs.resources import LakeResource, StudyResource
+    from hexo_pipeline.defs.warehouse.dbt_assets import POOL, hexo_marts
+    from hexo_pipeline.defs.warehouse.report import study_report
+    from hexo_pipeline.warehouse.marts import dbt_resource
 
     defs = dg.Definitions(assets=[hexo_marts, study_report], jobs=[warehouse_job],
-                          resources={"dbt": dbt_resource(), "storage": LakeResource()})
+                          resources={"dbt": dbt_resource(), "storage": LakeResource(), "study": StudyResource()})
     specs = {s.key.to_user_string(): s for s in hexo_marts.specs}
     upstream = {d.asset_key.to_user_string() for s in specs.values() for d in s.deps}
     assert LAKE_ASSETS <= upstream, LAKE_ASSETS - upstream
@@ -106,3 +120,27 @@ def test_dagster_lineage_runs_from_the_lake_assets_through_the_models():
     assert "marts/rpt_study_adherence" in report_deps
     assert defs.resolve_job_def("build_warehouse") is not None
     assert hexo_marts.op.pool == POOL
+
+
+def test_the_dbt_asset_builds_and_publishes_in_dagster_with_full_refresh(tmp_path):
+    """The Dagster dbt asset through the same run_dbt as the command line, full refresh from run config."""
+    import dagster as dg
+
+    from hexo_pipeline.defs.resources import LakeResource, StudyResource
+    from hexo_pipeline.defs.warehouse.dbt_assets import hexo_marts
+    from hexo_pipeline.warehouse import Warehouse
+    from hexo_pipeline.warehouse.marts import dbt_resource
+
+    (tmp_path / "lake").mkdir()
+    result = dg.materialize(
+        [hexo_marts], raise_on_error=False,
+        resources={"dbt": dbt_resource(), "storage": LakeResource(data_dir=str(tmp_path)),
+                   "study": StudyResource.of(STUDY)},
+        run_config={"ops": {"hexo_marts": {"config": {"full_refresh": True}}}})
+    assert result.success
+    assert Warehouse(tmp_path).published.exists()
+    run = json.loads((tmp_path / "warehouse" / "last_build" / "run_results.json").read_text())
+    assert run["args"]["full_refresh"] is True
+    assert run["args"]["vars"] == STUDY.dbt_vars(tmp_path / "lake")
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {f"marts/{m}" for m in MARTS} <= materialized

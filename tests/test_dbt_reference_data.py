@@ -33,7 +33,7 @@ from hexo_pipeline.decoders.fit import decode_fit
 from hexo_pipeline.hexoskin.datatypes import Family
 from hexo_pipeline.ingest.subject_day import RECORDS_SCHEMA
 from hexo_pipeline.lake import Lake
-from hexo_pipeline.warehouse import build_marts
+from hexo_pipeline.study_settings import StudySettings
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference"
 HERA = SHARED / "real_files" / "hexoskin" / "HERA_heart_rate_1hz.csv"
@@ -147,7 +147,7 @@ def write_nn_series(lake: Lake, subject: str, user_id: int) -> dict[int, np.ndar
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory):
+def warehouse(tmp_path_factory, build_warehouse):
     root = tmp_path_factory.mktemp("reference")
     lake = Lake(root / "lake")
     write_hera(lake, "hera_chicago", 7001, 8001)
@@ -159,15 +159,7 @@ def warehouse(tmp_path_factory):
     imported = subprocess.run([sys.executable, "-m", "hexo_pipeline.cli", "import-export", str(EXPORT), "--subject",
                                "real_astroskin", "--timezone", STUDY_TZ, "--data-dir", str(root)],
                               capture_output=True, text=True)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HEXO_STUDY_TZ", STUDY_TZ)
-    mp.delenv("HEXO_STUDY_START", raising=False)
-    mp.delenv("HEXO_STUDY_END", raising=False)
-    try:
-        result = build_marts(root, out=open(root / "dbt.log", "w"))
-    finally:
-        mp.undo()
-    assert result.published is not None, (root / "dbt.log").read_text()[-3000:]
+    result = build_warehouse(root, StudySettings(timezone=STUDY_TZ))  # no study calendar: every day counts
     con = duckdb.connect(str(result.published), read_only=True)
     yield con, series, imported
     con.close()

@@ -21,17 +21,19 @@ import pyarrow.dataset as ds
 import pytest
 
 from hexo_pipeline.decoders import convert_file
-from hexo_pipeline.defs.activity_file_assets import inbox_files, inbox_sensor, range_exports
-from hexo_pipeline.defs.partitions import STUDY, subject_day_key
-from hexo_pipeline.defs.resources import HexoskinResource, LakeResource
-from hexo_pipeline.defs.subject_day_assets import records_and_ranges
+from hexo_pipeline.defs.activity_files.assets import inbox_files, inbox_sensor, range_exports
+from hexo_pipeline.defs.partitions import subject_day_key
+from hexo_pipeline.defs.resources import HexoskinResource, LakeResource, StudyResource
+from hexo_pipeline.defs.subject_day.assets import records_and_ranges
 from hexo_pipeline.hexoskin.timestamps import from_ticks
 from hexo_pipeline.ingest import activity_files as af
 from hexo_pipeline.ingest.activity_files import (DATASETS, LAKE_SCHEMAS, ingest_inbox, ingest_range_exports,
                                                  list_inbox)
 from hexo_pipeline.lake import Lake
 from hexo_pipeline.runner import sandbox_environment
+from hexo_pipeline.study_settings import StudySettings
 
+STUDY = StudySettings()  # the sandbox's default study, as the pipeline sees it with no HEXO_STUDY_* set
 PACIFIC = ZoneInfo("America/Los_Angeles")
 SEMICIRCLE = 180.0 / 2**31
 INVALID = {"activity-settings-corruptheader.fit": "invalid_header", "activity-settings-nodata.fit": "no_data",
@@ -98,7 +100,7 @@ def test_every_real_file_through_the_inbox_asset(real: Path, tmp_path: Path, mon
     storage = LakeResource(data_dir=str(tmp_path))
     instance = dg.DagsterInstance.ephemeral()
 
-    result = dg.materialize([inbox_files], instance=instance, resources={"storage": storage})
+    result = dg.materialize([inbox_files], instance=instance, resources={"storage": storage, "study": StudyResource.of(STUDY)})
     assert result.success                                     # quarantined files never fail the run
     decoded = checks(result)["inbox_files_decoded"]
     assert decoded.passed is False and decoded.severity == dg.AssetCheckSeverity.ERROR
@@ -172,17 +174,17 @@ def test_inbox_rerun_changes_nothing_and_changes_are_merged(real: Path, tmp_path
     drop_into_inbox(real, tmp_path)
     storage = LakeResource(data_dir=str(tmp_path))
     instance = dg.DagsterInstance.ephemeral()
-    assert dg.materialize([inbox_files], instance=instance, resources={"storage": storage}).success
+    assert dg.materialize([inbox_files], instance=instance, resources={"storage": storage, "study": StudyResource.of(STUDY)}).success
     before = snapshot(tmp_path)
 
-    again = dg.materialize([inbox_files], instance=instance, resources={"storage": storage})
+    again = dg.materialize([inbox_files], instance=instance, resources={"storage": storage, "study": StudyResource.of(STUDY)})
     assert snapshot(tmp_path) == before                       # not a byte, not an mtime
     meta = again.asset_materializations_for_node("inbox_files")[0].metadata
     assert meta["files_unchanged"].value == 9 and "files_landed" not in meta
     assert checks(again)["inbox_files_decoded"].passed is False   # the quarantine is still there
 
     # A forced reconversion (decoder upgrade) also lands identical data: nothing written.
-    forced = dg.materialize([inbox_files], instance=instance, resources={"storage": storage},
+    forced = dg.materialize([inbox_files], instance=instance, resources={"storage": storage, "study": StudyResource.of(STUDY)},
                             run_config={"ops": {"inbox_files": {"config": {"reprocess": True}}}})
     assert forced.success and snapshot(tmp_path) == before
 
@@ -258,7 +260,7 @@ def _resources(handle, root: Path) -> dict:
     hexoskin = HexoskinResource(base_url=env["HEXO_API_URL"], auth="oauth2", username=env["HEXO_USERNAME"],
                                 password=env["HEXO_PASSWORD"], client_id=env["HEXO_CLIENT_ID"],
                                 client_secret=env["HEXO_CLIENT_SECRET"])
-    return {"hexoskin": hexoskin, "storage": LakeResource(data_dir=str(root))}
+    return {"hexoskin": hexoskin, "storage": LakeResource(data_dir=str(root)), "study": StudyResource.of(STUDY)}
 
 
 def _a_subject_day_with_ranges(api) -> tuple[str, object, list[dict]]:

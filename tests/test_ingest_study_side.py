@@ -5,10 +5,11 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from hexo_pipeline.defs.partitions import subject_day_key, subjects_partitions
-from hexo_pipeline.defs.study_side_assets import study_structure, subject_day_study_data
+from hexo_pipeline.defs.partitions import local_day_keys, subject_day_key, subjects_partitions
+from hexo_pipeline.defs.study.assets import study_structure
+from hexo_pipeline.defs.subject_day.study_data import subject_day_study_data
 from hexo_pipeline.lake import Lake
-from test_ingest_subject_day import api_for, resources
+from test_ingest_subject_day import STUDY, api_for, resources
 
 pytestmark = pytest.mark.slow
 
@@ -31,10 +32,8 @@ def test_study_structure_and_a_subject_day(sandbox, tmp_path):
     with api_for(sandbox) as api:
         point = api.list_page("trackpoint", limit=1)["objects"][0]
         user = api.get(point["user"])
-    from hexo_pipeline.defs.subject_day_assets import local_day_keys
-    from hexo_pipeline.defs.partitions import STUDY
 
-    key = local_day_keys(user["username"], point["timestamp"], point["timestamp"] + 1, STUDY.start, STUDY.end)[0]
+    key = local_day_keys(user["username"], point["timestamp"], point["timestamp"] + 1, STUDY)[0]
     result = dg.materialize([study_structure, subject_day_study_data], partition_key=key, instance=instance,
                             resources=res, selection=[subject_day_study_data])
     assert result.success

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,13 +14,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from hexo_pipeline.defs.partitions import STUDY, subject_day_key, subjects_partitions
-from hexo_pipeline.defs.resources import HexoskinResource, LakeResource
-from hexo_pipeline.defs.subject_day_assets import local_day_keys, records_and_ranges, signals
+from hexo_pipeline.defs.partitions import local_day_keys, subject_day_key, subjects_partitions
+from hexo_pipeline.defs.resources import HexoskinResource, LakeResource, StudyResource
+from hexo_pipeline.defs.subject_day.assets import records_and_ranges, signals
 from hexo_pipeline.hexoskin import HexoskinClient, HexoskinConfig
 from hexo_pipeline.lake import Lake
+from hexo_pipeline.study_settings import StudySettings
 
 pytestmark = pytest.mark.slow
+
+STUDY = StudySettings()  # the sandbox's default study, as the pipeline sees it with no HEXO_STUDY_* set
 
 
 def resources(handle, data_dir: Path) -> dict:
@@ -28,7 +32,7 @@ def resources(handle, data_dir: Path) -> dict:
         base_url=handle.base_url, auth="oauth2", username=owner["username"], password=owner["password"],
         client_id=handle.info["oauth2"]["client_id"], client_secret=handle.info["oauth2"]["client_secret"],
     )
-    return {"hexoskin": hexo, "storage": LakeResource(data_dir=str(data_dir))}
+    return {"hexoskin": hexo, "storage": LakeResource(data_dir=str(data_dir)), "study": StudyResource.of(STUDY)}
 
 
 def api_for(handle) -> HexoskinClient:
@@ -72,7 +76,7 @@ def test_subject_day_lands_with_values_equal_to_the_api(study):
     handle, instance, data_dir, _ = study
     rec = night_record(handle)
     subject = rec["user"]["username"]
-    key = local_day_keys(subject, rec["start"], rec["end"], STUDY.start, STUDY.end)[0]
+    key = local_day_keys(subject, rec["start"], rec["end"], STUDY)[0]
     result = materialize(handle, data_dir, instance, key)
     assert result.success
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
@@ -97,7 +101,7 @@ def test_midnight_record_lands_once_per_day_and_rerun_changes_nothing(study):
     handle, instance, data_dir, _ = study
     rec = night_record(handle)
     subject = rec["user"]["username"]
-    keys = local_day_keys(subject, rec["start"], rec["end"], STUDY.start, STUDY.end)
+    keys = local_day_keys(subject, rec["start"], rec["end"], STUDY)
     assert len(keys) == 2
     for key in keys:
         assert materialize(handle, data_dir, instance, key).success
@@ -137,7 +141,7 @@ def test_corrupt_download_fails_the_partition_and_keeps_previous_files(study, mo
     handle, instance, data_dir, subjects = study
     rec = night_record(handle)
     subject = rec["user"]["username"]
-    key = local_day_keys(subject, rec["start"], rec["end"], STUDY.start, STUDY.end)[0]
+    key = local_day_keys(subject, rec["start"], rec["end"], STUDY)[0]
     assert materialize(handle, data_dir, instance, key).success
     day = date.fromisoformat(key.keys_by_dimension["day"])
     lake = Lake(data_dir / "lake")
@@ -164,21 +168,21 @@ def test_corrupt_download_fails_the_partition_and_keeps_previous_files(study, mo
 
 
 def test_late_record_triggers_exactly_its_subject_days(make_sandbox, tmp_path):
-    from hexo_pipeline.defs.automation import late_subject_days
+    from hexo_pipeline.defs.subject_day.automation import late_subject_days
 
     handle = make_sandbox(subjects=3, days=6, late_sync_rate=0.5)
     study = handle.state.study
     late = next(r for r in study.records.values()
                 if (r.synced_at - datetime.fromtimestamp(r.end / 256, timezone.utc)) > timedelta(days=1))
     username = study.users[late.user_id].username
-    expected = {str(k) for k in local_day_keys(username, late.start, late.end, STUDY.start, None)}
+    expected = {str(k) for k in local_day_keys(username, late.start, late.end, replace(STUDY, end=None))}
     known = {u.username for u in study.subjects()}
     hexo = resources(handle, tmp_path)["hexoskin"]
 
     set_now(handle, late.synced_at - timedelta(minutes=1))
-    _, cursor = late_subject_days(hexo, "1970-01-01T00:00:00+00:00", known)
+    _, cursor = late_subject_days(hexo, "1970-01-01T00:00:00+00:00", known, STUDY)
     set_now(handle, late.synced_at + timedelta(seconds=1))
-    keys, new_cursor = late_subject_days(hexo, cursor, known)
+    keys, new_cursor = late_subject_days(hexo, cursor, known, STUDY)
     assert new_cursor > cursor
     assert expected <= keys
     # Nothing else synced in that two-minute window except records ending around then.

@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from hexo_pipeline.report import render_study_reports
-from hexo_pipeline.warehouse import build_marts
+from conftest import study_calendar
 from hexo_pipeline.warehouse.synthetic import write_synthetic_lake
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -45,18 +45,10 @@ def console_messages(stderr: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def report(tmp_path_factory, build_warehouse):
     root = tmp_path_factory.mktemp("report")
     write_synthetic_lake(root, subjects=6, days=DAYS, start=START, minutes=45)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HEXO_STUDY_TZ", "America/Montreal")
-    mp.setenv("HEXO_STUDY_START", START.isoformat())
-    mp.setenv("HEXO_STUDY_END", (START + timedelta(days=DAYS)).isoformat())
-    try:
-        result = build_marts(root, out=open(root / "dbt.log", "w"))
-    finally:
-        mp.undo()
-    assert result.published is not None, (root / "dbt.log").read_text()[-3000:]
+    result = build_warehouse(root, study_calendar(START, DAYS))
     paths = render_study_reports(result.published, root / "reports")
     assert len(paths) == 1
     return paths[0]

@@ -22,6 +22,7 @@ import duckdb
 import pytest
 import requests
 
+from hexo_pipeline.study_settings import StudySettings
 from hexo_sandbox import start_sandbox
 from hexo_sandbox.world.study import StudyConfig
 from hexo_pipeline.warehouse import Warehouse, build_marts
@@ -70,16 +71,9 @@ def demo(tmp_path_factory):
                              timeout=1500)
         (root / "demo.log").write_text(run.stdout + run.stderr)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-        study_env = {"HEXO_STUDY_TZ": config.timezone, "HEXO_STUDY_START": config.start.isoformat(),
-                     "HEXO_STUDY_END": (config.start + timedelta(days=DAYS)).isoformat()}
         if not warehouse.published.exists():  # the demo does not build the marts yet: build them as it would
-            saved = {k: os.environ.get(k) for k in study_env}
-            os.environ.update(study_env)
-            try:
-                result = build_marts(data, out=open(root / "dbt.log", "w"))
-            finally:
-                for k, v in saved.items():
-                    os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+            study = StudySettings(start=config.start, end=config.start + timedelta(days=DAYS), timezone=config.timezone)
+            result = build_marts(data, out=open(root / "dbt.log", "w"), study=study)
             assert result.published is not None, (root / "dbt.log").read_text()[-3000:]
         time.sleep(0.5)
     finally:

@@ -23,8 +23,9 @@ import pyarrow.compute as pc
 import pytest
 
 from hexo_pipeline.lake import Lake
-from hexo_pipeline.warehouse import Warehouse, build_info, build_marts
+from hexo_pipeline.warehouse import Warehouse, build_info
 from hexo_pipeline.warehouse.synthetic import write_synthetic_lake
+from conftest import study_calendar
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # five dbt builds
 
@@ -99,23 +100,16 @@ def _remove_partition(lake: Lake, subject: str, day: date) -> None:
         lake.write_partition(dataset, subject, day, None)
 
 
-@pytest.fixture
-def study_env(monkeypatch):
-    monkeypatch.setenv("HEXO_STUDY_TZ", "America/Montreal")
-    monkeypatch.setenv("HEXO_STUDY_START", START.isoformat())
-    monkeypatch.setenv("HEXO_STUDY_END", (START + timedelta(days=DAYS)).isoformat())
-
-
-def test_readers_never_break_and_incremental_equals_full(tmp_path, study_env):
+def test_readers_never_break_and_incremental_equals_full(tmp_path, build_warehouse):
     data = tmp_path / "data"
     synthetic = write_synthetic_lake(data, subjects=4, days=DAYS, start=START, minutes=60)
     warehouse = Warehouse(data)
     stats_file, stop = tmp_path / "reader.json", tmp_path / "stop"
     reader = subprocess.Popen([sys.executable, "-c", READER, str(warehouse.published), str(stop), str(stats_file),
                                ",".join(MARTS)])
-    log = open(tmp_path / "dbt.log", "w")
+    study = study_calendar(START, DAYS)
     try:
-        first = build_marts(data, out=log)
+        first = build_warehouse(data, study)
         assert first.published and not first.seeded
         time.sleep(1.0)
         built_first = build_info(warehouse.published)["built_at"]
@@ -126,7 +120,7 @@ def test_readers_never_break_and_incremental_equals_full(tmp_path, study_env):
         _rewrite_partition(lake, subject_a, START, datetime.now(timezone.utc))
         _remove_partition(lake, subject_b, START + timedelta(days=1))
         time.sleep(1.1)  # built_at has second resolution
-        second = build_marts(data, out=log)
+        second = build_warehouse(data, study)
         assert second.published and second.seeded, "the second build must be incremental (seeded)"
         assert warehouse.previous.exists()
         assert build_info(warehouse.previous)["built_at"] == built_first
@@ -137,7 +131,7 @@ def test_readers_never_break_and_incremental_equals_full(tmp_path, study_env):
         (broken / "part-0.parquet").write_bytes(b"PAR1 this is not parquet")
         good = build_info(warehouse.published)["built_at"]
         time.sleep(1.1)
-        failed = build_marts(data, out=log)
+        failed = build_warehouse(data, study, must_publish=False)
         assert failed.published is None and failed.returncode != 0
         assert build_info(warehouse.published)["built_at"] == good
         assert not any((warehouse.root / "build").iterdir()), "failed build files are cleaned up"
@@ -147,7 +141,6 @@ def test_readers_never_break_and_incremental_equals_full(tmp_path, study_env):
     finally:
         stop.touch()
         reader.wait(timeout=60)
-        log.close()
     stats = json.loads(stats_file.read_text())
     assert stats["errors"] == [], stats["errors"][:5]
     assert stats["half_built"] == [], stats["half_built"][:5]
@@ -159,7 +152,7 @@ def test_readers_never_break_and_incremental_equals_full(tmp_path, study_env):
     full_dir = tmp_path / "full"
     full_dir.mkdir()
     (full_dir / "lake").symlink_to(data / "lake")
-    full = build_marts(full_dir, out=open(tmp_path / "full.log", "w"))
+    full = build_warehouse(full_dir, study)
     assert full.published and not full.seeded
     expected = _marts(full.published)
     for table in MARTS:
@@ -172,7 +165,7 @@ def test_readers_never_break_and_incremental_equals_full(tmp_path, study_env):
     assert gone.iloc[0]["worn_s"] == 0, "a removed partition disappears from the marts"
 
 
-def test_publication_keeps_previous_and_never_leaves_a_wal(tmp_path, study_env):
+def test_publication_keeps_previous_and_never_leaves_a_wal(tmp_path):
     data = tmp_path / "data"
     write_synthetic_lake(data, subjects=2, days=2, start=START, minutes=20)
     warehouse = Warehouse(data)

@@ -15,8 +15,8 @@ import duckdb
 import numpy as np
 import pytest
 
-from hexo_pipeline.warehouse import build_marts
 from hexo_pipeline.warehouse.synthetic import record_signals, write_synthetic_lake
+from conftest import study_calendar
 
 TZ = "America/Montreal"
 START = date(2026, 3, 6)
@@ -25,18 +25,10 @@ SEED = 11
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(tmp_path_factory, build_warehouse):
     root = tmp_path_factory.mktemp("synthetic")
     lake = write_synthetic_lake(root, subjects=4, days=DAYS, start=START, tz=TZ, seed=SEED)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HEXO_STUDY_TZ", TZ)
-    mp.setenv("HEXO_STUDY_START", START.isoformat())
-    mp.setenv("HEXO_STUDY_END", (START + timedelta(days=DAYS)).isoformat())
-    try:
-        result = build_marts(root, out=open(root / "dbt.log", "w"))
-    finally:
-        mp.undo()
-    assert result.published is not None, (root / "dbt.log").read_text()[-3000:]
+    result = build_warehouse(root, study_calendar(START, DAYS, TZ))
     con = duckdb.connect(str(result.published), read_only=True)
     yield lake, con, result
     con.close()

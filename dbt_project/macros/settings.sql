@@ -1,38 +1,35 @@
 {#-
-  Project settings: a --vars value wins, else the environment variable the rest of hexo-pipeline reads
-  (hexo_pipeline/defs/partitions.py), else the default. dbt does not render Jinja inside the vars of
-  dbt_project.yml, hence macros.
+  Project settings, from dbt vars only: hexo-pipeline passes the study's settings as --vars
+  (StudySettings.dbt_vars in hexo_pipeline/study_settings.py, from HEXO_STUDY_* / HEXO_VALID_*), and
+  dbt_project.yml holds the defaults a hand-run `dbt build` uses. dbt does not render Jinja inside the
+  vars of dbt_project.yml, hence macros.
 -#}
 
-{#- The lake is always $HEXO_DATA_DIR/lake (the sources' external_location reads the same variable). -#}
+{#- The lake: the lake_root var, else $HEXO_DATA_DIR/lake like the sources' external_location. -#}
 {% macro lake_root() -%}
-    {{ return(env_var('HEXO_DATA_DIR', '../data') ~ '/lake') }}
-{%- endmacro %}
-
-{% macro setting(name, env_name, default) -%}
-    {{ return(var(name, env_var(env_name, default))) }}
+    {{ return(var('lake_root', '') or (env_var('HEXO_DATA_DIR', '../data') ~ '/lake')) }}
 {%- endmacro %}
 
 {% macro study_timezone() -%}
-    '{{ setting("study_timezone", "HEXO_STUDY_TZ", "America/Montreal") }}'
+    '{{ var("study_timezone") }}'
 {%- endmacro %}
 
 {#- First study day as a SQL date, or NULL when unknown. -#}
 {% macro study_start_date() -%}
-    {%- set value = setting("study_start", "HEXO_STUDY_START", "") | string | trim -%}
+    {%- set value = var("study_start") | string | trim -%}
     {%- if value -%} date '{{ value }}' {%- else -%} cast(null as date) {%- endif -%}
 {%- endmacro %}
 
 {#- Last study day (inclusive; study_end is exclusive like HEXO_STUDY_END), or NULL when unknown. -#}
 {% macro study_last_date() -%}
-    {%- set value = setting("study_end", "HEXO_STUDY_END", "") | string | trim -%}
+    {%- set value = var("study_end") | string | trim -%}
     {%- if value -%} (date '{{ value }}' - 1) {%- else -%} cast(null as date) {%- endif -%}
 {%- endmacro %}
 
 {% macro valid_day_min_minutes() -%}
-    {{ setting("valid_day_min_minutes", "HEXO_VALID_DAY_MIN_MINUTES", "600") | int }}
+    {{ var("valid_day_min_minutes") | int }}
 {%- endmacro %}
 
 {% macro valid_hour_min_minutes() -%}
-    {{ setting("valid_hour_min_minutes", "HEXO_VALID_HOUR_MIN_MINUTES", "30") | int }}
+    {{ var("valid_hour_min_minutes") | int }}
 {%- endmacro %}

@@ -1,4 +1,5 @@
-"""Dagster resources: the Hexoskin connection and the storage root, configured from the environment.
+"""Dagster resources: the Hexoskin connection, the storage root, the study settings and dbt, configured
+from the environment (`project_resources`, wired by hexo_pipeline/definitions.py).
 
 Credentials are `EnvVar`s resolved at run time, so they never appear in run config, logs or metadata.
 Only the variables present when the definitions load are wired (an unset `EnvVar` fails a run even
@@ -14,6 +15,8 @@ import dagster as dg
 
 from ..hexoskin import HexoskinClient, HexoskinConfig
 from ..lake import Lake
+from ..study_settings import StudySettings, environment_variables_set
+from ..warehouse.marts import dbt_resource
 
 _CREDENTIAL_VARS = {
     "auth": "HEXO_AUTH", "username": "HEXO_USERNAME", "password": "HEXO_PASSWORD",
@@ -75,3 +78,40 @@ class LakeResource(dg.ConfigurableResource):
         if os.environ.get("HEXO_DATA_DIR"):
             return cls(data_dir=dg.EnvVar("HEXO_DATA_DIR"))
         return cls()
+
+
+class StudyResource(dg.ConfigurableResource):
+    """The study settings (calendar, uuid, valid-day thresholds) as Dagster config: `settings()` gives
+    the typed `StudySettings` the plain-Python code takes. Unset fields keep StudySettings' defaults."""
+
+    start: Optional[str] = None
+    timezone: Optional[str] = None
+    end: Optional[str] = None
+    uuid: Optional[str] = None
+    valid_day_min_minutes: Optional[int] = None
+    valid_hour_min_minutes: Optional[int] = None
+
+    def settings(self) -> StudySettings:
+        return StudySettings.from_strings(start=self.start, timezone=self.timezone, end=self.end, uuid=self.uuid,
+                                          valid_day_min_minutes=self.valid_day_min_minutes,
+                                          valid_hour_min_minutes=self.valid_hour_min_minutes)
+
+    @classmethod
+    def from_environment(cls) -> "StudyResource":
+        ints = ("valid_day_min_minutes", "valid_hour_min_minutes")
+        return cls(**{field: dg.EnvVar.int(var) if field in ints else dg.EnvVar(var)
+                      for field, var in environment_variables_set().items()})
+
+    @classmethod
+    def of(cls, settings: StudySettings) -> "StudyResource":
+        """A resource holding these settings (tests, scripts)."""
+        values = settings.dbt_vars(lake_root="")
+        return cls(start=values["study_start"] or None, timezone=settings.timezone, end=values["study_end"] or None,
+                   uuid=settings.uuid, valid_day_min_minutes=settings.valid_day_min_minutes,
+                   valid_hour_min_minutes=settings.valid_hour_min_minutes)
+
+
+def project_resources() -> dict[str, dg.ConfigurableResource]:
+    """Every resource the project's assets, sensors and schedules use, from the environment."""
+    return {"hexoskin": HexoskinResource.from_environment(), "storage": LakeResource.from_environment(),
+            "study": StudyResource.from_environment(), "dbt": dbt_resource()}

@@ -1,5 +1,5 @@
 """Activity files (TCX/FIT) into the lake: each range's exports from the API, and files users drop into
-the inbox (e.g. from other watches). Plain Python: `defs/activity_file_assets.py` wraps it in Dagster.
+the inbox (e.g. from other watches). Plain Python: `defs/activity_files/assets.py` wraps it in Dagster.
 
 Where things go (`data_root` = `$HEXO_DATA_DIR`):
 - downloads: `exports/subject=<s>/date=<d>/range_<id>.tcx|.fit` (kept; written atomically, and left

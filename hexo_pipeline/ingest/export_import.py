@@ -88,7 +88,10 @@ class ImportReport:
 
 
 def default_timezone() -> str:
-    return os.environ.get("HEXO_STUDY_TZ") or "UTC"
+    """The study's time zone when one is configured (HEXO_STUDY_TZ), else UTC."""
+    from ..study_settings import StudySettings
+
+    return StudySettings.from_environment().timezone if os.environ.get("HEXO_STUDY_TZ") else "UTC"
 
 
 def import_export(path: str | os.PathLike[str], *, data_dir: str | os.PathLike[str],

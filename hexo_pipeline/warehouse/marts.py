@@ -1,23 +1,35 @@
-"""`hexo-pipeline marts`: build the dbt marts from whatever the lake holds and publish hexo.duckdb.
+"""How dbt runs, for the Dagster dbt assets, `hexo-pipeline marts` and the tests alike.
 
-The same `dbt build` of dbt_project/ that the Dagster dbt assets run (hexo_pipeline/defs/dbt_assets.py),
-in a build file published by an atomic rename (publish.py). For scripts and for the importer's users,
-who have a lake but no Dagster.
+`DBT_PROJECT` is the dbt project as dagster-dbt knows it; `prepare_dbt_project()` writes its manifest
+(`dbt parse`) when missing or older than the project files (under `dagster dev`, the dbt assets module
+calls it when the definitions load, as `DbtProject.prepare_if_dev()` would). `run_dbt()` is the one dbt invocation: `DbtCliResource.cli` inside a
+warehouse build (publish.py), with the study settings as `--vars`. `build_marts()` is the command line's
+whole build: it publishes the file, or leaves the last good one in place when dbt fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import shutil
-import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from .publish import DBT_PROJECT_DIR, PublicationError, Warehouse, run_results_summary
+from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject
+
+from ..study_settings import StudySettings
+from .publish import DBT_PROJECT_DIR, Build, PublicationError, Warehouse, run_results_summary
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+_PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models/**/*", "macros/**/*", "seeds/**/*", "tests/**/*")
 
 
 def dbt_executable() -> str:
@@ -31,6 +43,31 @@ def dbt_executable() -> str:
     return found
 
 
+DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def dbt_resource(project: DbtProject = DBT_PROJECT) -> DbtCliResource:
+    return DbtCliResource(project_dir=project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable())
+
+
+def manifest_is_stale(project: DbtProject = DBT_PROJECT) -> bool:
+    manifest = Path(project.manifest_path)
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    root = Path(project.project_dir)
+    return any(p.stat().st_mtime > built for pattern in _PROJECT_FILES for p in root.glob(pattern) if p.is_file())
+
+
+def prepare_dbt_project(project: DbtProject = DBT_PROJECT) -> Path:
+    """The manifest the dbt assets load, parsed again when missing or stale (no database, no network):
+    what `DbtProject.prepare_if_dev()` does under `dagster dev`, with this environment's dbt (PATH may not
+    hold it). Called before the definitions load by the command line, the demo and the tests."""
+    if manifest_is_stale(project):
+        dbt_resource(project).cli(["parse", "--quiet"], target_path=Path(project.target_path)).wait()
+    return Path(project.manifest_path)
+
+
 def dbt_build_args(*, full_refresh: bool = False, select: str | None = None) -> list[str]:
     """The dbt arguments of a marts build, shared by the CLI and the Dagster asset."""
     args = ["build"]
@@ -41,8 +78,15 @@ def dbt_build_args(*, full_refresh: bool = False, select: str | None = None) -> 
     return args
 
 
-def dbt_command(args: list[str]) -> list[str]:
-    return [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+def run_dbt(args: Sequence[str], build: Build, study: StudySettings, *, dbt: DbtCliResource | None = None,
+            context: "dg.AssetExecutionContext | None" = None) -> DbtCliInvocation:
+    """Start dbt (`DbtCliResource.cli`) on `build`'s file with the study settings as `--vars`; the caller
+    streams or waits. The one way this project runs dbt."""
+    dbt = dbt or dbt_resource()
+    dbt_vars = json.dumps(study.dbt_vars(build.warehouse.lake))
+    with build.environment():  # dbt's process inherits the build's file and lake paths
+        return dbt.cli([*args, "--vars", dbt_vars], context=context, target_path=build.target_path,
+                       raise_on_error=False)
 
 
 @dataclass
@@ -56,28 +100,37 @@ class MartsResult:
 
 
 def build_marts(data_dir: str | os.PathLike[str] | None = None, *, full_refresh: bool = False,
-                select: str | None = None, docs: bool = False, out: TextIO | None = None) -> MartsResult:
-    """Run `dbt build` into a new build file and publish it; on failure the last good file stays."""
+                select: str | None = None, docs: bool = False, out: TextIO | None = None,
+                study: StudySettings | None = None) -> MartsResult:
+    """Run `dbt build` into a new build file and publish it; on failure the last good file stays.
+    `study` defaults to the environment's settings."""
     out = out or sys.stdout
+    study = study or StudySettings.from_environment()
+    prepare_dbt_project()
     warehouse = Warehouse.in_data_dir(data_dir)
     t0 = time.monotonic()
     with warehouse.build(full_refresh=full_refresh) as build:
-        env = {**os.environ, **build.env}
-        proc = subprocess.run(dbt_command(dbt_build_args(full_refresh=full_refresh, select=select)),
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        out.write(proc.stdout)
+        invocation = run_dbt(dbt_build_args(full_refresh=full_refresh, select=select), build, study)
+        _write_log(invocation, out)
         results = run_results_summary(build.target_path)
-        if proc.returncode != 0:
+        if not invocation.is_successful():
             return MartsResult(None, time.monotonic() - t0, build.seeded_from is not None, results,
-                               returncode=proc.returncode)
+                               returncode=invocation.process.returncode or 1)
         if docs:
-            docs_proc = subprocess.run(dbt_command(["docs", "generate", "--no-compile"]), env=env,
-                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            out.write(docs_proc.stdout)
-            if docs_proc.returncode == 0:
+            docs_run = run_dbt(["docs", "generate", "--no-compile"], build, study)
+            _write_log(docs_run, out)
+            if docs_run.is_successful():
                 _copy_docs(build.target_path, warehouse.root / "docs")
         build.publish()
         return MartsResult(warehouse.published, time.monotonic() - t0, build.seeded_from is not None, results)
+
+
+def _write_log(invocation: DbtCliInvocation, out: TextIO) -> None:
+    """dbt's log messages to `out` (dagster-dbt prints each event's message on sys.stdout)."""
+    with contextlib.redirect_stdout(out):
+        for _ in invocation.stream_raw_events():
+            pass
+    invocation.wait()
 
 
 def build_marts_and_report(data_dir: str | os.PathLike[str] | None = None, **kwargs) -> MartsResult:

@@ -5,9 +5,9 @@ import time
 
 import dagster as dg
 
-from ..report import render_study_reports
-from ..warehouse import Warehouse
-from .resources import LakeResource
+from ...report import render_study_reports
+from ...warehouse import Warehouse
+from ..resources import LakeResource
 
 GROUP = "report"
 # The marts the report reads (their dbt asset keys: <schema>/<model>).

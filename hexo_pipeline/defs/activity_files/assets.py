@@ -15,17 +15,17 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..ingest.activity_files import (
+from ...ingest.activity_files import (
     FILES_DATASET, INBOX, RANGE_EXPORT, TABLE_DATASETS, IngestReport, all_quarantined, inbox_fingerprint,
     ingest_inbox, ingest_range_exports, list_inbox, ranges_starting_on,
 )
-from ..ingest.subject_day import now_utc
-from .partitions import STUDY, split_key, subject_day_partitions
-from .resources import HexoskinResource, LakeResource
-from .subject_day_assets import API_POOL, API_RETRY, BACKFILL
+from ...ingest.subject_day import now_utc
+from ..partitions import subject_day_partitions
+from ..resources import HexoskinResource, LakeResource, StudyResource
+from ..shared import API_POOL, API_RETRY, BACKFILL, MAX_LISTED, SubjectDayRun, listing
 
-# Range exports ride in the subject-day group, so the ingestion job, its schedule and the late-data
-# sensor (which select that group) fetch them with the records, ranges and signals of each subject-day.
+# Range exports are shown with the subject-day assets; the ingestion job selects them explicitly
+# (defs/jobs.py), so its schedule and the late-data sensor fetch them with each subject-day.
 RANGE_GROUP = "subject_day"
 INBOX_GROUP = "activity_files"
 DATASETS = [FILES_DATASET, *TABLE_DATASETS.values()]
@@ -38,7 +38,6 @@ _DESCRIPTIONS = {
 }
 # A trackpoint may sit this far outside its range: FIT stores whole seconds, TCX the 1 Hz sample ends.
 RANGE_TOLERANCE = timedelta(seconds=2)
-MAX_LISTED = 20
 
 RANGE_CHECKS = [
     dg.AssetCheckSpec("range_exports_decoded", asset=FILES_DATASET,
@@ -59,38 +58,37 @@ RANGE_CHECKS = [
     pool=API_POOL,
     check_specs=RANGE_CHECKS,
 )
-def range_exports(context: dg.AssetExecutionContext, hexoskin: HexoskinResource, storage: LakeResource):
+def range_exports(context: dg.AssetExecutionContext, hexoskin: HexoskinResource, storage: LakeResource,
+                  study: StudyResource):
     """TCX and FIT of each top-level range starting on the subject-day: downloaded to `exports/`, kept,
     converted to the activity datasets (inbox rows in the same partitions are left alone)."""
     lake = storage.lake()
+    tz = study.settings().timezone
     report = IngestReport()
-    outside: list[str] = []
-    implausible: list[str] = []
+    run = SubjectDayRun(context, DATASETS, RANGE_CHECKS)
     with hexoskin.client() as api:
-        for key in context.partition_keys:
-            subject, day = split_key(key)
+        for key, subject, day in run:
             ranges = lake.read_partition("ranges", subject, day)
-            part = ingest_range_exports(api, ranges, subject=subject, day=day, tz=STUDY.timezone,
+            part = ingest_range_exports(api, ranges, subject=subject, day=day, tz=tz,
                                         data_root=storage.root, received_at=now_utc())
             report.extend(part)
             for o in part.failures:
                 context.log.error(f"{key}: {o.describe()}")
             windows = {int(r["range_id"]): (r["start_at"], r["end_at"])
-                       for r in ranges_starting_on(ranges, day, STUDY.timezone)}
-            outside += _trackpoints_outside(lake.read_partition("activity_trackpoints", subject, day), windows, key)
-            implausible += _implausible_rr(lake.read_partition("activity_rr_intervals", subject, day), key,
-                                           RANGE_EXPORT)
-    meta = _report_metadata(report) | {"partitions": len(context.partition_keys)}
+                       for r in ranges_starting_on(ranges, day, tz)}
+            run.problems["trackpoints_inside_range"] += _trackpoints_outside(
+                lake.read_partition("activity_trackpoints", subject, day), windows, key)
+            run.problems["rr_intervals_plausible"] += _implausible_rr(
+                lake.read_partition("activity_rr_intervals", subject, day), key, RANGE_EXPORT)
+    run.problems["range_exports_decoded"] = [o.describe() for o in report.failures]
     rows = report.rows()
     for ds in DATASETS:
-        yield dg.MaterializeResult(asset_key=ds, metadata={**meta, "rows_landed": rows[ds],
-                                                           **_partition_meta(report, ds)})
-    yield _failures_check("range_exports_decoded", FILES_DATASET, report)
-    yield dg.AssetCheckResult(check_name="trackpoints_inside_range", asset_key="activity_trackpoints",
-                              passed=not outside, metadata=_listing(outside))
-    yield dg.AssetCheckResult(check_name="rr_intervals_plausible", asset_key="activity_rr_intervals",
-                              passed=not implausible, severity=dg.AssetCheckSeverity.WARN,
-                              metadata=_listing(implausible))
+        run.count(ds, rows[ds])
+    yield from run.results(
+        metadata=_report_metadata(report),
+        asset_metadata={ds: {"rows_landed": rows[ds], **_partition_meta(report, ds)} for ds in DATASETS},
+        check_metadata={"range_exports_decoded": {"decoded_by_fallback": _fallback_listing(report)}},
+        warn=["rr_intervals_plausible"])
 
 
 class InboxConfig(dg.Config):
@@ -113,8 +111,9 @@ def settle_seconds() -> float:
 @dg.asset(group_name=INBOX_GROUP, check_specs=INBOX_CHECKS, deps=[],
           description="TCX/FIT files dropped into $HEXO_DATA_DIR/inbox/ (inbox/<subject>/file for a known "
                       "subject), converted into the activity datasets with their source recorded")
-def inbox_files(context: dg.AssetExecutionContext, config: InboxConfig, storage: LakeResource):
-    report = ingest_inbox(storage.root, tz=STUDY.timezone, received_at=now_utc(), settle_s=settle_seconds(),
+def inbox_files(context: dg.AssetExecutionContext, config: InboxConfig, storage: LakeResource,
+                study: StudyResource):
+    report = ingest_inbox(storage.root, tz=study.settings().timezone, received_at=now_utc(), settle_s=settle_seconds(),
                           reprocess=config.reprocess)
     for o in report.failures:
         context.log.error(o.describe())
@@ -131,7 +130,7 @@ def inbox_files(context: dg.AssetExecutionContext, config: InboxConfig, storage:
                           still_quarantined=all_quarantined(storage.root, "inbox"))
     yield dg.AssetCheckResult(check_name="inbox_rr_intervals_plausible", asset_key="inbox_files",
                               passed=not implausible, severity=dg.AssetCheckSeverity.WARN,
-                              metadata=_listing(implausible))
+                              metadata=listing(implausible))
 
 
 @dg.sensor(target=[inbox_files], minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
@@ -184,7 +183,7 @@ def _implausible_rr(rr: pa.Table | None, key: str, kind: str) -> list[str]:
 def _failures_check(name: str, asset: str, report: IngestReport,
                     still_quarantined: dict[str, str] | None = None) -> dg.AssetCheckResult:
     problems = [o.describe() for o in report.failures]
-    meta = _listing(problems)
+    meta = listing(problems)
     passed = not problems
     if still_quarantined is not None:
         # Files quarantined by earlier runs keep the check failed until someone deals with them.
@@ -192,14 +191,13 @@ def _failures_check(name: str, asset: str, report: IngestReport,
             "\n".join(f"- `{p}`: {r}" for p, r in list(still_quarantined.items())[:MAX_LISTED]) or "none")
         meta["quarantined_total"] = len(still_quarantined)
         passed = passed and not still_quarantined
-    fallback = [o for o in report.by_status("landed", "unchanged") if o.fallback_reason]
-    meta["decoded_by_fallback"] = "\n".join(f"{o.file_path}: {o.decoder} ({o.fallback_reason})"
-                                            for o in fallback[:MAX_LISTED]) or "none"
+    meta["decoded_by_fallback"] = _fallback_listing(report)
     return dg.AssetCheckResult(check_name=name, asset_key=asset, passed=passed, metadata=meta)
 
 
-def _listing(problems: list[str]) -> dict:
-    return {"count": len(problems), "problems": "\n".join(problems[:MAX_LISTED]) or "none"}
+def _fallback_listing(report: IngestReport) -> str:
+    fallback = [o for o in report.by_status("landed", "unchanged") if o.fallback_reason]
+    return "\n".join(f"{o.file_path}: {o.decoder} ({o.fallback_reason})" for o in fallback[:MAX_LISTED]) or "none"
 
 
 def _report_metadata(report: IngestReport) -> dict:

@@ -1,0 +1,1 @@
+"""activity files definitions (see hexo_pipeline/defs/__init__.py)."""

@@ -1,0 +1,25 @@
+"""The project's jobs, each an explicit selection of asset definitions (not of group names)."""
+
+import dagster as dg
+
+from .activity_files.assets import range_exports
+from .subject_day.assets import records_and_ranges, signals
+from .subject_day.study_data import subject_day_study_data
+from .warehouse.dbt_assets import hexo_marts
+from .warehouse.report import study_report
+
+# Everything fetched per subject-day: the ingestion job, its schedule and the late-data sensor.
+SUBJECT_DAY_ASSETS = dg.AssetSelection.assets(records_and_ranges, signals, subject_day_study_data, range_exports)
+WAREHOUSE_ASSETS = dg.AssetSelection.assets(hexo_marts, study_report)
+
+ingest_job = dg.define_asset_job(
+    "ingest_subject_days",
+    selection=SUBJECT_DAY_ASSETS,
+    description="Records, ranges, decoded signals, activity exports and study-side data for subject-days",
+)
+
+warehouse_job = dg.define_asset_job(
+    "build_warehouse",
+    selection=WAREHOUSE_ASSETS,
+    description="dbt build of the marts from the lake, publication of hexo.duckdb, then the study report",
+)

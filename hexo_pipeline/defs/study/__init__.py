@@ -1,0 +1,1 @@
+"""study definitions (see hexo_pipeline/defs/__init__.py)."""

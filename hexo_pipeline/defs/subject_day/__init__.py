@@ -1,0 +1,1 @@
+"""subject day definitions (see hexo_pipeline/defs/__init__.py)."""

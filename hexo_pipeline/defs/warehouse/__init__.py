@@ -1,0 +1,1 @@
+"""warehouse definitions (see hexo_pipeline/defs/__init__.py)."""
