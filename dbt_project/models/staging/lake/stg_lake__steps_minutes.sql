@@ -1,0 +1,6 @@
+-- Step events per record and UTC minute (written at ingestion from signals_events): the lake table renamed, keys first.
+select
+    subject as username,
+    date as lake_date,
+    * exclude (subject, date)
+from {{ lake_relation('steps_minutes') }}
