@@ -34,6 +34,7 @@ from hexo_pipeline.hexoskin.datatypes import Family
 from hexo_pipeline.ingest.subject_day import RECORDS_SCHEMA
 from hexo_pipeline.lake import Lake
 from hexo_pipeline.warehouse import build_marts
+from summaries_sql import write_summaries_with_sql
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference"
 HERA = SHARED / "real_files" / "hexoskin" / "HERA_heart_rate_1hz.csv"
@@ -159,6 +160,7 @@ def warehouse(tmp_path_factory):
     imported = subprocess.run([sys.executable, "-m", "hexo_pipeline.cli", "import-export", str(EXPORT), "--subject",
                                "real_astroskin", "--timezone", STUDY_TZ, "--data-dir", str(root)],
                               capture_output=True, text=True)
+    write_summaries_with_sql(root / "lake")  # what ingestion writes beside the signals
     mp = pytest.MonkeyPatch()
     mp.setenv("HEXO_STUDY_TZ", STUDY_TZ)
     mp.delenv("HEXO_STUDY_START", raising=False)

@@ -3,7 +3,7 @@
 One dbt build (hexo-pipeline marts' own function) over 4 subjects x 3 days crossing the 2026-03-08 DST
 change in America/Montreal, with a night record crossing local midnight, days without data, unreliable
 beats, disconnected seconds and an Astroskin wearer. Expected values are recomputed here from the raw
-signals with numpy, per the definitions in dbt_project/models/marts/_marts__models.yml.
+signals with numpy, per the definitions in dbt_project/models/marts/fct_subject_day.yml and fct_record.yml.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pytest
 
 from hexo_pipeline.warehouse import build_marts
 from hexo_pipeline.warehouse.synthetic import record_signals, write_synthetic_lake
+from summaries_sql import write_summaries_with_sql
 
 TZ = "America/Montreal"
 START = date(2026, 3, 6)
@@ -28,6 +29,7 @@ SEED = 11
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("synthetic")
     lake = write_synthetic_lake(root, subjects=4, days=DAYS, start=START, tz=TZ, seed=SEED)
+    write_summaries_with_sql(root / "lake")  # what ingestion writes beside the signals
     mp = pytest.MonkeyPatch()
     mp.setenv("HEXO_STUDY_TZ", TZ)
     mp.setenv("HEXO_STUDY_START", START.isoformat())

@@ -5,7 +5,7 @@
 with history as (
     select user_id, group_id, applies_from, assigned_at, assignment_index
     from {{ ref('stg_lake__study_group_history') }}
-    qualify row_number() over (partition by user_id, assignment_index order by received_at desc) = 1
+    {{ latest_by(['user_id', 'assignment_index']) }}
 ),
 
 from_members as (
@@ -14,7 +14,7 @@ from_members as (
     from {{ ref('stg_lake__study_members') }} as m
     where m.current_group_id is not null
       and m.user_id not in (select user_id from history)
-    qualify row_number() over (partition by m.user_id order by m.received_at desc) = 1
+    {{ latest_by(['m.user_id'], 'm.received_at desc') }}
 ),
 
 assignments as (

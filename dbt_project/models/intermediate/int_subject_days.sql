@@ -21,7 +21,7 @@ cohort as (
 study as (
     select start_date, end_date
     from {{ ref('stg_lake__study') }}
-    qualify row_number() over (order by received_at desc nulls last) = 1
+    {{ latest_by() }}
 ),
 
 bounds as (

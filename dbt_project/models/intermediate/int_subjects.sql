@@ -4,7 +4,7 @@
 with listed as (
     select *
     from {{ ref('stg_lake__subjects') }}
-    qualify row_number() over (partition by user_id order by received_at desc nulls last) = 1
+    {{ latest_by(['user_id']) }}
 ),
 
 seen_in_records as (
@@ -17,13 +17,13 @@ seen_in_records as (
 members as (
     select *
     from {{ ref('stg_lake__study_members') }}
-    qualify row_number() over (partition by user_id order by received_at desc nulls last) = 1
+    {{ latest_by(['user_id']) }}
 ),
 
 study as (
     select *
     from {{ ref('stg_lake__study') }}
-    qualify row_number() over (order by received_at desc nulls last) = 1
+    {{ latest_by() }}
 ),
 
 subjects as (

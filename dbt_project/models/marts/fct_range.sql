@@ -27,7 +27,7 @@ metrics as (
     from (
         select *
         from {{ ref('stg_lake__range_metrics') }}
-        qualify row_number() over (partition by range_id, metric_id order by received_at desc) = 1
+        {{ latest_by(['range_id', 'metric_id']) }}
     ) as latest
     group by range_id
 ),
@@ -37,7 +37,7 @@ tracks as (
     from (
         select *
         from {{ ref('stg_lake__tracks') }}
-        qualify row_number() over (partition by track_id order by received_at desc) = 1
+        {{ latest_by(['track_id']) }}
     ) as latest
     group by range_id
 ),
