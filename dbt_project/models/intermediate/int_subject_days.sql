@@ -59,5 +59,5 @@ select
     last_date,
     cast(d.day as date) - first_date + 1 as study_day
 from spans,
-lateral (select unnest(generate_series(first_date, last_date, interval 1 day)) as day) as d
+    lateral (select unnest(generate_series(first_date, last_date, interval 1 day)) as day) as d
 where last_date >= first_date

@@ -46,7 +46,11 @@ exported as (
     -- a range is exported as TCX and FIT: one file's activities, TCX first
     select range_id, sum(distance_m) as distance_m, sum(elapsed_time_s) as duration_s
     from (
-        select *, dense_rank() over (partition by range_id order by case file_format when 'tcx' then 0 else 1 end, file_sha256) as pick
+        select
+            *,
+            dense_rank() over (
+                partition by range_id order by case file_format when 'tcx' then 0 else 1 end, file_sha256
+            ) as pick
         from {{ ref('stg_lake__activities') }}
         where source_kind = 'range_export' and range_id is not null
     ) as files

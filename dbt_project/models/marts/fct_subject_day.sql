@@ -33,7 +33,10 @@ select
     v.hr_clean_sum / nullif(v.hr_clean_n, 0) as hr_mean_bpm,
     v.hr_clean_min as hr_min_bpm,
     v.hr_clean_max as hr_max_bpm,
-    case when v.hr_clean_n > 1 then sqrt(greatest((v.hr_clean_sumsq - v.hr_clean_sum ^ 2 / v.hr_clean_n) / (v.hr_clean_n - 1), 0)) end
+    case
+        when v.hr_clean_n > 1
+            then sqrt(greatest((v.hr_clean_sumsq - v.hr_clean_sum ^ 2 / v.hr_clean_n) / (v.hr_clean_n - 1), 0))
+    end
         as hr_sd_bpm,
     v.resting_hr_bpm,
     cast(coalesce(v.hr_clean_n, 0) as bigint) as hr_clean_n,

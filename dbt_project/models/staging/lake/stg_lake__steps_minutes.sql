@@ -1,4 +1,5 @@
--- Step events per record and UTC minute (written at ingestion from signals_events): the lake table renamed, keys first.
+-- Step events per record and UTC minute, written at ingestion from the step events of signals_events
+-- (SUMMARIES.md): the lake table renamed, keys first.
 select
     subject as username,
     date as lake_date,
