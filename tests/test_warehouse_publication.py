@@ -25,6 +25,7 @@ import pytest
 from hexo_pipeline.lake import Lake
 from hexo_pipeline.warehouse import Warehouse, build_info, build_marts
 from hexo_pipeline.warehouse.synthetic import write_synthetic_lake
+from summaries_sql import write_summaries_with_sql
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # five dbt builds
 
@@ -109,6 +110,7 @@ def study_env(monkeypatch):
 def test_readers_never_break_and_incremental_equals_full(tmp_path, study_env):
     data = tmp_path / "data"
     synthetic = write_synthetic_lake(data, subjects=4, days=DAYS, start=START, minutes=60)
+    write_summaries_with_sql(data / "lake")  # the summary datasets ingestion writes beside the signals
     warehouse = Warehouse(data)
     stats_file, stop = tmp_path / "reader.json", tmp_path / "stop"
     reader = subprocess.Popen([sys.executable, "-c", READER, str(warehouse.published), str(stop), str(stats_file),
@@ -125,6 +127,7 @@ def test_readers_never_break_and_incremental_equals_full(tmp_path, study_env):
         subject_a, subject_b = by_user[900], by_user[901]
         _rewrite_partition(lake, subject_a, START, datetime.now(timezone.utc))
         _remove_partition(lake, subject_b, START + timedelta(days=1))
+        write_summaries_with_sql(data / "lake")
         time.sleep(1.1)  # built_at has second resolution
         second = build_marts(data, out=log)
         assert second.published and second.seeded, "the second build must be incremental (seeded)"
@@ -132,7 +135,7 @@ def test_readers_never_break_and_incremental_equals_full(tmp_path, study_env):
         assert build_info(warehouse.previous)["built_at"] == built_first
 
         # a build that fails publishes nothing: the last good file stays
-        broken = data / "lake" / "signals_vitals" / f"subject={subject_a}" / f"date={START + timedelta(days=9)}"
+        broken = data / "lake" / "vitals_minutes" / f"subject={subject_a}" / f"date={START + timedelta(days=9)}"
         broken.mkdir(parents=True, exist_ok=True)
         (broken / "part-0.parquet").write_bytes(b"PAR1 this is not parquet")
         good = build_info(warehouse.published)["built_at"]
