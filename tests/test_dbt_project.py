@@ -16,8 +16,9 @@ from hexo_pipeline.warehouse import DBT_PROJECT_DIR
 
 MARTS = {"dim_subject", "dim_subject_group_history", "fct_record", "fct_subject_day", "fct_range",
          "fct_calendar_event", "fct_survey_response", "agg_group_day", "rpt_study_adherence"}
-LAKE_ASSETS = {"records", "ranges", "range_metrics", "signals_vitals", "signals_events", "signals_astroskin",
-               "subjects", "datatype_catalog"}
+LAKE_ASSETS = {"records", "ranges", "range_metrics", "vitals_minutes", "hrv_windows", "steps_minutes",
+               "astroskin_minutes", "signals_events", "subjects", "datatype_catalog"}
+SAMPLE_ASSETS = {"signals_vitals", "signals_astroskin"}  # 1 Hz samples: summarised at ingestion, never read by dbt
 
 
 # Not the defaults: the build must receive them as --vars.
@@ -114,8 +115,9 @@ def test_dagster_lineage_runs_from_the_lake_assets_through_the_models():
     upstream = {d.asset_key.to_user_string() for s in specs.values() for d in s.deps}
     assert LAKE_ASSETS <= upstream, LAKE_ASSETS - upstream
     assert {f"marts/{m}" for m in MARTS} <= set(specs)
-    deps = {d.asset_key.to_user_string() for d in specs["staging/stg_lake__vitals"].deps}
-    assert deps == {"signals_vitals", "staging/stg_lake__datatypes"}
+    assert not SAMPLE_ASSETS & upstream, "the marts read the summary datasets, not the samples"
+    deps = {d.asset_key.to_user_string() for d in specs["staging/stg_lake__vitals_minutes"].deps}
+    assert deps == {"vitals_minutes"}
     report_deps = {k.to_user_string() for k in study_report.asset_deps[study_report.key]}
     assert "marts/rpt_study_adherence" in report_deps
     assert defs.resolve_job_def("build_warehouse") is not None

@@ -126,7 +126,7 @@ def test_readers_never_break_and_incremental_equals_full(tmp_path, build_warehou
         assert build_info(warehouse.previous)["built_at"] == built_first
 
         # a build that fails publishes nothing: the last good file stays
-        broken = data / "lake" / "signals_vitals" / f"subject={subject_a}" / f"date={START + timedelta(days=9)}"
+        broken = data / "lake" / "vitals_minutes" / f"subject={subject_a}" / f"date={START + timedelta(days=9)}"
         broken.mkdir(parents=True, exist_ok=True)
         (broken / "part-0.parquet").write_bytes(b"PAR1 this is not parquet")
         good = build_info(warehouse.published)["built_at"]

@@ -3,7 +3,7 @@
 One dbt build (hexo-pipeline marts' own function) over 4 subjects x 3 days crossing the 2026-03-08 DST
 change in America/Montreal, with a night record crossing local midnight, days without data, unreliable
 beats, disconnected seconds and an Astroskin wearer. Expected values are recomputed here from the raw
-signals with numpy, per the definitions in dbt_project/models/marts/_marts__models.yml.
+signals with numpy, per the definitions in dbt_project/models/marts/fct_subject_day.yml and fct_record.yml.
 """
 
 from __future__ import annotations

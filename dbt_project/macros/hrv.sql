@@ -8,10 +8,12 @@
     the number of intervals instead).
 -#}
 
-{#- Merge RR chunks into `group_by` groups, adding the successive difference across two consecutive
-    chunks of one record (ordered by time) when the last beat of one and the first beat of the next are
-    both reliable. `partition_by` is what two chunks must share for that pair to count. -#}
-{% macro merge_rr_chunks(chunks, group_by, partition_by) -%}
+{#- Merge RR sums (5-minute windows of hrv_windows, or chunks) into `group_by` groups, adding the
+    successive difference across two consecutive pieces of one record (ordered by time) when the last beat
+    of one and the first beat of the next are both reliable. `partition_by` is what two pieces must share
+    for that pair to count. `boundaries`: also the first and last beat of each group (to merge it again);
+    `extra`: more aggregate expressions of the group. -#}
+{% macro merge_rr_chunks(chunks, group_by, partition_by, boundaries=false, extra=[]) -%}
     with ordered as (
         select
             *,
@@ -36,9 +38,19 @@
         sum(rr_sum) as rr_sum,
         sum(rr_sumsq) as rr_sumsq,
         cast(sum(diff_n) + count(*) filter (where has_bridge_pair) as bigint) as diff_n,
-        sum(diff_sumsq) + coalesce(sum(bridge_diff_ms ^ 2) filter (where has_bridge_pair), 0) as diff_sumsq,
-        cast(sum(nn50_n) + count(*) filter (where has_bridge_pair and abs(bridge_diff_ms) > 50) as bigint) as nn50_n,
-        cast(sum(steps) as bigint) as steps
+        coalesce(sum(diff_sumsq), 0) + coalesce(sum(bridge_diff_ms ^ 2) filter (where has_bridge_pair), 0) as diff_sumsq,
+        cast(sum(nn50_n) + count(*) filter (where has_bridge_pair and abs(bridge_diff_ms) > 50) as bigint) as nn50_n
+        {%- if boundaries %},
+        min(first_beat_at) as first_beat_at,
+        arg_min(first_rr_ms, first_beat_at) as first_rr_ms,
+        arg_min(first_rr_is_reliable, first_beat_at) as first_rr_is_reliable,
+        max(last_beat_at) as last_beat_at,
+        arg_max(last_rr_ms, last_beat_at) as last_rr_ms,
+        arg_max(last_rr_is_reliable, last_beat_at) as last_rr_is_reliable
+        {%- endif %}
+        {%- for expression in extra %},
+        {{ expression }}
+        {%- endfor %}
     from bridged
     group by {{ group_by | join(', ') }}
 {%- endmacro %}

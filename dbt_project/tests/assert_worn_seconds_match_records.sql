@@ -2,7 +2,7 @@
 with from_records as (
     select d.user_id as subject_id, sum(d.worn_s) as worn_s
     from {{ ref('int_records__local_days') }} as d
-    join {{ ref('int_subject_days') }} as c on c.user_id = d.user_id and c.local_date = d.local_date
+    inner join {{ ref('int_subject_days') }} as c on c.user_id = d.user_id and c.local_date = d.local_date
     group by all
 ),
 

@@ -1,88 +1,41 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ lake_delete_pending('signals_events') }}",
-) }}
--- Additive RR-interval (HRV) and step statistics per chunk = (lake partition, record, local day).
+-- Additive RR-interval (HRV) and step statistics per chunk = (lake partition, record, local day), from
+-- the lake's hrv_windows and steps_minutes (written at ingestion from the RR and step events).
 -- RR: the intervals the RR quality channel marks reliable. Successive differences pair consecutive
 -- detected beats of the same record that are both reliable (an unreliable beat in between breaks the
--- pair): the vendor's and the sandbox truth's definition. Pairs inside a chunk are summed here; the pair
--- across two chunks is rebuilt from each chunk's first and last beat (int_hrv__record_days,
--- int_hrv__records), so records and local days get every pair exactly once.
--- Steps: one step event = one step. Incremental like int_vitals__chunks.
-{%- set pending = lake_pending_partitions('signals_events', this) if is_incremental() else none %}
+-- pair): the vendor's and the sandbox truth's definition. Pairs inside a 5-minute window are summed at
+-- ingestion; the pair across two windows of a chunk is rebuilt here, and the pair across two chunks in
+-- int_hrv__record_days and int_hrv__records, from each piece's first and last beat, so chunks, records
+-- and local days get every pair exactly once. A UTC 5-minute window never straddles a local day.
+-- Steps: one step event = one step.
+{%- set pending = lake_incremental(['hrv_windows', 'steps_minutes']) %}
 {%- set tz = "coalesce(s.timezone, " ~ study_timezone() ~ ")" %}
+{%- set chunk = ['username', 'lake_date', 'record_id', 'local_date'] %}
 
-with beats as (
+with windows as (
     select
-        rr.username,
-        rr.lake_date,
-        rr.record_id,
-        rr.ts,
-        rr.rr_ms,
-        rr.rr_is_reliable,
-        cast({{ local_ts('rr.ts', tz) }} as date) as local_date,
-        rr.received_at
-    from {{ ref('stg_lake__rr_intervals') }} as rr
-    left join {{ ref('int_subjects') }} as s on s.username = rr.username
-    {%- if is_incremental() %}
-    where {{ lake_partition_filter(pending['load'], 'rr.username', 'rr.lake_date') }}
-    {%- endif %}
-),
-
-paired as (
-    select
-        *,
-        lag(rr_ms) over chunk as previous_rr_ms,
-        lag(rr_is_reliable) over chunk as previous_is_reliable,
-        row_number() over chunk as beat_number
-    from beats
-    window chunk as (partition by username, lake_date, record_id, local_date order by ts)
+        w.*,
+        cast({{ local_ts('w.window_at', tz) }} as date) as local_date
+    from {{ ref('stg_lake__hrv_windows') }} as w
+    left join {{ ref('int_subjects') }} as s on s.username = w.username
+    {{ lake_pending_where(pending, 'w.username', 'w.lake_date') }}
 ),
 
 rr_chunks as (
-    select
-        username,
-        lake_date,
-        record_id,
-        local_date,
-        max(received_at) as chunk_received_at,
-        count(*) as beats_n,
-        count(*) filter (where rr_is_reliable) as rr_n,
-        sum(rr_ms) filter (where rr_is_reliable) as rr_sum,
-        sum(rr_ms * rr_ms) filter (where rr_is_reliable) as rr_sumsq,
-        count(*) filter (where rr_is_reliable and previous_is_reliable) as diff_n,
-        sum((rr_ms - previous_rr_ms) ^ 2) filter (where rr_is_reliable and previous_is_reliable) as diff_sumsq,
-        count(*) filter (where rr_is_reliable and previous_is_reliable and abs(rr_ms - previous_rr_ms) > 50) as nn50_n,
-        min(ts) as first_beat_at,
-        arg_min(rr_ms, ts) as first_rr_ms,
-        arg_min(rr_is_reliable, ts) as first_rr_is_reliable,
-        max(ts) as last_beat_at,
-        arg_max(rr_ms, ts) as last_rr_ms,
-        arg_max(rr_is_reliable, ts) as last_rr_is_reliable
-    from paired
-    group by username, lake_date, record_id, local_date
+    {{ merge_rr_chunks('windows', chunk, chunk, boundaries=true, extra=['max(received_at) as chunk_received_at']) }}
 ),
 
-step_events as (
+steps as (
     select
         st.username,
         st.lake_date,
         st.record_id,
-        cast({{ local_ts('st.ts', tz) }} as date) as local_date,
-        st.received_at
-    from {{ ref('stg_lake__steps') }} as st
+        cast({{ local_ts('st.minute_at', tz) }} as date) as local_date,
+        max(st.received_at) as chunk_received_at,
+        sum(st.steps) as steps
+    from {{ ref('stg_lake__steps_minutes') }} as st
     left join {{ ref('int_subjects') }} as s on s.username = st.username
-    {%- if is_incremental() %}
-    where {{ lake_partition_filter(pending['load'], 'st.username', 'st.lake_date') }}
-    {%- endif %}
-),
-
-steps as (
-    select username, lake_date, record_id, local_date, max(received_at) as chunk_received_at, count(*) as steps
-    from step_events
-    group by username, lake_date, record_id, local_date
+    {{ lake_pending_where(pending, 'st.username', 'st.lake_date') }}
+    group by all
 )
 
 select
@@ -106,7 +59,7 @@ select
     rr.last_beat_at,
     rr.last_rr_ms,
     rr.last_rr_is_reliable,
-    coalesce(steps.steps, 0) as steps
+    cast(coalesce(steps.steps, 0) as bigint) as steps
 from rr_chunks as rr
 full outer join steps
     on steps.username = rr.username

@@ -5,16 +5,17 @@
 with history as (
     select user_id, group_id, applies_from, assigned_at, assignment_index
     from {{ ref('stg_lake__study_group_history') }}
-    qualify row_number() over (partition by user_id, assignment_index order by received_at desc) = 1
+    {{ latest_by(['user_id', 'assignment_index']) }}
 ),
 
 from_members as (
-    select m.user_id, m.current_group_id as group_id, m.onboarding_date as applies_from,
-           cast(null as timestamptz) as assigned_at, 0 as assignment_index
+    select
+        m.user_id, m.current_group_id as group_id, m.onboarding_date as applies_from,
+        cast(null as timestamptz) as assigned_at, 0 as assignment_index
     from {{ ref('stg_lake__study_members') }} as m
     where m.current_group_id is not null
-      and m.user_id not in (select user_id from history)
-    qualify row_number() over (partition by m.user_id order by m.received_at desc) = 1
+        and m.user_id not in (select user_id from history)
+    {{ latest_by(['m.user_id'], 'm.received_at desc') }}
 ),
 
 assignments as (
@@ -26,9 +27,10 @@ assignments as (
 ordered as (
     select
         *,
-        row_number() over (partition by user_id order by assigned_at nulls first, assignment_index) as assignment_number,
-        lead(assigned_at) over (partition by user_id order by assigned_at nulls first, assignment_index) as superseded_at
+        row_number() over by_time as assignment_number,
+        lead(assigned_at) over by_time as superseded_at
     from assignments
+    window by_time as (partition by user_id order by assigned_at nulls first, assignment_index)
 )
 
 select

@@ -3,7 +3,8 @@
 -- A pair across local midnight belongs to neither day (pairs lie inside the day), as in the sandbox truth.
 with merged as (
     {{ merge_rr_chunks(ref('int_events__chunks'), ['username', 'record_id', 'local_date'],
-                       ['username', 'record_id', 'local_date']) }}
+                       ['username', 'record_id', 'local_date'],
+                       extra=['cast(sum(steps) as bigint) as steps']) }}
 )
 
 select

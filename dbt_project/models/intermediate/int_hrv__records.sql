@@ -1,7 +1,8 @@
 -- HRV sums and time-domain HRV per record: every chunk of the record merged, with the pairs across
 -- lake partitions and local days, so the record's statistics are those of its whole RR series.
 with merged as (
-    {{ merge_rr_chunks(ref('int_events__chunks'), ['username', 'record_id'], ['username', 'record_id']) }}
+    {{ merge_rr_chunks(ref('int_events__chunks'), ['username', 'record_id'], ['username', 'record_id'],
+                       extra=['cast(sum(steps) as bigint) as steps']) }}
 )
 
 select

@@ -18,4 +18,4 @@ select
     r.received_at
 from {{ ref('stg_lake__ranges') }} as r
 left join {{ ref('activity_types') }} as a on a.activitytype_id = r.activitytype_id
-qualify row_number() over (partition by r.range_id order by r.received_at desc, r.lake_date desc) = 1
+{{ latest_by(['r.range_id'], 'r.received_at desc, r.lake_date desc') }}

@@ -9,12 +9,13 @@ with ranges as (
 days as (
     select ranges.*, cast(d.day as date) as local_date
     from ranges,
-    lateral (
-        select unnest(generate_series(
-            cast({{ local_ts('start_at', 'timezone') }} as date),
-            cast({{ local_ts('end_at - interval 1 microsecond', 'timezone') }} as date),
-            interval 1 day)) as day
-    ) as d
+        lateral (
+            select unnest(generate_series(
+                cast({{ local_ts('start_at', 'timezone') }} as date),
+                cast({{ local_ts('end_at - interval 1 microsecond', 'timezone') }} as date),
+                interval 1 day
+            )) as day
+        ) as d
 )
 
 select
@@ -28,6 +29,7 @@ select
     end_at,
     greatest(start_at, {{ local_day_start('local_date', 'timezone') }}) as piece_start_at,
     least(end_at, {{ local_day_start('local_date + 1', 'timezone') }}) as piece_end_at,
-    {{ overlap_s('start_at', 'end_at', local_day_start('local_date', 'timezone'), local_day_start('local_date + 1', 'timezone')) }}
+    {{ overlap_s('start_at', 'end_at', local_day_start('local_date', 'timezone'),
+                 local_day_start('local_date + 1', 'timezone')) }}
         as overlap_s
 from days

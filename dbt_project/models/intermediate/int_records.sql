@@ -12,4 +12,4 @@ select
     last_modified,
     received_at
 from {{ ref('stg_lake__records') }}
-qualify row_number() over (partition by record_id order by received_at desc, lake_date desc) = 1
+{{ latest_by(['record_id'], 'received_at desc, lake_date desc') }}

@@ -11,12 +11,13 @@ days as (
         records.*,
         cast(d.day as date) as local_date
     from records,
-    lateral (
-        select unnest(generate_series(
-            cast({{ local_ts('start_at', 'timezone') }} as date),
-            cast({{ local_ts('end_at - interval 1 microsecond', 'timezone') }} as date),
-            interval 1 day)) as day
-    ) as d
+        lateral (
+            select unnest(generate_series(
+                cast({{ local_ts('start_at', 'timezone') }} as date),
+                cast({{ local_ts('end_at - interval 1 microsecond', 'timezone') }} as date),
+                interval 1 day
+            )) as day
+        ) as d
 )
 
 select
@@ -27,7 +28,8 @@ select
     local_date,
     {{ local_day_start('local_date', 'timezone') }} as local_day_start_at,
     {{ local_day_start('local_date + 1', 'timezone') }} as local_day_end_at,
-    {{ overlap_s('start_at', 'end_at', local_day_start('local_date', 'timezone'), local_day_start('local_date + 1', 'timezone')) }}
+    {{ overlap_s('start_at', 'end_at', local_day_start('local_date', 'timezone'),
+                 local_day_start('local_date + 1', 'timezone')) }}
         as worn_s
 from days
 where end_at > start_at

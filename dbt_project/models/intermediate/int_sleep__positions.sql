@@ -28,10 +28,12 @@ select
     p.username,
     p.local_date,
     i.position_name,
-    sum({{ overlap_s('i.position_start_at', 'i.position_end_at', 'p.piece_start_at', 'p.piece_end_at') }}) as position_s,
-    count(*) filter (where i.position_start_at >= p.piece_start_at and i.position_start_at < p.piece_end_at) as position_events_n
+    sum({{ overlap_s('i.position_start_at', 'i.position_end_at', 'p.piece_start_at', 'p.piece_end_at') }})
+        as position_s,
+    count(*) filter (where i.position_start_at >= p.piece_start_at and i.position_start_at < p.piece_end_at)
+        as position_events_n
 from sleep_pieces as p
-join intervals as i
+inner join intervals as i
     on i.username = p.username
     and i.position_start_at < p.piece_end_at
     and i.position_end_at > p.piece_start_at

@@ -21,7 +21,7 @@ cohort as (
 study as (
     select start_date, end_date
     from {{ ref('stg_lake__study') }}
-    qualify row_number() over (order by received_at desc nulls last) = 1
+    {{ latest_by() }}
 ),
 
 bounds as (
@@ -59,5 +59,5 @@ select
     last_date,
     cast(d.day as date) - first_date + 1 as study_day
 from spans,
-lateral (select unnest(generate_series(first_date, last_date, interval 1 day)) as day) as d
+    lateral (select unnest(generate_series(first_date, last_date, interval 1 day)) as day) as d
 where last_date >= first_date

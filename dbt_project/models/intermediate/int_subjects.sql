@@ -4,7 +4,7 @@
 with listed as (
     select *
     from {{ ref('stg_lake__subjects') }}
-    qualify row_number() over (partition by user_id order by received_at desc nulls last) = 1
+    {{ latest_by(['user_id']) }}
 ),
 
 seen_in_records as (
@@ -17,13 +17,13 @@ seen_in_records as (
 members as (
     select *
     from {{ ref('stg_lake__study_members') }}
-    qualify row_number() over (partition by user_id order by received_at desc nulls last) = 1
+    {{ latest_by(['user_id']) }}
 ),
 
 study as (
     select *
     from {{ ref('stg_lake__study') }}
-    qualify row_number() over (order by received_at desc nulls last) = 1
+    {{ latest_by() }}
 ),
 
 subjects as (
@@ -33,10 +33,15 @@ subjects as (
     select
         r.user_id,
         r.username,
-        case when position('_' in r.username) > 0 then split_part(r.username, '_', 1) end,
-        case when position('_' in r.username) > 0 then substr(r.username, position('_' in r.username) + 1)
-             else r.username end,
-        null, null, null, null
+        case when position('_' in r.username) > 0 then split_part(r.username, '_', 1) end as study_uuid,
+        case
+            when position('_' in r.username) > 0 then substr(r.username, position('_' in r.username) + 1)
+            else r.username
+        end as subject_code,
+        null as first_name,
+        null as last_name,
+        null as email,
+        null as timezone
     from seen_in_records as r
     where r.user_id not in (select user_id from listed)
 )

@@ -1,20 +1,12 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ lake_delete_pending('signals_vitals') }}",
-) }}
 -- Additive 1 Hz vitals statistics per chunk = (lake partition, record, subject's local day): the minutes
 -- of int_vitals__minutes merged, plus the chunk's resting heart rate. Records and local days are exact
 -- merges of chunks (fct_record, fct_subject_day). Incremental on the same lake partitions as the minutes.
-{%- set pending = lake_pending_partitions('signals_vitals', this) if is_incremental() else none %}
+{%- set pending = lake_incremental(['vitals_minutes']) %}
 
 with minutes as (
     select *
     from {{ ref('int_vitals__minutes') }}
-    {%- if is_incremental() %}
-    where {{ lake_partition_filter(pending['load'], 'username', 'lake_date') }}
-    {%- endif %}
+    {{ lake_pending_where(pending, 'username', 'lake_date') }}
 ),
 
 sums as (
@@ -26,28 +18,7 @@ sums as (
         max(lake_received_at) as lake_received_at,
         min(first_ts) as first_ts,
         max(last_ts) as last_ts,
-        sum(seconds_n) as seconds_n,
-        sum(hr_any_n) as hr_any_n,
-        sum(hr_clean_n) as hr_clean_n,
-        sum(hr_clean_sum) as hr_clean_sum,
-        sum(hr_clean_sumsq) as hr_clean_sumsq,
-        min(hr_clean_min) as hr_clean_min,
-        max(hr_clean_max) as hr_clean_max,
-        sum(hr_disconnected_n) as hr_disconnected_n,
-        sum(br_clean_n) as br_clean_n,
-        sum(br_clean_sum) as br_clean_sum,
-        sum(br_clean_sumsq) as br_clean_sumsq,
-        min(br_clean_min) as br_clean_min,
-        max(br_clean_max) as br_clean_max,
-        sum(mv_clean_n) as mv_clean_n,
-        sum(mv_clean_sum) as mv_clean_sum,
-        sum(tv_clean_n) as tv_clean_n,
-        sum(tv_clean_sum) as tv_clean_sum,
-        sum(activity_n) as activity_n,
-        sum(activity_sum) as activity_sum,
-        max(activity_max) as activity_max,
-        sum(cadence_n) as cadence_n,
-        sum(cadence_sum) as cadence_sum
+        {{ merge_statistics(vitals_statistics()) }}
     from minutes
     group by username, lake_date, record_id, local_date
 ),

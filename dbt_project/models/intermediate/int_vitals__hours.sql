@@ -1,15 +1,9 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ lake_delete_pending('signals_vitals') }}",
-) }}
 -- Data yield per subject, local day and local hour (RAPIDS, wearable_peers_notes.md §0.1 and §2.1):
 -- a valid minute is a minute with at least one heart-rate sample that is not flagged DISCONNECTED
 -- (heart_rate_quality bit 2); minutes are distinct UTC minutes, so two records in one minute count once.
 -- Also the clean heart rate per hour (time-of-day views). Incremental on the lake partitions, from the
 -- minutes of int_vitals__minutes.
-{%- set pending = lake_pending_partitions('signals_vitals', this) if is_incremental() else none %}
+{%- set pending = lake_incremental(['vitals_minutes']) %}
 
 select
     username,
@@ -22,7 +16,5 @@ select
     sum(hr_clean_sum) as hr_clean_sum,
     max(lake_received_at) as lake_received_at
 from {{ ref('int_vitals__minutes') }}
-{%- if is_incremental() %}
-where {{ lake_partition_filter(pending['load'], 'username', 'lake_date') }}
-{%- endif %}
+{{ lake_pending_where(pending, 'username', 'lake_date') }}
 group by username, lake_date, local_date, local_hour

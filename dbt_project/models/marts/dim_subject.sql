@@ -47,9 +47,8 @@ select
     s.study_uuid as study,
     s.study_name,
     coalesce(a.group_id, s.api_current_group_id) as current_group_id,
-    coalesce(g.group_name, case when coalesce(a.group_id, s.api_current_group_id) is not null
-                                then 'group ' || coalesce(a.group_id, s.api_current_group_id) end,
-             'unassigned') as current_group_name,
+    coalesce(g.group_name, 'group ' || coalesce(a.group_id, s.api_current_group_id), 'unassigned')
+        as current_group_name,
     a.assigned_at as current_group_assigned_at,
     coalesce(c.group_assignments_n, 0) as group_assignments_n,
     d.device_model,

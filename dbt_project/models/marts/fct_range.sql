@@ -27,7 +27,7 @@ metrics as (
     from (
         select *
         from {{ ref('stg_lake__range_metrics') }}
-        qualify row_number() over (partition by range_id, metric_id order by received_at desc) = 1
+        {{ latest_by(['range_id', 'metric_id']) }}
     ) as latest
     group by range_id
 ),
@@ -37,7 +37,7 @@ tracks as (
     from (
         select *
         from {{ ref('stg_lake__tracks') }}
-        qualify row_number() over (partition by track_id order by received_at desc) = 1
+        {{ latest_by(['track_id']) }}
     ) as latest
     group by range_id
 ),
@@ -46,7 +46,11 @@ exported as (
     -- a range is exported as TCX and FIT: one file's activities, TCX first
     select range_id, sum(distance_m) as distance_m, sum(elapsed_time_s) as duration_s
     from (
-        select *, dense_rank() over (partition by range_id order by case file_format when 'tcx' then 0 else 1 end, file_sha256) as pick
+        select
+            *,
+            dense_rank() over (
+                partition by range_id order by case file_format when 'tcx' then 0 else 1 end, file_sha256
+            ) as pick
         from {{ ref('stg_lake__activities') }}
         where source_kind = 'range_export' and range_id is not null
     ) as files

@@ -1,6 +1,6 @@
 -- One row per record, with the statistics the vendor computes for a record: heart rate over the clean
 -- 1 Hz samples, breathing over the clean breathing samples, HRV over the RR intervals the RR quality
--- channel marks reliable (definitions in _marts__models.yml).
+-- channel marks reliable (definitions in fct_record.yml).
 with records as (
     select r.*, s.timezone
     from {{ ref('int_records') }} as r
@@ -10,22 +10,7 @@ with records as (
 vitals as (
     select
         record_id,
-        sum(seconds_n) as vitals_seconds_n,
-        sum(hr_any_n) as hr_any_n,
-        sum(hr_clean_n) as hr_clean_n,
-        sum(hr_clean_sum) as hr_clean_sum,
-        min(hr_clean_min) as hr_clean_min,
-        max(hr_clean_max) as hr_clean_max,
-        sum(br_clean_n) as br_clean_n,
-        sum(br_clean_sum) as br_clean_sum,
-        sum(mv_clean_n) as mv_clean_n,
-        sum(mv_clean_sum) as mv_clean_sum,
-        sum(tv_clean_n) as tv_clean_n,
-        sum(tv_clean_sum) as tv_clean_sum,
-        sum(activity_n) as activity_n,
-        sum(activity_sum) as activity_sum,
-        sum(cadence_n) as cadence_n,
-        sum(cadence_sum) as cadence_sum
+        {{ merge_statistics(vitals_statistics()) }}
     from {{ ref('int_vitals__chunks') }}
     group by record_id
 ),
@@ -33,10 +18,7 @@ vitals as (
 astroskin as (
     select
         record_id,
-        sum(spo2_clean_n) as spo2_clean_n,
-        sum(spo2_clean_sum) as spo2_clean_sum,
-        sum(temperature_clean_n) as temperature_clean_n,
-        sum(temperature_clean_sum) as temperature_clean_sum
+        {{ merge_statistics(astroskin_statistics()) }}
     from {{ ref('int_astroskin__chunks') }}
     group by record_id
 )

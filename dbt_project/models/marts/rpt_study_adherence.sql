@@ -3,7 +3,8 @@ with days as (
     select
         *,
         -- runs of consecutive days without data, for the longest gap
-        local_date - cast(row_number() over (partition by subject_id, has_data order by local_date) as integer) as run_key
+        local_date
+        - cast(row_number() over (partition by subject_id, has_data order by local_date) as integer) as run_key
     from {{ ref('fct_subject_day') }}
 ),
 
@@ -83,5 +84,5 @@ select
     p.spo2_mean_pct,
     p.temperature_mean_c
 from {{ ref('dim_subject') }} as s
-join per_subject as p on p.subject_id = s.subject_id
+inner join per_subject as p on p.subject_id = s.subject_id
 left join gaps as g on g.subject_id = s.subject_id

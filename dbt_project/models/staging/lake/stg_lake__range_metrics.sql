@@ -12,7 +12,10 @@ renamed as (
         date as lake_date,
         name as metric_name,
         unit,
-        (value = -1 and (metric_id in (180, 181, 182, 183, 1080) or upper(name) in ('SDNN', 'SDANN', 'AVNN', 'ASDNN', 'RMSSD')))
+        (
+            value = -1
+            and (metric_id in (180, 181, 182, 183, 1080) or upper(name) in ('SDNN', 'SDANN', 'AVNN', 'ASDNN', 'RMSSD'))
+        )
             as is_not_computed,
         value as raw_value,
         received_at

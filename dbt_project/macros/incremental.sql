@@ -1,0 +1,62 @@
+{#-
+  The header of the incremental models over subject-day lake datasets (macros/lake.sql reads the lake):
+
+      {%- set pending = lake_incremental(['vitals_minutes']) %}
+      select ... from {{ ref('stg_lake__vitals_minutes') }} as m
+      {{ lake_pending_where(pending, 'm.username', 'm.lake_date') }}
+
+  configures the model (append-only incremental, rows of the partitions to reload or gone deleted first
+  by a pre_hook) and returns the partitions to load. The model's rows carry username, lake_date and
+  lake_received_at. A model over several datasets of the same partitions (int_events__chunks) reloads a
+  partition when any of them changed and drops it only when all of them are gone.
+-#}
+
+{% macro lake_incremental(datasets) -%}
+    {%- if datasets | length == 1 -%}
+        {%- set hook = "{{ lake_delete_pending('" ~ datasets[0] ~ "') }}" -%}
+    {%- else -%}
+        {%- set hook = "{{ lake_delete_pending_all(" ~ datasets ~ ") }}" -%}
+    {%- endif -%}
+    {%- do config(materialized='incremental', incremental_strategy='append', on_schema_change='fail', pre_hook=hook) -%}
+    {{ return(lake_pending_all(datasets, this) if is_incremental() else none) }}
+{%- endmacro %}
+
+
+{#- `where <the partitions to load>` in an incremental run, nothing in a full build. -#}
+{% macro lake_pending_where(pending, subject_column, date_column) -%}
+    {%- if is_incremental() -%}
+        where {{ lake_partition_filter(pending['load'], subject_column, date_column) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- lake_pending_partitions over several datasets: load what changed in any, drop what is gone from all. -#}
+{% macro lake_pending_all(datasets, target) -%}
+    {%- set load = [] -%}
+    {%- set gone = {} -%}
+    {%- for dataset in datasets -%}
+        {%- set pending = lake_pending_partitions(dataset, target) -%}
+        {%- for partition in pending['load'] if partition not in load -%}
+            {%- do load.append(partition) -%}
+        {%- endfor -%}
+        {%- for partition in pending['drop'] -%}
+            {%- do gone.update({partition: gone.get(partition, 0) + 1}) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- set drop = [] -%}
+    {%- for partition, n in gone.items() if n == datasets | length and partition not in load -%}
+        {%- do drop.append(partition) -%}
+    {%- endfor -%}
+    {{ return({'load': load, 'drop': drop}) }}
+{%- endmacro %}
+
+
+{#- pre_hook of a model over several datasets (lake_delete_pending for one). -#}
+{% macro lake_delete_pending_all(datasets) -%}
+    {%- if execute and is_incremental() -%}
+        {%- set pending = lake_pending_all(datasets, this) -%}
+        delete from {{ this }} where {{ lake_partition_filter(pending['load'] + pending['drop'], 'username', 'lake_date') }}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,7 @@
+-- Astroskin statistics per record and UTC minute, written at ingestion from signals_astroskin
+-- (SUMMARIES.md): the lake table renamed, keys first.
+select
+    subject as username,
+    date as lake_date,
+    * exclude (subject, date)
+from {{ lake_relation('astroskin_minutes') }}

@@ -1,0 +1,7 @@
+-- Step events per record and UTC minute, written at ingestion from the step events of signals_events
+-- (SUMMARIES.md): the lake table renamed, keys first.
+select
+    subject as username,
+    date as lake_date,
+    * exclude (subject, date)
+from {{ lake_relation('steps_minutes') }}

@@ -1,0 +1,104 @@
+"""The incremental models over the summary datasets: an incremental build after lake changes equals a full one.
+
+One synthetic lake with its summaries (written as ingestion writes them). A partition holds step minutes but no
+RR windows (int_events__chunks reads both datasets: such a partition must neither be dropped nor reread on
+every run); then one partition is re-ingested (new received_at, new values) and another one removed. The
+incremental build (seeded with the published file, reading only the changed partitions) must give the
+marts a full refresh gives.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from hexo_pipeline.ingest.summaries import SUMMARY_SCHEMAS
+from hexo_pipeline.lake import Lake
+from hexo_pipeline.study_settings import StudySettings
+from hexo_pipeline.warehouse.synthetic import write_synthetic_lake
+
+TZ = "America/Montreal"
+START = date(2026, 3, 6)
+DAYS = 2
+
+
+def _marts(published) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        return {table: con.execute(f"select * from marts.{table} order by all").fetchall()
+                for table in ("fct_subject_day", "fct_record")}
+    finally:
+        con.close()
+
+
+def _chunk_steps(published, subject: str, day: str) -> int | None:
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        return con.execute("select sum(steps) from intermediate.int_events__chunks where username = ? and lake_date = ?",
+                           [subject, day]).fetchone()[0]
+    finally:
+        con.close()
+
+
+def _partition(path) -> tuple[str, str]:
+    return path.parent.parent.name.removeprefix("subject="), path.parent.name.removeprefix("date=")
+
+
+STUDY = StudySettings(start=START, end=START + timedelta(days=DAYS), timezone=TZ)
+
+
+def test_incremental_build_after_lake_changes_equals_a_full_build(tmp_path, build_warehouse):
+    write_synthetic_lake(tmp_path, subjects=2, days=DAYS, start=START, tz=TZ, seed=5)
+    lake_root = tmp_path / "lake"
+    lake = Lake(lake_root)
+    steps_files = sorted(lake_root.glob("steps_minutes/*/*/*.parquet"))
+    steps_only = steps_files[0]  # a partition with steps and no RR window
+    subject, day = _partition(steps_only)
+    lake.write_partition("hrv_windows", subject, date.fromisoformat(day), None)
+
+    first = build_warehouse(tmp_path, STUDY)
+    assert not first.seeded
+    steps = _chunk_steps(first.published, subject, day)
+    assert steps > 0
+    unchanged = build_warehouse(tmp_path, STUDY)
+    assert unchanged.seeded
+    assert _chunk_steps(unchanged.published, subject, day) == steps, "a steps-only partition must stay loaded"
+
+    # re-ingest the steps-only partition (twice the steps, a later receipt) and remove another partition
+    table = pq.read_table(steps_only)
+    later = pa.array([datetime.now(timezone.utc) + timedelta(hours=1)] * table.num_rows,
+                     table.schema.field("received_at").type)
+    table = table.set_column(table.schema.get_field_index("steps"), "steps", pc.multiply(table["steps"], 2))
+    table = table.set_column(table.schema.get_field_index("received_at"), "received_at", later)
+    lake.write_partition("steps_minutes", subject, date.fromisoformat(day), table)
+    removed = next(p for p in steps_files if _partition(p) != (subject, day))
+    for dataset in SUMMARY_SCHEMAS:
+        lake.write_partition(dataset, _partition(removed)[0], date.fromisoformat(_partition(removed)[1]), None)
+
+    incremental = build_warehouse(tmp_path, STUDY)
+    assert incremental.seeded
+    assert _chunk_steps(incremental.published, subject, day) == 2 * steps
+    assert _chunk_steps(incremental.published, *_partition(removed)) is None
+    got = _marts(incremental.published)
+    full = build_warehouse(tmp_path, STUDY, full_refresh=True)
+    assert not full.seeded
+    want = _marts(full.published)
+    for table in want:
+        assert len(got[table]) == len(want[table])
+        for a, b in zip(got[table], want[table]):
+            assert _close(a, b), (table, a, b)
+
+
+def _close(a: tuple, b: tuple) -> bool:
+    for x, y in zip(a, b):
+        if isinstance(x, float) and isinstance(y, float):
+            if abs(x - y) > 1e-9 * max(abs(x), abs(y), 1e-12):
+                return False
+        elif x != y:
+            return False
+    return True
