@@ -6,16 +6,11 @@ import pyarrow as pa
 
 from ..hexoskin import datatypes as catalog
 from ..ingest.subject_day import now_utc
+from ..lake.contract import DATATYPES_SCHEMA, SUBJECTS_SCHEMA
 from .partitions import STUDY
 from .resources import HexoskinResource, LakeResource
 
 GROUP = "study"
-
-SUBJECTS_SCHEMA = pa.schema([
-    ("user_id", pa.int64()), ("username", pa.string()), ("first_name", pa.string()),
-    ("last_name", pa.string()), ("email", pa.string()), ("received_at", pa.timestamp("us", tz="UTC")),
-])
-
 
 def is_study_subject(username: str) -> bool:
     """Subjects' usernames are `<study uuid>_<id>` (seed doc); without a uuid, every visible user but
@@ -34,13 +29,6 @@ def subjects(hexoskin: HexoskinResource, storage: LakeResource) -> dg.Materializ
             for u in users if u.get("username") and is_study_subject(u["username"])]
     storage.lake().write_study_table("subjects", pa.Table.from_pylist(rows, schema=SUBJECTS_SCHEMA))
     return dg.MaterializeResult(metadata={"subjects": len(rows)})
-
-
-DATATYPES_SCHEMA = pa.schema([
-    ("datatype_id", pa.int32()), ("name", pa.string()), ("unit", pa.string()), ("rate_hz", pa.float64()),
-    ("synchronous", pa.bool_()), ("family", pa.string()), ("scale", pa.float64()), ("offset", pa.float64()),
-    ("signed", pa.bool_()), ("quality_datatype_id", pa.int32()), ("info", pa.string()),
-])
 
 
 @dg.asset(group_name=GROUP)
