@@ -57,9 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--port", type=int, default=3000)
     _study_args(ui)
 
+    from .lake.cli import add_lake_parser
     from .warehouse.marts import add_marts_parser
 
     add_marts_parser(sub)
+    add_lake_parser(sub)
 
     ns = parser.parse_args(argv)
     if ns.command == "sandbox" and ns.sandbox_command == "serve":
@@ -83,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         from .warehouse.marts import run_marts_command
 
         return run_marts_command(ns)
+    if ns.command == "lake":
+        from .lake.cli import run_lake_command
+
+        return run_lake_command(ns)
     if ns.command == "ui":
         from .runner import run_ui
 

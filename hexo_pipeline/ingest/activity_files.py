@@ -47,6 +47,7 @@ from ..decoders import ConvertedFile, DecodeError, convert_file
 from ..hexoskin import HexoskinClient, HexoskinError, RateLimited, ServerError, TransportError
 from ..lake import Lake, move_to_quarantine
 from ..lake.contract import ACTIVITY_FILES_SCHEMA, ACTIVITY_LAKE_SCHEMAS
+from ..lake.contract import ACTIVITY_LINEAGE_FIELDS as LINEAGE_FIELDS
 from ..lake.quarantine import quarantined as all_quarantined  # noqa: F401 (defs import it from here)
 from .lake_merge import lake_lock, merge_partition
 
