@@ -106,3 +106,40 @@ def test_dagster_lineage_runs_from_the_lake_assets_through_the_models():
     assert "marts/rpt_study_adherence" in report_deps
     assert defs.resolve_job_def("build_warehouse") is not None
     assert hexo_marts.op.pool == POOL
+
+
+def test_the_report_and_the_publisher_read_every_result_to_the_end(empty_lake_build, tmp_path, monkeypatch):
+    """DuckDB 2.0 streams results: a query started before the previous result was read to the end
+    invalidates it. The report's queries and the publisher's each read their result fully."""
+    from duckdb_strict import StrictConnection
+
+    from hexo_pipeline.report.data import load_study, studies
+    from hexo_pipeline.warehouse import Warehouse
+    from hexo_pipeline.warehouse import publish
+
+    _, result = empty_lake_build
+    con = StrictConnection(duckdb.connect(str(result.published), read_only=True))
+    try:
+        for study in studies(con) or ["study"]:
+            load_study(con, study)
+            con.execute("select 1").fetchall()  # fails if load_study left its last result half-read
+        assert con.queries > 5
+    finally:
+        con.close()
+
+    opened = []
+
+    def strict_connect(*args, **kwargs):
+        opened.append(StrictConnection(duckdb.connect(*args, **kwargs)))
+        return opened[-1]
+
+    warehouse = Warehouse(tmp_path)
+    with warehouse.build() as build:
+        setup = duckdb.connect(str(build.path))
+        setup.execute("create schema marts; create table marts.t as select 1 as x")
+        setup.close()
+        monkeypatch.setattr(publish.duckdb, "connect", strict_connect)
+        build.publish()
+        assert publish.build_info(warehouse.published)["project_fingerprint"] == build.fingerprint
+    monkeypatch.undo()
+    assert sum(c.queries for c in opened) > 5

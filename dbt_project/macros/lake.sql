@@ -78,34 +78,39 @@
 {%- endmacro %}
 
 
-{#- Every manifest entry of a table: the snapshot and the log (hexo_pipeline/lake/manifest.py). -#}
-{% macro lake_manifest_entries_sql(table_name) -%}
-    {%- set folder = lake_root() ~ '/_manifest/' ~ table_name -%}
-    {%- set parts = [] -%}
-    {%- if lake_has_files(folder ~ '/snapshot.parquet') -%}
-        {%- do parts.append("select * from read_parquet('" ~ folder ~ "/snapshot.parquet')") -%}
-    {%- endif -%}
-    {%- if lake_has_files(folder ~ '/log/*.json') -%}
-        {%- do parts.append("select * from read_json('" ~ folder ~ "/log/*.json', format = 'newline_delimited', columns = "
-            ~ "{'dataset': 'VARCHAR', 'subject': 'VARCHAR', 'date': 'DATE', 'op': 'VARCHAR', 'file': 'VARCHAR', "
-            ~ "'rows': 'BIGINT', 'bytes': 'BIGINT', 'received_at': 'TIMESTAMPTZ', 'sha256': 'VARCHAR', "
-            ~ "'written_at': 'TIMESTAMPTZ', 'entry': 'VARCHAR'})") -%}
-    {%- endif -%}
-    {{ return(parts | join(' union all by name ')) }}
-{%- endmacro %}
-
-
-{#- (subject, date, received_at) of every current partition of a subject-day table, from the manifest:
-    the latest entry per partition, deletes excluded. -#}
+{#- (subject, date, received_at) of every current partition of a subject-day table, from the lake manifest
+    (hexo_pipeline/lake/manifest.py): the snapshot (one row per partition) less what the log supersedes,
+    plus the latest log entry per partition; deletes excluded. -#}
 {% macro lake_partition_state_sql(table_name) -%}
-    {%- set entries = lake_manifest_entries_sql(table_name) -%}
-    {%- if entries -%}
-    select subject, date as lake_date, received_at as lake_received_at
-    from ({{ entries }})
-    qualify row_number() over (partition by subject, date order by written_at desc, entry desc) = 1
-        and op = 'write'
-    {%- else -%}
+    {%- set folder = lake_root() ~ '/_manifest/' ~ table_name -%}
+    {%- set has_snapshot = lake_has_files(folder ~ '/snapshot.parquet') -%}
+    {%- set has_log = lake_has_files(folder ~ '/log/*.parquet') -%}
+    {%- if not has_snapshot and not has_log -%}
     select null::varchar as subject, null::date as lake_date, null::timestamptz as lake_received_at where false
+    {%- else -%}
+    with
+    {%- if has_log %}
+    log as (
+        select subject, date, op, received_at
+        from read_parquet('{{ folder }}/log/*.parquet')
+        qualify row_number() over (partition by subject, date order by written_at desc, entry desc) = 1
+    ),
+    {%- endif %}
+    current_entries as (
+        {%- if has_snapshot %}
+        select subject, date, op, received_at from read_parquet('{{ folder }}/snapshot.parquet') as s
+        {%- if has_log %}
+        where not exists (select 1 from log where log.subject = s.subject and log.date = s.date)
+        union all
+        {%- endif %}
+        {%- endif %}
+        {%- if has_log %}
+        select subject, date, op, received_at from log
+        {%- endif %}
+    )
+    select subject, date as lake_date, received_at as lake_received_at
+    from current_entries
+    where op = 'write'
     {%- endif -%}
 {%- endmacro %}
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import contract
-from .store import Lake, LakeFile, _prune_empty, lake_files, month_entries, write_table
+from .store import Lake, LakeFile, prune_empty, lake_files, month_entries, write_table
 
 
 @dataclass
@@ -75,4 +75,4 @@ def _compact_month(lake: Lake, dataset: str, subject: str, month: str, daily: li
     lake.manifest.record(month_entries(lake.manifest, dataset, subject, target, merged))
     for f in daily:
         f.path.unlink(missing_ok=True)
-        _prune_empty(f.path.parent, stop=lake.root)
+        prune_empty(f.path.parent, stop=lake.root)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ STUDY_FILE = "data.parquet"
 
 # Time series with delta-friendly integers get the tuned signal encodings; other tables plain zstd.
 TABLE_OPTIONS = {"compression": "zstd", "write_statistics": True}
+LOCK_STRIPES = 64
 
 
 def data_dir() -> Path:
@@ -81,13 +83,13 @@ class Lake:
         """Replace one subject-day partition of a dataset; None/empty removes it. Returns the file."""
         target = self.partition_file(dataset, subject, day)
         signal = _contract_signal(dataset) if signal is None else signal
-        with self.writing(dataset):
+        with self.writing(dataset), self._partition_lock(dataset, subject, day):
             month = self.month_file(dataset, subject, month_of(day))
             in_month = month.exists() and self._take_day_out_of_month(dataset, subject, day, month)
             if table is None or table.num_rows == 0:
                 existed = target.exists()
                 target.unlink(missing_ok=True)
-                _prune_empty(target.parent, stop=self.root)
+                prune_empty(target.parent, stop=self.root)
                 if existed or in_month:
                     self.manifest.record([Entry(dataset, subject, day, DELETE, None)])
                 return None
@@ -125,6 +127,20 @@ class Lake:
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
+    @contextmanager
+    def _partition_lock(self, dataset: str, subject: str, day: date) -> Iterator[None]:
+        """Two writers of one partition (two processes) write file and entry one after the other, so the
+        latest entry always describes the file that is there. Striped: 64 lock files, not one per partition."""
+        folder = self.root / MANIFEST_DIR / ".locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        stripe = zlib.crc32(f"{dataset}/{subject}/{month_of(day)}".encode()) % LOCK_STRIPES
+        with open(folder / f"{stripe:02d}.lock", "a+") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
     def _take_day_out_of_month(self, dataset: str, subject: str, day: date, month: Path) -> bool:
         """Remove a day's rows from a compacted month file (rewritten atomically); True if it held any."""
         table = pq.read_table(month)
@@ -134,7 +150,7 @@ class Lake:
             return False
         if rest.num_rows == 0:
             month.unlink()
-            _prune_empty(month.parent, stop=self.root)
+            prune_empty(month.parent, stop=self.root)
         else:
             write_table(rest, month, signal=_contract_signal(dataset))
             self.manifest.record(month_entries(self.manifest, dataset, subject, month, rest))
@@ -191,7 +207,7 @@ def check_key(key: str) -> None:
         raise ValueError(f"unsafe subject key {key!r}")
 
 
-def _prune_empty(folder: Path, stop: Path) -> None:
+def prune_empty(folder: Path, stop: Path) -> None:
     while folder != stop and folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()
         folder = folder.parent
