@@ -128,9 +128,10 @@ def test_the_report_and_the_publisher_read_every_result_to_the_end(empty_lake_bu
         con.close()
 
     opened = []
+    real_connect = duckdb.connect
 
     def strict_connect(*args, **kwargs):
-        opened.append(StrictConnection(duckdb.connect(*args, **kwargs)))
+        opened.append(StrictConnection(real_connect(*args, **kwargs)))
         return opened[-1]
 
     warehouse = Warehouse(tmp_path)
