@@ -89,7 +89,7 @@ def _child(quick: bool) -> dict:
             for path in zips:
                 read_exports(path)
             t6 = time.perf_counter()
-            files = list((Path(tmp) / "lake").rglob("*.parquet"))
+            files = [p for p in (Path(tmp) / "lake").rglob("*.parquet") if "_manifest" not in p.parts]
             return {
                 "subject_day": f"{subject.key} {window.day}",
                 "records": records.num_rows,
