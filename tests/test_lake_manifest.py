@@ -182,3 +182,16 @@ def test_one_quarantine_function_moves_the_file_and_writes_its_reason(tmp_path):
     reason = Path(str(dest) + ".reason.txt").read_text().splitlines()
     assert reason[0] == "bad_header: no FIT header" and reason[1].startswith("quarantined_at: ")
     assert quarantined(tmp_path, "inbox") == {"alice/bad.fit": "bad_header: no FIT header"}
+
+
+def test_marts_refuses_to_build_on_a_lake_that_fails_its_check(tmp_path, capsys):
+    lake = Lake(tmp_path / "lake")
+    lake.write_partition("records", "s1", DAY, records(2))
+    stray = lake.root / "records" / "subject=s1" / "date=2026-03-07" / "part-0.parquet"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"PAR1 half a file")
+    assert cli_main(["marts", "--data-dir", str(tmp_path), "--no-report"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("marts not published: lake check failed") and str(stray) in err[0]
+    assert not (tmp_path / "warehouse" / "hexo.duckdb").exists()
+    assert not (tmp_path / "warehouse" / "state").exists(), "dbt never ran"
