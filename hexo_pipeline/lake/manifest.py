@@ -141,6 +141,11 @@ class Manifest:
         with self.reading():
             return self._current(dataset, include_deletes=include_deletes)
 
+    def current_of(self, datasets: Iterable[str]) -> dict[str, pa.Table]:
+        """`current` of several datasets, read under one hold of the lock (one consistent view)."""
+        with self.reading():
+            return {name: self._current(name, include_deletes=False) for name in datasets}
+
     def _current(self, dataset: str, *, include_deletes: bool) -> pa.Table:
         sql = self.current_sql(dataset)
         if sql is None:

@@ -38,9 +38,8 @@ def verify_lake(lake: Lake, *, since: datetime | None = None, deep: bool = False
     """Every disagreement between the lake's files and its manifest (empty list: all good)."""
     problems: list[Problem] = []
     on_disk = lake_files(lake.root)
-    with lake.manifest.reading():
-        names = sorted(set(on_disk) | set(lake.manifest.datasets()))
-        current = {name: lake.manifest._current(name, include_deletes=False) for name in names}
+    names = sorted(set(on_disk) | set(lake.manifest.datasets()))
+    current = lake.manifest.current_of(names)
     for name in names:
         entries = current[name]
         recorded: dict[str, tuple[int, datetime | None, str]] = {}
