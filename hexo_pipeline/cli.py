@@ -73,9 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--port", type=int, default=3000)
     _study_args(ui)
 
+    from .lake.cli import add_lake_parser
     from .warehouse.marts import add_marts_parser
 
     add_marts_parser(sub)
+    add_lake_parser(sub)
 
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["sandbox"]:  # everything after `sandbox` is the sandbox's, --help included
@@ -97,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         from .warehouse.marts import run_marts_command
 
         return run_marts_command(ns)
+    if ns.command == "lake":
+        from .lake.cli import run_lake_command
+
+        return run_lake_command(ns)
     if ns.command == "ui":
         from .runner import run_ui
 

@@ -20,6 +20,7 @@ import pytest
 from hexo_pipeline.ingest.summaries import SUMMARY_SCHEMAS
 from hexo_pipeline.lake import Lake
 from hexo_pipeline.study_settings import StudySettings
+from hexo_pipeline.warehouse import Warehouse
 from hexo_pipeline.warehouse.synthetic import write_synthetic_lake
 
 TZ = "America/Montreal"
@@ -36,8 +37,9 @@ def _marts(published) -> dict[str, list[tuple]]:
         con.close()
 
 
-def _chunk_steps(published, subject: str, day: str) -> int | None:
-    con = duckdb.connect(str(published), read_only=True)
+def _chunk_steps(state, subject: str, day: str) -> int | None:
+    """From the build's state database: intermediate models are not published (marts only)."""
+    con = duckdb.connect(str(state), read_only=True)
     try:
         return con.execute("select sum(steps) from intermediate.int_events__chunks where username = ? and lake_date = ?",
                            [subject, day]).fetchone()[0]
@@ -63,11 +65,11 @@ def test_incremental_build_after_lake_changes_equals_a_full_build(tmp_path, buil
 
     first = build_warehouse(tmp_path, STUDY)
     assert not first.seeded
-    steps = _chunk_steps(first.published, subject, day)
+    steps = _chunk_steps(Warehouse(tmp_path).state, subject, day)
     assert steps > 0
     unchanged = build_warehouse(tmp_path, STUDY)
     assert unchanged.seeded
-    assert _chunk_steps(unchanged.published, subject, day) == steps, "a steps-only partition must stay loaded"
+    assert _chunk_steps(Warehouse(tmp_path).state, subject, day) == steps, "a steps-only partition must stay loaded"
 
     # re-ingest the steps-only partition (twice the steps, a later receipt) and remove another partition
     table = pq.read_table(steps_only)
@@ -82,8 +84,8 @@ def test_incremental_build_after_lake_changes_equals_a_full_build(tmp_path, buil
 
     incremental = build_warehouse(tmp_path, STUDY)
     assert incremental.seeded
-    assert _chunk_steps(incremental.published, subject, day) == 2 * steps
-    assert _chunk_steps(incremental.published, *_partition(removed)) is None
+    assert _chunk_steps(Warehouse(tmp_path).state, subject, day) == 2 * steps
+    assert _chunk_steps(Warehouse(tmp_path).state, *_partition(removed)) is None
     got = _marts(incremental.published)
     full = build_warehouse(tmp_path, STUDY, full_refresh=True)
     assert not full.seeded

@@ -146,3 +146,41 @@ def test_the_dbt_asset_builds_and_publishes_in_dagster_with_full_refresh(tmp_pat
     assert run["args"]["vars"] == STUDY.dbt_vars(tmp_path / "lake")
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert {f"marts/{m}" for m in MARTS} <= materialized
+
+
+def test_the_report_and_the_publisher_read_every_result_to_the_end(empty_lake_build, tmp_path, monkeypatch):
+    """DuckDB 2.0 streams results: a query started before the previous result was read to the end
+    invalidates it. The report's queries and the publisher's each read their result fully."""
+    from duckdb_strict import StrictConnection
+
+    from hexo_pipeline.report.data import load_study, studies
+    from hexo_pipeline.warehouse import Warehouse
+    from hexo_pipeline.warehouse import publish
+
+    _, result = empty_lake_build
+    con = StrictConnection(duckdb.connect(str(result.published), read_only=True))
+    try:
+        for study in studies(con) or ["study"]:
+            load_study(con, study)
+            con.execute("select 1").fetchall()  # fails if load_study left its last result half-read
+        assert con.queries > 5
+    finally:
+        con.close()
+
+    opened = []
+    real_connect = duckdb.connect
+
+    def strict_connect(*args, **kwargs):
+        opened.append(StrictConnection(real_connect(*args, **kwargs)))
+        return opened[-1]
+
+    warehouse = Warehouse(tmp_path)
+    with warehouse.build() as build:
+        setup = duckdb.connect(str(build.path))
+        setup.execute("create schema marts; create table marts.t as select 1 as x")
+        setup.close()
+        monkeypatch.setattr(publish.duckdb, "connect", strict_connect)
+        build.publish()
+        assert publish.build_info(warehouse.published)["project_fingerprint"] == build.fingerprint
+    monkeypatch.undo()
+    assert sum(c.queries for c in opened) > 5

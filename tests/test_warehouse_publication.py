@@ -2,8 +2,10 @@
 
 A real second process opens the published file read-only and queries it in a loop (as a BI tool does)
 while this process builds and publishes several times: a full build, an incremental build after a
-subject-day was re-ingested and another removed, and a build that fails. The reader must see zero errors
-and never a half-built mart; the failed build must leave the last good file published.
+subject-day was re-ingested and another removed, a build refused by the lake check, a dbt build that
+fails, then an incremental build on the state the failed build left, and one after compacting closed
+months. The reader must see zero errors and never a half-built mart; the refused and failed builds must
+leave the last good file published; every incremental result equals a full build of the same lake.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from hexo_pipeline.lake import Lake
-from hexo_pipeline.warehouse import Warehouse, build_info
+import hexo_pipeline.lake
+from hexo_pipeline.lake import Lake, compact_lake
+from hexo_pipeline.warehouse import PublicationError, Warehouse, build_info
 from hexo_pipeline.warehouse.synthetic import write_synthetic_lake
 from conftest import study_calendar
 
@@ -125,18 +128,40 @@ def test_readers_never_break_and_incremental_equals_full(tmp_path, build_warehou
         assert warehouse.previous.exists()
         assert build_info(warehouse.previous)["built_at"] == built_first
 
-        # a build that fails publishes nothing: the last good file stays
+        # a lake file the manifest does not know: the build is refused, naming the file; nothing changes
         broken = data / "lake" / "vitals_minutes" / f"subject={subject_a}" / f"date={START + timedelta(days=9)}"
         broken.mkdir(parents=True, exist_ok=True)
         (broken / "part-0.parquet").write_bytes(b"PAR1 this is not parquet")
         good = build_info(warehouse.published)["built_at"]
         time.sleep(1.1)
-        failed = build_warehouse(data, study, must_publish=False)
+        with pytest.raises(PublicationError, match=r"unreadable_file: .*date=2026-03-15/part-0.parquet"):
+            build_warehouse(data, study, must_publish=False)
+        assert build_info(warehouse.published)["built_at"] == good
+
+        # a dbt build that fails (a corrupt file the check did not see) publishes nothing either
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(hexo_pipeline.lake, "verify_lake", lambda lake, **_: [])
+            failed = build_warehouse(data, study, must_publish=False)
         assert failed.published is None and failed.returncode != 0
         assert build_info(warehouse.published)["built_at"] == good
         assert not any((warehouse.root / "build").iterdir()), "failed build files are cleaned up"
         (broken / "part-0.parquet").unlink()
         broken.rmdir()
+
+        # the state the failed build left serves the next incremental build
+        _rewrite_partition(lake, subject_a, START + timedelta(days=1), datetime.now(timezone.utc))
+        time.sleep(1.1)
+        third = build_warehouse(data, study)
+        assert third.published and third.seeded
+        after_failure = _marts(warehouse.published)
+
+        # compaction of the closed month changes no mart (incremental build right after it)
+        report = compact_lake(lake, (START.replace(day=28) + timedelta(days=5)).strftime("%Y-%m"))
+        assert report.months > 0 and not list((data / "lake" / "records").glob("*/date=*/*.parquet"))
+        assert hexo_pipeline.lake.verify_lake(lake, deep=True) == []
+        time.sleep(1.1)
+        fourth = build_warehouse(data, study)
+        assert fourth.published and fourth.seeded
         time.sleep(1.0)
     finally:
         stop.touch()
@@ -147,7 +172,7 @@ def test_readers_never_break_and_incremental_equals_full(tmp_path, build_warehou
     assert stats["queries"] > 20, stats
     assert len(stats["builds"]) >= 2, stats["builds"]
 
-    # the incremental result equals a full build of the same lake
+    # the incremental results equal a full build of the same (compacted) lake
     incremental = _marts(warehouse.published)
     full_dir = tmp_path / "full"
     full_dir.mkdir()
@@ -158,6 +183,8 @@ def test_readers_never_break_and_incremental_equals_full(tmp_path, build_warehou
     for table in MARTS:
         pd.testing.assert_frame_equal(incremental[table], expected[table], check_exact=False, rtol=1e-9,
                                       obj=f"marts.{table}")
+        pd.testing.assert_frame_equal(after_failure[table], expected[table], check_exact=False, rtol=1e-9,
+                                      obj=f"marts.{table} before compaction")
     changed = incremental["fct_subject_day"]
     row = changed[(changed.username == subject_a) & (changed.local_date == pd.Timestamp(START))]
     assert not row.empty and row.iloc[0]["hr_mean_bpm"] > 0

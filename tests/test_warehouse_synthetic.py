@@ -15,6 +15,7 @@ import duckdb
 import numpy as np
 import pytest
 
+from hexo_pipeline.warehouse import Warehouse
 from hexo_pipeline.warehouse.synthetic import record_signals, write_synthetic_lake
 from conftest import study_calendar
 
@@ -130,8 +131,13 @@ def test_daily_metrics_match_numpy(built):
 def test_night_record_is_split_at_local_midnight(built):
     lake, con, _ = built
     night = next(r for r in lake.records if r.sleep and r.start.astimezone(ZoneInfo(TZ)).date() == START)
-    split = con.execute("select local_date, worn_s from intermediate.int_records__local_days "
-                        "where record_id = ? order by 1", [night.record_id]).fetchall()
+    # intermediate models live in dbt's state database; BI's published file holds only the marts
+    state = duckdb.connect(str(Warehouse(lake.root).state), read_only=True)
+    try:
+        split = state.execute("select local_date, worn_s from intermediate.int_records__local_days "
+                              "where record_id = ? order by 1", [night.record_id]).fetchall()
+    finally:
+        state.close()
     assert [d for d, _ in split] == [START, START + timedelta(days=1)]
     assert sum(s for _, s in split) == pytest.approx(night.seconds, abs=1e-3)
     # local midnight, not UTC midnight: 30 minutes (minus the start's 3 ticks) before it
@@ -238,6 +244,8 @@ def test_every_dbt_test_passed_and_marts_are_self_contained(built):
     assert set(result.results) <= {"pass", "success"}, result.results
     schemas = {r[0] for r in con.execute("select distinct schema_name from duckdb_views() where not internal").fetchall()}
     assert "staging" not in schemas, "views over lake paths must not be published"
+    published = {r[0] for r in con.execute("select distinct schema_name from duckdb_tables()").fetchall()}
+    assert published == {"marts", "meta"}, "BI readers get the marts (and build info) only"
     marts = {r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()}
     assert {"dim_subject", "dim_subject_group_history", "fct_record", "fct_subject_day", "fct_range",
             "fct_calendar_event", "fct_survey_response", "agg_group_day", "rpt_study_adherence"} <= marts

@@ -1,12 +1,15 @@
 {#-
   Reading the Parquet lake (docs/lake.md).
 
-  lake_relation(table)        the table as a relation: read_parquet over its files when any exist, else an
-                              empty relation typed by the source's YAML columns (read_parquet errors on a
-                              glob without files). Missing columns read as NULL (UNION ALL BY NAME).
-  lake_pending_partitions(..) for incremental models: the subject-day partitions whose files changed since
-                              the model last loaded them (by the received_at in the Parquet footers), and
-                              those whose files disappeared.
+  lake_relation(table)        the table as a relation: read_parquet over its daily files and its compacted
+                              months when any exist, else an empty relation typed by the source's YAML columns
+                              (read_parquet errors on a glob without files). Missing columns read as NULL
+                              (UNION ALL BY NAME).
+  lake_pending_partitions(..) for incremental models: the subject-day partitions whose manifest entry changed
+                              since the model last loaded them (by the newest received_at the manifest records),
+                              and those the manifest says are gone. Reads the lake manifest only
+                              (lake/_manifest/<table>/: one Parquet snapshot and a short log), never the data
+                              files' footers, so its cost does not grow with the number of files.
   lake_partition_filter(..)   a SQL predicate selecting a list of (subject, date) partitions; DuckDB prunes
                               hive partitions on it, so only those files are read.
 -#}
@@ -28,8 +31,10 @@
 {% macro lake_glob(table_name, layout='subject_day') -%}
     {%- if layout == 'study' -%}
         {{ lake_root() }}/{{ table_name }}/data.parquet
+    {%- elif layout == 'month' -%}
+        {{ lake_root() }}/{{ table_name }}/subject=*/month=*/*.parquet
     {%- else -%}
-        {{ lake_root() }}/{{ table_name }}/*/*/*.parquet
+        {{ lake_root() }}/{{ table_name }}/subject=*/date=*/*.parquet
     {%- endif -%}
 {%- endmacro %}
 
@@ -56,24 +61,57 @@
         {{ return(relation) }}
     {%- endif -%}
     {%- set node = lake_source_node(table_name) -%}
-    {%- set glob = lake_glob(table_name, lake_layout(node)) -%}
-    {%- if lake_has_files(glob) -%}
-        (select * from {{ lake_empty_relation(node) }} union all by name select * from {{ relation }})
-    {%- else -%}
+    {%- set layout = lake_layout(node) -%}
+    {%- set daily = lake_has_files(lake_glob(table_name, layout)) -%}
+    {%- set months = layout == 'subject_day' and lake_has_files(lake_glob(table_name, 'month')) -%}
+    {%- if not daily and not months -%}
         {{ lake_empty_relation(node) }}
+    {%- else -%}
+        (select * from {{ lake_empty_relation(node) }}
+        {%- if daily %} union all by name select * from {{ relation }}{% endif %}
+        {%- if months %}
+        {#- A compacted month: rows carry their day in `date`; the month key is not a column of the table. #}
+        union all by name select * exclude (month) from read_parquet('{{ lake_glob(table_name, 'month') }}',
+            hive_partitioning = true, hive_types = {'subject': VARCHAR, 'month': VARCHAR}, union_by_name = true)
+        {%- endif %})
     {%- endif -%}
 {%- endmacro %}
 
 
-{#- (subject, date, received_at) of every file of a subject-day table, from the Parquet footers only. -#}
+{#- (subject, date, received_at) of every current partition of a subject-day table, from the lake manifest
+    (hexo_pipeline/lake/manifest.py): the snapshot (one row per partition) less what the log supersedes,
+    plus the latest log entry per partition; deletes excluded. -#}
 {% macro lake_partition_state_sql(table_name) -%}
-    select
-        regexp_extract(file_name, 'subject=([^/]+)/date=', 1) as subject,
-        cast(regexp_extract(file_name, '/date=([0-9]{4}-[0-9]{2}-[0-9]{2})/', 1) as date) as lake_date,
-        max(cast(stats_max as timestamptz)) as lake_received_at
-    from parquet_metadata('{{ lake_glob(table_name) }}')
-    where path_in_schema = 'received_at'
-    group by all
+    {%- set folder = lake_root() ~ '/_manifest/' ~ table_name -%}
+    {%- set has_snapshot = lake_has_files(folder ~ '/snapshot.parquet') -%}
+    {%- set has_log = lake_has_files(folder ~ '/log/*.parquet') -%}
+    {%- if not has_snapshot and not has_log -%}
+    select null::varchar as subject, null::date as lake_date, null::timestamptz as lake_received_at where false
+    {%- else -%}
+    with
+    {%- if has_log %}
+    log as (
+        select subject, date, op, received_at
+        from read_parquet('{{ folder }}/log/*.parquet')
+        qualify row_number() over (partition by subject, date order by written_at desc, entry desc) = 1
+    ),
+    {%- endif %}
+    current_entries as (
+        {%- if has_snapshot %}
+        select subject, date, op, received_at from read_parquet('{{ folder }}/snapshot.parquet') as s
+        {%- if has_log %}
+        where not exists (select 1 from log where log.subject = s.subject and log.date = s.date)
+        union all
+        {%- endif %}
+        {%- endif %}
+        {%- if has_log %}
+        select subject, date, op, received_at from log
+        {%- endif %}
+    )
+    select subject, date as lake_date, received_at as lake_received_at
+    from current_entries
+    where op = 'write'
+    {%- endif -%}
 {%- endmacro %}
 
 
@@ -84,13 +122,8 @@
     {%- if not execute -%}
         {{ return(pending) }}
     {%- endif -%}
-    {%- set has_files = lake_has_files(lake_glob(table_name)) -%}
     {%- set sql -%}
-        with lake as (
-            {% if has_files %}{{ lake_partition_state_sql(table_name) }}
-            {% else %}select null::varchar as subject, null::date as lake_date, null::timestamptz as lake_received_at where false
-            {% endif %}
-        ),
+        with lake as ({{ lake_partition_state_sql(table_name) }}),
         loaded as (select distinct username as subject, lake_date, lake_received_at from {{ target }})
         select 'load' as action, subject, strftime(lake_date, '%Y-%m-%d') as lake_date
         from lake

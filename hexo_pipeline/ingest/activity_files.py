@@ -43,9 +43,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import requests
 
-from ..decoders import ACTIVITY_TABLE_SCHEMAS, ConvertedFile, DecodeError, convert_file
+from ..decoders import ConvertedFile, DecodeError, convert_file
 from ..hexoskin import HexoskinClient, HexoskinError, RateLimited, ServerError, TransportError
 from ..lake import Lake, move_to_quarantine
+from ..lake.contract import ACTIVITY_FILES_SCHEMA, ACTIVITY_LAKE_SCHEMAS
+from ..lake.contract import ACTIVITY_LINEAGE_FIELDS as LINEAGE_FIELDS
+from ..lake.quarantine import quarantined as all_quarantined  # noqa: F401 (defs import it from here)
 from .lake_merge import lake_lock, merge_partition
 
 RANGE_EXPORT = "range_export"
@@ -64,28 +67,7 @@ RR_PLAUSIBLE_S = (0.25, 2.5)
 # Names that are copies in progress or hidden files; never ingested.
 _SKIP_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", "~")
 
-TS = pa.timestamp("us", tz="UTC")
-LINEAGE_FIELDS = [
-    pa.field("subject_username", pa.string()), pa.field("source_kind", pa.string()),
-    pa.field("range_id", pa.int64()), pa.field("file_path", pa.string()), pa.field("sha256", pa.string()),
-    pa.field("format", pa.string()), pa.field("decoder", pa.string()), pa.field("received_at", TS),
-]
-LAKE_SCHEMAS: dict[str, pa.Schema] = {
-    TABLE_DATASETS[name]: pa.schema(list(schema) + LINEAGE_FIELDS
-                                    + ([pa.field("rr_plausible", pa.bool_())] if name == "rr_intervals" else []))
-    for name, schema in ACTIVITY_TABLE_SCHEMAS.items()
-}
-ACTIVITY_FILES_SCHEMA = pa.schema([
-    ("file_path", pa.string()), ("source_kind", pa.string()), ("range_id", pa.int64()),
-    ("subject_username", pa.string()), ("sha256", pa.string()), ("size_bytes", pa.int64()),
-    ("format", pa.string()), ("compression", pa.string()), ("decoder", pa.string()),
-    ("decoder_version", pa.string()), ("fallback_reason", pa.string()), ("manufacturer", pa.string()),
-    ("device", pa.string()), ("serial_number", pa.string()), ("crc_ok", pa.bool_()), ("partial", pa.bool_()),
-    ("warnings", pa.string()), ("decode_seconds", pa.float64()), ("activity_start", TS),
-    ("n_activities", pa.int32()), ("n_laps", pa.int32()), ("n_trackpoints", pa.int32()),
-    ("n_rr_intervals", pa.int32()), ("received_at", TS),
-])
-LAKE_SCHEMAS[FILES_DATASET] = ACTIVITY_FILES_SCHEMA
+LAKE_SCHEMAS: dict[str, pa.Schema] = {**ACTIVITY_LAKE_SCHEMAS, FILES_DATASET: ACTIVITY_FILES_SCHEMA}
 SORT_KEYS = [("file_path", "ascending")]      # stable: a file's rows keep the decoder's order
 
 
@@ -497,16 +479,3 @@ def _concat(dataset: str, tables: list[pa.Table]) -> pa.Table | None:
     if not tables:
         return None
     return pa.concat_tables(tables).cast(LAKE_SCHEMAS[dataset])
-
-
-def all_quarantined(data_root: str | os.PathLike[str], area: str) -> dict[str, str]:
-    """Files currently in `quarantine/<area>/` -> their reason (first line of the reason file)."""
-    base = Path(data_root).resolve() / "quarantine" / area
-    out: dict[str, str] = {}
-    if not base.is_dir():
-        return out
-    for reason_file in sorted(base.rglob("*.reason.txt")):
-        target = reason_file.with_name(reason_file.name[: -len(".reason.txt")])
-        if target.exists():
-            out[target.relative_to(base).as_posix()] = reason_file.read_text().splitlines()[0]
-    return out

@@ -235,7 +235,10 @@ class _DayWriter:
         self._find_overlaps()
         for family, dataset in SIGNAL_DATASETS.items():
             if family in self.staged:
-                self.staged.pop(family).commit()
+                staged = self.staged.pop(family)
+                staged.commit()
+                self.lake.record_partition_file(dataset, self.subject, self.window.day, staged.path,
+                                                rows=self.result.rows[dataset], received_at=self.received_at)
             else:
                 self.lake.write_partition(dataset, self.subject, self.window.day, None)
         summaries = concat_summaries(self.summaries, self.received_at)

@@ -10,50 +10,12 @@ import pyarrow as pa
 
 from ..hexoskin import HexoskinClient
 from ..hexoskin.timestamps import from_ticks
-from .subject_day import TS, DayWindow, Subject, _id, _iso
-
-STUDY_SCHEMA = pa.schema([
-    ("study_id", pa.int64()), ("uuid", pa.string()), ("name", pa.string()), ("start_date", pa.date32()),
-    ("end_date", pa.date32()), ("timezone", pa.string()), ("owner_id", pa.int64()), ("planning_json", pa.string()),
-    ("last_modified", TS), ("received_at", TS),
-])
-GROUPS_SCHEMA = pa.schema([
-    ("group_id", pa.int64()), ("study_id", pa.int64()), ("name", pa.string()), ("description", pa.string()),
-    ("received_at", TS),
-])
-MEMBERS_SCHEMA = pa.schema([
-    ("member_id", pa.int64()), ("study_id", pa.int64()), ("user_id", pa.int64()), ("subject_id", pa.string()),
-    ("onboarding_date", pa.date32()), ("end_date", pa.date32()), ("group_id", pa.int64()),
-    ("last_modified", TS), ("received_at", TS),
-])
-GROUP_HISTORY_SCHEMA = pa.schema([
-    ("user_id", pa.int64()), ("group_id", pa.int64()), ("since", pa.date32()), ("assigned_at", TS),
-    ("assignment_index", pa.int32()), ("received_at", TS),
-])
-CALENDAR_SCHEMA = pa.schema([
-    ("event_id", pa.int64()), ("user_id", pa.int64()), ("date", pa.date32()), ("name", pa.string()),
-    ("done", pa.bool_()), ("done_by", pa.string()), ("resource_uri", pa.string()), ("start_time", pa.string()),
-    ("end_time", pa.string()), ("received_at", TS),
-])
-SURVEY_RESPONSES_SCHEMA = pa.schema([
-    ("response_id", pa.int64()), ("user_id", pa.int64()), ("survey_id", pa.int64()), ("date", pa.date32()),
-    ("created_at", TS), ("answers_json", pa.string()), ("received_at", TS),
-])
-ANNOTATIONS_SCHEMA = pa.schema([
-    ("annotation_id", pa.int64()), ("user_id", pa.int64()), ("record_id", pa.int64()), ("datatype_id", pa.int64()),
-    ("start_ticks", pa.int64()), ("start_at", TS), ("annotation", pa.string()), ("last_modified", TS),
-    ("received_at", TS),
-])
-TRACKS_SCHEMA = pa.schema([
-    ("track_id", pa.int64()), ("user_id", pa.int64()), ("range_id", pa.int64()), ("distance_m", pa.float64()),
-    ("start_at", TS), ("end_at", TS), ("received_at", TS),
-])
-TRACKPOINTS_SCHEMA = pa.schema([
-    ("trackpoint_id", pa.int64()), ("track_id", pa.int64()), ("range_id", pa.int64()), ("user_id", pa.int64()),
-    ("ts", TS), ("latitude_deg", pa.float64()), ("longitude_deg", pa.float64()), ("altitude_m", pa.float64()),
-    ("speed_mps", pa.float64()), ("course_deg", pa.float64()), ("horizontal_accuracy_m", pa.float64()),
-    ("vertical_accuracy_m", pa.float64()), ("received_at", TS),
-])
+from ..hexoskin.fields import parse_iso as _iso
+from ..hexoskin.fields import related_id as _id
+from ..lake.contract import (ANNOTATIONS_SCHEMA, CALENDAR_SCHEMA, GROUP_HISTORY_SCHEMA, GROUPS_SCHEMA, MEMBERS_SCHEMA,
+                             STUDY_SCHEMA, SURVEY_RESPONSES_SCHEMA, TRACKS_SCHEMA)
+from ..lake.contract import GPS_TRACKPOINTS_SCHEMA as TRACKPOINTS_SCHEMA
+from .subject_day import DayWindow, Subject
 
 
 def _date(value: str | None) -> date | None:

@@ -22,30 +22,14 @@ from ..decoders import DecodeError, read_exports
 from ..decoders.parquet import is_sorted_by_id_then_ts
 from ..hexoskin import HexoskinClient
 from ..hexoskin.datatypes import ASTROSKIN_EXTRA_IDS, HEXOSKIN_IDS, Family
+from ..hexoskin.fields import parse_iso as _iso
+from ..hexoskin.fields import related_id as _id
 from ..hexoskin.timestamps import TICKS_PER_SECOND, day_bounds_ticks, from_ticks
+from ..lake.contract import RANGE_METRICS_SCHEMA, RANGES_SCHEMA, RECORDS_SCHEMA, TS
+from ..lake.quarantine import quarantine_file
 
 SIGNAL_DATATYPES: tuple[int, ...] = HEXOSKIN_IDS + ASTROSKIN_EXTRA_IDS
 NS_PER_TICK = 1_000_000_000 // TICKS_PER_SECOND * 1  # 3,906,250 ns: exact
-TS = pa.timestamp("us", tz="UTC")
-
-RECORDS_SCHEMA = pa.schema([
-    ("record_id", pa.int64()), ("user_id", pa.int64()), ("start_at", TS), ("end_at", TS),
-    ("start_ticks", pa.int64()), ("end_ticks", pa.int64()), ("day_start_at", TS), ("day_end_at", TS),
-    ("duration_s", pa.float64()), ("day_duration_s", pa.float64()), ("device", pa.string()),
-    ("status", pa.string()), ("last_modified", TS), ("received_at", TS),
-])
-RANGES_SCHEMA = pa.schema([
-    ("range_id", pa.int64()), ("user_id", pa.int64()), ("name", pa.string()), ("activitytype_id", pa.int64()),
-    ("trainingroutine_id", pa.int64()), ("rank", pa.int32()), ("parent_id", pa.int64()), ("status", pa.string()),
-    ("start_at", TS), ("end_at", TS), ("start_ticks", pa.int64()), ("end_ticks", pa.int64()),
-    ("day_start_at", TS), ("day_end_at", TS), ("duration_s", pa.float64()), ("last_modified", TS),
-    ("received_at", TS),
-])
-RANGE_METRICS_SCHEMA = pa.schema([
-    ("range_id", pa.int64()), ("metric_id", pa.int64()), ("name", pa.string()), ("unit", pa.string()),
-    ("value", pa.float64()), ("received_at", TS),
-])
-
 
 @dataclass(frozen=True)
 class Subject:
@@ -90,24 +74,6 @@ def now_utc() -> datetime:
 
 def _dt(ticks: int | None) -> datetime | None:
     return None if ticks is None else from_ticks(ticks)
-
-
-def _iso(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def _id(value: Any) -> int | None:
-    """A related field as an id: nested object, URI or plain id."""
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        return int(value["id"]) if "id" in value else _id(value.get("resource_uri"))
-    if isinstance(value, str):
-        return int(value.rstrip("/").rsplit("/", 1)[-1])
-    return int(value)
 
 
 # -- records and ranges ------------------------------------------------------------------------------
@@ -198,11 +164,8 @@ def fetch_signals(
             try:
                 exports = read_exports(zip_path)
             except (DecodeError, zipfile.BadZipFile, OSError, ValueError) as exc:
-                quarantine_dir.mkdir(parents=True, exist_ok=True)
-                dest = quarantine_dir / zip_path.name
-                zip_path.replace(dest)
                 reason = f"{type(exc).__name__}: {exc}"
-                dest.with_name(dest.name + ".reason.txt").write_text(reason + "\n")
+                dest = quarantine_file(zip_path, quarantine_dir / zip_path.name, reason)
                 raise SignalDownloadError(record_id, reason, dest) from exc
             for export in exports:
                 for family, table in export.tables.items():

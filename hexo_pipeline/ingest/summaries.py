@@ -29,52 +29,14 @@ import pyarrow.parquet as pq
 
 from ..hexoskin.datatypes import BY_ID, Family
 from ..lake import SIGNAL_DATASETS, Lake
+from ..lake.contract import (
+    ASTROSKIN_MINUTES_SCHEMA, HRV_WINDOWS_SCHEMA, STEPS_MINUTES_SCHEMA, SUMMARY_SCHEMAS, VITALS_MINUTES_SCHEMA,
+)
 
 TS = pa.timestamp("us", tz="UTC")
 US_PER_MINUTE = 60_000_000
 US_PER_HRV_WINDOW = 5 * US_PER_MINUTE
 
-VITALS_MINUTES_SCHEMA = pa.schema([
-    ("record_id", pa.int64()), ("minute_at", TS), ("first_ts", TS), ("last_ts", TS),
-    ("seconds_n", pa.int64()), ("worn_samples_n", pa.int64()),
-    ("hr_any_n", pa.int64()), ("hr_clean_n", pa.int64()), ("hr_clean_sum", pa.float64()),
-    ("hr_clean_sumsq", pa.float64()), ("hr_clean_min", pa.float64()), ("hr_clean_max", pa.float64()),
-    ("hr_disconnected_n", pa.int64()),
-    ("br_clean_n", pa.int64()), ("br_clean_sum", pa.float64()), ("br_clean_sumsq", pa.float64()),
-    ("br_clean_min", pa.float64()), ("br_clean_max", pa.float64()),
-    ("mv_clean_n", pa.int64()), ("mv_clean_sum", pa.float64()), ("tv_clean_n", pa.int64()),
-    ("tv_clean_sum", pa.float64()),
-    ("activity_n", pa.int64()), ("activity_sum", pa.float64()), ("activity_max", pa.float64()),
-    ("cadence_n", pa.int64()), ("cadence_sum", pa.float64()),
-    ("received_at", TS),
-])
-HRV_WINDOWS_SCHEMA = pa.schema([
-    ("record_id", pa.int64()), ("window_at", TS), ("beats_n", pa.int64()), ("rr_n", pa.int64()),
-    ("rr_sum", pa.float64()), ("rr_sumsq", pa.float64()), ("diff_n", pa.int64()), ("diff_sumsq", pa.float64()),
-    ("nn50_n", pa.int64()),
-    ("first_beat_at", TS), ("first_rr_ms", pa.float64()), ("first_rr_is_reliable", pa.bool_()),
-    ("last_beat_at", TS), ("last_rr_ms", pa.float64()), ("last_rr_is_reliable", pa.bool_()),
-    ("received_at", TS),
-])
-STEPS_MINUTES_SCHEMA = pa.schema([
-    ("record_id", pa.int64()), ("minute_at", TS), ("steps", pa.int64()), ("received_at", TS),
-])
-ASTROSKIN_MINUTES_SCHEMA = pa.schema([
-    ("record_id", pa.int64()), ("minute_at", TS),
-    ("spo2_clean_n", pa.int64()), ("spo2_clean_sum", pa.float64()), ("spo2_clean_min", pa.float64()),
-    ("spo2_clean_max", pa.float64()),
-    ("temperature_clean_n", pa.int64()), ("temperature_clean_sum", pa.float64()),
-    ("temperature_clean_min", pa.float64()), ("temperature_clean_max", pa.float64()),
-    ("systolic_clean_n", pa.int64()), ("systolic_clean_sum", pa.float64()),
-    ("received_at", TS),
-])
-
-SUMMARY_SCHEMAS: dict[str, pa.Schema] = {
-    "vitals_minutes": VITALS_MINUTES_SCHEMA,
-    "hrv_windows": HRV_WINDOWS_SCHEMA,
-    "steps_minutes": STEPS_MINUTES_SCHEMA,
-    "astroskin_minutes": ASTROSKIN_MINUTES_SCHEMA,
-}
 # The signal family each summary reads, and the channels it needs (the pivots of the staging models).
 SUMMARY_FAMILY: dict[str, Family] = {
     "vitals_minutes": Family.VITALS, "hrv_windows": Family.EVENTS, "steps_minutes": Family.EVENTS,
@@ -137,8 +99,7 @@ def write_summaries(lake: Lake, subject: str, day: date, summaries: Mapping[str,
     status = {}
     for name in SUMMARY_SCHEMAS:
         table = summaries[name]
-        path = lake.partition_file(name, subject, day)
-        existing = pq.read_table(path) if path.exists() else None
+        existing = lake.read_partition(name, subject, day)  # a daily file or its day of a compacted month
         if not table.num_rows:
             status[name] = "unchanged" if existing is None else "removed"
         elif existing is not None and existing.replace_schema_metadata(None).equals(table):

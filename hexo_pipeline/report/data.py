@@ -89,8 +89,9 @@ def load_study(con: duckdb.DuckDBPyConnection, study: str) -> StudyData:
         order by d.group_name""", params)
     built_at = None
     try:
-        row = con.execute("select value from meta.build_info where key = 'built_at'").fetchone()
-        built_at = row[0] if row else None
+        # fetchall: every result is read to the end before the next query (DuckDB 2.0 connections).
+        rows = con.execute("select value from meta.build_info where key = 'built_at'").fetchall()
+        built_at = rows[0][0] if rows else None
     except duckdb.Error:
         pass
     names = subjects["study_name"].dropna().unique() if len(subjects) else []

@@ -1,22 +1,29 @@
-"""Publication of the DuckDB warehouse: build in a new file, then swap it in with one atomic rename.
-
-DuckDB admits one writer process per file, and a BI tool holding the file open (even read-only) blocks
-writers. So nothing ever writes the published file:
+"""Publication of the DuckDB warehouse: dbt builds a persistent state database, BI reads a marts-only copy.
 
     $HEXO_DATA_DIR/warehouse/
-        hexo.duckdb               the published marts: BI tools open it read-only
-        hexo.previous.duckdb      the build published before it (kept for rollback and comparison)
-        build/<stamp>/hexo.duckdb  a build in progress (dbt writes here), seeded with a copy of hexo.duckdb
-                                  so incremental models only process what changed in the lake
+        hexo.duckdb               the published marts (schema `marts`, and `meta.build_info`): BI opens it
+                                  read-only
+        hexo.previous.duckdb      the file published before it (kept for rollback and comparison)
+        state/hexo.duckdb         dbt's own database: staging views, intermediate and incremental tables,
+                                  marts. Persistent, written in place by each build, never opened by BI
+        build/<stamp>/            a build in progress: dbt's target/ and logs/, the file being published
         last_build/               manifest.json and run_results.json of the last published build
 
-`Warehouse.build()` takes an exclusive lock (one builder at a time, whatever process), seeds the build
-file, and `Build.publish()` finalizes it (drops the staging views, which point at lake paths, records
-`meta.build_info`, checkpoints so no WAL is left), then `os.replace`s it over hexo.duckdb after linking
-the old one to hexo.previous.duckdb. The file is written in DuckDB's current storage format; BI tools
-that embed an older DuckDB read a copy in an older format with HEXO_WAREHOUSE_STORAGE_VERSION=v1.1.0. A reader opening hexo.duckdb gets the old file or the new one,
-complete either way; a reader that has the old one open keeps reading it. A failed build publishes
-nothing: the last good file stays.
+`Warehouse.build()` takes an exclusive lock (one builder at a time, whatever process), checks the lake
+(`verify_lake`: a lake whose files and manifest disagree is not built, one line names the file), folds
+the lake manifest's log into its snapshot, and keeps the state database unless the dbt project changed
+since it was last published (`project_fingerprint`) or `full_refresh`: then it starts empty and dbt
+rebuilds everything from the lake. `Build.publish()` copies the `marts` schema into a new file
+(`ATTACH`, one `CREATE TABLE AS` per mart, comments kept), records `meta.build_info`, checkpoints, then
+`os.replace`s it over hexo.duckdb after linking the old one to hexo.previous.duckdb. A publication costs
+the size of the marts, not of the history the incremental models keep.
+
+A reader opening hexo.duckdb gets the old file or the new one, complete either way; a reader that has the
+old one open keeps reading it. A failed build publishes nothing: the last good file stays. The state
+database stays usable after a failed build: incremental models load and delete whole lake partitions
+(macros/lake.sql), each compares its own rows with the lake manifest, so the next build redoes exactly
+what the failed one left undone. The published file is written in DuckDB's current storage format; BI
+tools that embed an older DuckDB read it in an older format with HEXO_WAREHOUSE_STORAGE_VERSION=v1.1.0.
 """
 
 from __future__ import annotations
@@ -40,9 +47,10 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 PUBLISHED = "hexo.duckdb"
 PREVIOUS = "hexo.previous.duckdb"
 BUILD_FILE = "hexo.duckdb"  # same stem as the published file: DuckDB names the catalog after it
-# Schemas of the build that must not reach BI readers: views over lake paths.
-UNPUBLISHED_SCHEMAS = ("staging",)
-# dbt project files whose change makes the seed (last published file) unusable for incremental models.
+STATE_DIR = "state"
+# The schemas BI readers get (and meta.build_info).
+PUBLISHED_SCHEMAS = ("marts",)
+# dbt project files whose change makes the state database unusable for incremental models.
 _PROJECT_GLOBS = ("dbt_project.yml", "models/**/*.sql", "models/**/*.yml", "macros/**/*.sql", "seeds/**/*.csv")
 
 
@@ -86,26 +94,52 @@ class Warehouse:
     def lake(self) -> Path:
         return self.data_dir / "lake"
 
+    @property
+    def state(self) -> Path:
+        """dbt's persistent database (incremental state); never published, never opened by BI."""
+        return self.root / STATE_DIR / BUILD_FILE
+
     @contextmanager
-    def build(self, *, full_refresh: bool = False) -> Iterator["Build"]:
-        """A new build file, seeded from the published one unless `full_refresh` or the dbt project changed
-        since; removed on exit unless published. Builders are serialized by an exclusive file lock."""
-        builds = self.root / "build"
-        builds.mkdir(parents=True, exist_ok=True)
+    def lock(self) -> Iterator[None]:
+        """The builders' exclusive lock (also held by lake compaction: no build reads a lake mid-change)."""
+        self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / ".build.lock", "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    @contextmanager
+    def build(self, *, full_refresh: bool = False, verify: bool = True) -> Iterator["Build"]:
+        """A build into the state database, reset when `full_refresh` or the dbt project changed; its
+        folder is removed on exit. Builders are serialized by an exclusive file lock. With `verify`, a lake
+        that fails `verify_lake` raises PublicationError before dbt runs."""
+        from ..lake import Lake, verify_lake
+
+        builds = self.root / "build"
+        with self.lock():
+            builds.mkdir(parents=True, exist_ok=True)
             for stale in builds.iterdir():  # left by a builder that crashed: the lock says none is running
                 shutil.rmtree(stale, ignore_errors=True)
+            lake = Lake(self.lake)
+            if verify:
+                since = _parse_time(_read_build_info(self.published).get("built_at"))
+                problems = verify_lake(lake, since=since)
+                if problems:
+                    more = f" (and {len(problems) - 1} more: `hexo-pipeline lake verify`)" if len(problems) > 1 else ""
+                    raise PublicationError(f"lake check failed, nothing built: {problems[0]}{more}")
+            lake.manifest.checkpoint()
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
             folder = builds / stamp
             folder.mkdir()
             build = Build(self, folder, fingerprint=project_fingerprint())
             try:
                 build.seed(full_refresh=full_refresh)
-                yield build
+                with lake.manifest.reading():  # no checkpoint removes a log file while dbt reads it
+                    yield build
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
-                fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -119,7 +153,8 @@ class Build:
 
     @property
     def path(self) -> Path:
-        return self.folder / BUILD_FILE
+        """The database dbt writes: the warehouse's persistent state database."""
+        return self.warehouse.state
 
     @property
     def target_path(self) -> Path:
@@ -154,24 +189,26 @@ class Build:
                     os.environ[key] = value
 
     def seed(self, *, full_refresh: bool) -> None:
+        """Keep the state database for an incremental build, or start it empty (full rebuild)."""
         self.started = time.monotonic()
-        published = self.warehouse.published
-        if full_refresh or not published.exists():
+        state = self.path
+        state.parent.mkdir(parents=True, exist_ok=True)
+        if state.exists() and not full_refresh and _read_state_fingerprint(state) == self.fingerprint:
+            self.seeded_from = state
             return
-        if _read_build_info(published).get("project_fingerprint") != self.fingerprint:
-            return  # models changed since: incremental tables may not match them, rebuild from the lake
-        shutil.copyfile(published, self.path)
-        self.seeded_from = published
+        # models changed since (or a reset was asked, or the file is unreadable): rebuild from the lake
+        for path in (state, state.with_name(state.name + ".wal")):
+            path.unlink(missing_ok=True)
 
     def publish(self) -> dict:
-        """Finalize the build file and make it hexo.duckdb (the old one becomes hexo.previous.duckdb)."""
+        """Copy the marts into a new file and make it hexo.duckdb (the old one becomes hexo.previous.duckdb)."""
         if not self.path.exists():
             raise PublicationError(f"no build file at {self.path}")
         info = self._finalize()
-        wal = self.path.with_name(self.path.name + ".wal")
+        ready = self._export_marts(info, os.environ.get("HEXO_WAREHOUSE_STORAGE_VERSION", "").strip())
+        wal = ready.with_name(ready.name + ".wal")
         if wal.exists():
-            raise PublicationError(f"{wal} left after checkpoint: the build file is still open somewhere")
-        ready = self._for_older_readers(os.environ.get("HEXO_WAREHOUSE_STORAGE_VERSION", "").strip())
+            raise PublicationError(f"{wal} left after checkpoint: the file is still open somewhere")
         root = self.warehouse.root
         published, previous = self.warehouse.published, self.warehouse.previous
         if published.exists():
@@ -189,6 +226,7 @@ class Build:
         return info
 
     def _finalize(self) -> dict:
+        """Check the state holds marts, record the project fingerprint it was built with."""
         info = {
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "project_fingerprint": self.fingerprint,
@@ -199,33 +237,51 @@ class Build:
         }
         con = duckdb.connect(str(self.path))
         try:
-            for schema in UNPUBLISHED_SCHEMAS:
-                con.execute(f'drop schema if exists "{schema}" cascade')
-            con.execute("create schema if not exists meta")
-            con.execute("create or replace table meta.build_info (key varchar, value varchar)")
-            con.executemany("insert into meta.build_info values (?, ?)", [(k, str(v)) for k, v in info.items()])
-            marts = con.execute("select count(*) from duckdb_tables() where schema_name = 'marts'").fetchone()[0]
+            marts = con.execute("select count(*) from duckdb_tables() where schema_name = 'marts'").fetchall()[0][0]
             if not marts:
                 raise PublicationError("the build holds no marts table")
+            con.execute("create schema if not exists meta")
+            con.execute("create or replace table meta.state_info (key varchar, value varchar)")
+            con.execute("insert into meta.state_info values ('project_fingerprint', ?)", [self.fingerprint])
             con.execute("checkpoint")
         finally:
             con.close()
         return info
 
-    def _for_older_readers(self, storage_version: str) -> Path:
-        """The file to publish: the build itself, or (HEXO_WAREHOUSE_STORAGE_VERSION=v1.1.0, for BI tools
-        embedding an older DuckDB) a copy written in that storage format."""
-        if not storage_version:
-            return self.path
-        if not re.fullmatch(r"v\d+\.\d+\.\d+", storage_version):
+    def _export_marts(self, info: dict, storage_version: str) -> Path:
+        """A new file holding only the published schemas and meta.build_info (optionally in an older storage
+        format, HEXO_WAREHOUSE_STORAGE_VERSION=v1.1.0, for BI tools embedding an older DuckDB)."""
+        if storage_version and not re.fullmatch(r"v\d+\.\d+\.\d+", storage_version):
             raise PublicationError(f"HEXO_WAREHOUSE_STORAGE_VERSION={storage_version!r}: expected e.g. v1.1.0")
-        target = self.folder / "compat" / BUILD_FILE
-        target.parent.mkdir()
+        target = self.folder / "publish" / BUILD_FILE
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)
+        option = f" (storage_version '{storage_version}')" if storage_version else ""
         con = duckdb.connect()
         try:
-            con.execute(f"attach '{self.path}' as build (read_only)")
-            con.execute(f"attach '{target}' as compat (storage_version '{storage_version}')")
-            con.execute("copy from database build to compat")
+            con.execute(f"attach '{self.path}' as state (read_only)")
+            con.execute(f"attach '{target}' as pub{option}")
+            tables = con.execute(
+                "select schema_name, table_name, comment from duckdb_tables() where database_name = 'state' "
+                f"and schema_name in ({', '.join('?' * len(PUBLISHED_SCHEMAS))}) order by all",
+                list(PUBLISHED_SCHEMAS)).fetchall()
+            columns = con.execute(
+                "select schema_name, table_name, column_name, comment from duckdb_columns() "
+                "where database_name = 'state' and comment is not null and comment <> '' order by all").fetchall()
+            for schema in sorted({t[0] for t in tables}):
+                con.execute(f'create schema pub."{schema}"')
+            for schema, table, comment in tables:
+                con.execute(f'create table pub."{schema}"."{table}" as select * from state."{schema}"."{table}"')
+                if comment:
+                    con.execute(f'comment on table pub."{schema}"."{table}" is {_sql_string(comment)}')
+            published = {(t[0], t[1]) for t in tables}
+            for schema, table, column, comment in columns:
+                if (schema, table) in published:
+                    con.execute(f'comment on column pub."{schema}"."{table}"."{column}" is {_sql_string(comment)}')
+            con.execute("create schema pub.meta")
+            con.execute("create table pub.meta.build_info (key varchar, value varchar)")
+            con.executemany("insert into pub.meta.build_info values (?, ?)", [(k, str(v)) for k, v in info.items()])
+            con.execute("detach pub")
         finally:
             con.close()
         return target
@@ -239,17 +295,38 @@ class Build:
                 shutil.copyfile(src, dest / name)
 
 
-def _read_build_info(path: Path) -> dict[str, str]:
+def _read_meta(path: Path, table: str) -> dict[str, str]:
+    if not path.exists():
+        return {}
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error:
         return {}
     try:
-        return dict(con.execute("select key, value from meta.build_info").fetchall())
+        return dict(con.execute(f"select key, value from meta.{table}").fetchall())
     except duckdb.Error:
         return {}
     finally:
         con.close()
+
+
+def _read_build_info(path: Path) -> dict[str, str]:
+    return _read_meta(path, "build_info")
+
+
+def _read_state_fingerprint(path: Path) -> str | None:
+    return _read_meta(path, "state_info").get("project_fingerprint")
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def build_info(path: str | os.PathLike[str]) -> dict[str, str]:

@@ -12,7 +12,6 @@ Signals are written with the lake's own writer (`Lake.write_partition`), so enco
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -339,15 +338,14 @@ def scale_lake(source_lake: str | Path, target_lake: str | Path, *, subjects: in
                     table = _clip_records(table)
                 lake.write_partition(dataset, username, day, table, signal=dataset.startswith("signals_"))
                 written += 1
-    dst.joinpath("subjects").mkdir(parents=True, exist_ok=True)
     received = subjects_src.column("received_at")[0].as_py()
-    pq.write_table(pa.table({"user_id": pa.array([u["user_id"] for u in new_users], pa.int64()),
-                             "username": [u["username"] for u in new_users],
-                             "received_at": pa.array([received] * len(new_users), TS_US)}),
-                   dst / "subjects" / "data.parquet")
+    lake.write_study_table("subjects", pa.table({
+        "user_id": pa.array([u["user_id"] for u in new_users], pa.int64()),
+        "username": [u["username"] for u in new_users],
+        "received_at": pa.array([received] * len(new_users), TS_US)}))
     for study_table in ("datatypes",):
-        if (src / study_table).exists():
-            shutil.copytree(src / study_table, dst / study_table, dirs_exist_ok=True)
+        if (src / study_table / "data.parquet").exists():
+            lake.write_study_table(study_table, pq.read_table(src / study_table / "data.parquet"))
     return written
 
 

@@ -9,16 +9,11 @@ import pyarrow.compute as pc
 from ...hexoskin import datatypes as catalog
 from ...ingest.study_side import study_tables
 from ...ingest.subject_day import now_utc
+from ...lake.contract import DATATYPES_SCHEMA, SUBJECTS_SCHEMA
 from ..resources import HexoskinResource, LakeResource, StudyResource
 from ..shared import API_POOL, API_RETRY
 
 GROUP = "study"
-
-SUBJECTS_SCHEMA = pa.schema([
-    ("user_id", pa.int64()), ("username", pa.string()), ("first_name", pa.string()),
-    ("last_name", pa.string()), ("email", pa.string()), ("received_at", pa.timestamp("us", tz="UTC")),
-])
-
 
 def is_study_subject(username: str, uuid: str | None) -> bool:
     """Subjects' usernames are `<study uuid>_<id>` (seed doc); without a uuid, every visible user but
@@ -38,13 +33,6 @@ def subjects(hexoskin: HexoskinResource, storage: LakeResource, study: StudyReso
             for u in users if u.get("username") and is_study_subject(u["username"], uuid)]
     storage.lake().write_study_table("subjects", pa.Table.from_pylist(rows, schema=SUBJECTS_SCHEMA))
     return dg.MaterializeResult(metadata={"subjects": len(rows)})
-
-
-DATATYPES_SCHEMA = pa.schema([
-    ("datatype_id", pa.int32()), ("name", pa.string()), ("unit", pa.string()), ("rate_hz", pa.float64()),
-    ("synchronous", pa.bool_()), ("family", pa.string()), ("scale", pa.float64()), ("offset", pa.float64()),
-    ("signed", pa.bool_()), ("quality_datatype_id", pa.int32()), ("info", pa.string()),
-])
 
 
 @dg.asset(group_name=GROUP)

@@ -1,5 +1,5 @@
 -- Astroskin statistics per record and UTC minute, written at ingestion from signals_astroskin
--- (SUMMARIES.md): the lake table renamed, keys first.
+-- (docs/lake.md, Summary datasets): the lake table renamed, keys first.
 select
     subject as username,
     date as lake_date,

@@ -1,5 +1,5 @@
 -- RR (HRV) statistics per record and UTC 5-minute window, written at ingestion from the RR events of signals_events
--- (SUMMARIES.md): the lake table renamed, keys first.
+-- (docs/lake.md, Summary datasets): the lake table renamed, keys first.
 select
     subject as username,
     date as lake_date,

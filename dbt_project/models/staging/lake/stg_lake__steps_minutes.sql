@@ -1,5 +1,5 @@
 -- Step events per record and UTC minute, written at ingestion from the step events of signals_events
--- (SUMMARIES.md): the lake table renamed, keys first.
+-- (docs/lake.md, Summary datasets): the lake table renamed, keys first.
 select
     subject as username,
     date as lake_date,

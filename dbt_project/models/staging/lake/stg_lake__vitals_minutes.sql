@@ -1,5 +1,5 @@
 -- 1 Hz vitals statistics per record and UTC minute, written at ingestion from signals_vitals
--- (SUMMARIES.md): the lake table renamed, keys first.
+-- (docs/lake.md, Summary datasets): the lake table renamed, keys first.
 select
     subject as username,
     date as lake_date,

@@ -1,0 +1,210 @@
+"""The lake manifest: which file holds each partition, with its rows, bytes, newest received_at and hash.
+
+    lake/_manifest/<dataset>/snapshot.parquet     the latest entry per partition at the last checkpoint
+    lake/_manifest/<dataset>/log/<time>-<pid>-<id>.parquet   entries written since (a few rows each)
+
+Every partition write (or delete) by `Lake` first replaces the data file (temp + rename), then adds one
+log file (temp + rename) with a unique name: two writers, in two processes, never touch the same manifest
+file, so no entry is ever lost. A compaction records all the days it moved in one log file, so they
+change together. The current state of a partition is its entry with the greatest `written_at` (then
+`entry`) in the union of the snapshot and the log; `op = 'delete'` means the partition has no file.
+
+`checkpoint()` folds the log into the snapshot (one Parquet file per dataset, a few MB at 365,000
+partitions), so readers (the dbt macros, `verify_lake`) read one small file and a short log. It runs
+under an exclusive lock (`_manifest/.lock`); readers that read the log hold the same lock shared, so a
+log file never disappears under a reader. Writers take no lock: they only create new log files, and a
+checkpoint deletes only the log files it has folded in.
+
+A crash between the data file and its entry leaves a file the manifest does not know: `verify_lake`
+reports it (and `rebuild()` records what the lake holds).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+MANIFEST_DIR = "_manifest"
+SNAPSHOT = "snapshot.parquet"
+LOG = "log"
+WRITE, DELETE = "write", "delete"
+
+ENTRY_SCHEMA = pa.schema([
+    ("dataset", pa.string()), ("subject", pa.string()), ("date", pa.date32()), ("op", pa.string()),
+    ("file", pa.string()),            # relative to the lake root; null for a delete
+    ("rows", pa.int64()), ("bytes", pa.int64()),
+    ("received_at", pa.timestamp("us", tz="UTC")),  # the newest received_at of the partition's rows
+    ("sha256", pa.string()),          # of the whole file
+    ("written_at", pa.timestamp("us", tz="UTC")),
+    ("entry", pa.string()),           # the log file that carried it (tie-break, debugging)
+])
+@dataclass(frozen=True)
+class Entry:
+    dataset: str
+    subject: str | None
+    date: date | None
+    op: str
+    file: str | None
+    rows: int = 0
+    bytes: int = 0
+    received_at: datetime | None = None
+    sha256: str | None = None
+    written_at: datetime | None = None
+    entry: str | None = None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def newest_received_at(table: pa.Table) -> datetime | None:
+    if "received_at" not in table.column_names or table.num_rows == 0:
+        return None
+    value = pc.max(table.column("received_at").cast(pa.timestamp("us", tz="UTC"))).as_py()
+    return value
+
+
+class Manifest:
+    def __init__(self, lake_root: str | os.PathLike[str]):
+        self.lake_root = Path(lake_root)
+        self.root = self.lake_root / MANIFEST_DIR
+
+    # -- writing -------------------------------------------------------------------------------------
+    def entry_for_file(self, dataset: str, subject: str | None, day: date | None, path: Path, *,
+                       rows: int, received_at: datetime | None) -> Entry:
+        return Entry(dataset, subject, day, WRITE, path.relative_to(self.lake_root).as_posix(), rows,
+                     path.stat().st_size, received_at, file_sha256(path))
+
+    def record(self, entries: Iterable[Entry]) -> Path | None:
+        """Append entries as one new log file (temp + rename): they become current together."""
+        entries = list(entries)
+        if not entries:
+            return None
+        by_dataset = {e.dataset for e in entries}
+        if len(by_dataset) != 1:
+            raise ValueError("one log file holds entries of one dataset")
+        folder = self.root / by_dataset.pop() / LOG
+        folder.mkdir(parents=True, exist_ok=True)
+        now = datetime.now(timezone.utc)
+        name = f"{now.strftime('%Y%m%dT%H%M%S%f')}-{os.getpid()}-{uuid.uuid4().hex[:12]}.parquet"
+        rows = [{**asdict(e), "written_at": now, "entry": name} for e in entries]
+        tmp = folder / f".{name}.tmp"
+        # Parquet, not JSON: DuckDB opens hundreds of small Parquet files far faster than JSON ones.
+        pq.write_table(pa.Table.from_pylist(rows, schema=ENTRY_SCHEMA), tmp, compression="zstd")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, folder / name)
+        return folder / name
+
+    # -- reading -------------------------------------------------------------------------------------
+    @contextmanager
+    def _lock(self, mode: int) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a+") as fh:
+            fcntl.flock(fh.fileno(), mode)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Hold while reading the log (a checkpoint waits): builds hold it for the whole dbt run."""
+        with self._lock(fcntl.LOCK_SH):
+            yield
+
+    def datasets(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir()) if self.root.is_dir() else []
+
+    def current_sql(self, dataset: str) -> str | None:
+        """SQL of the current entry per partition of a dataset (deletes included), None when it has none."""
+        return current_sql(self.root / dataset)
+
+    def current(self, dataset: str, *, include_deletes: bool = False) -> pa.Table:
+        """The current entry of every partition of a dataset (ENTRY_SCHEMA)."""
+        with self.reading():
+            return self._current(dataset, include_deletes=include_deletes)
+
+    def current_of(self, datasets: Iterable[str]) -> dict[str, pa.Table]:
+        """`current` of several datasets, read under one hold of the lock (one consistent view)."""
+        with self.reading():
+            return {name: self._current(name, include_deletes=False) for name in datasets}
+
+    def _current(self, dataset: str, *, include_deletes: bool) -> pa.Table:
+        sql = self.current_sql(dataset)
+        if sql is None:
+            return ENTRY_SCHEMA.empty_table()
+        where = "" if include_deletes else f"where op = '{WRITE}'"
+        con = duckdb.connect()
+        try:
+            con.execute("set TimeZone = 'UTC'")
+            table = con.sql(f"select * from ({sql}) {where} order by subject, date").to_arrow_table()
+        finally:
+            con.close()
+        return table.select(ENTRY_SCHEMA.names).cast(ENTRY_SCHEMA)
+
+    # -- checkpoint and rebuild ----------------------------------------------------------------------
+    def checkpoint(self, dataset: str | None = None) -> None:
+        """Fold the log of a dataset (every dataset when None) into its snapshot."""
+        with self._lock(fcntl.LOCK_EX):
+            for name in [dataset] if dataset else self.datasets():
+                log_dir = self.root / name / LOG
+                logs = sorted(log_dir.glob("*.parquet")) if log_dir.is_dir() else []
+                if not logs:
+                    continue
+                current = self._current(name, include_deletes=False)
+                target = self.root / name / SNAPSHOT
+                tmp = target.with_name(f".{SNAPSHOT}.{os.getpid()}.tmp")
+                pq.write_table(current, tmp, compression="zstd")
+                os.replace(tmp, target)
+                for path in logs:  # only what this snapshot holds; newer log files stay
+                    path.unlink(missing_ok=True)
+
+
+def current_sql(folder: Path) -> str | None:
+    """SQL of the current entry per partition of one dataset's manifest folder, None when it has none.
+
+    The snapshot holds one row per partition already (a checkpoint writes the latest writes only), so
+    only the short log is ranked; snapshot rows the log supersedes are left out."""
+    snapshot = folder / SNAPSHOT
+    log = (f"select * from read_parquet('{folder / LOG}/*.parquet') "
+           "qualify row_number() over (partition by subject, date order by written_at desc, entry desc) = 1")
+    has_snapshot, has_log = snapshot.exists(), any((folder / LOG).glob("*.parquet"))
+    if has_snapshot and has_log:
+        return (f"with log as ({log}) select * from read_parquet('{snapshot}') as s where not exists ("
+                "select 1 from log where log.subject is not distinct from s.subject "
+                "and log.date is not distinct from s.date) union all by name select * from log")
+    if has_snapshot:
+        return f"select * from read_parquet('{snapshot}')"
+    return log if has_log else None
+
+
+def stats_max(meta: pq.FileMetaData, column: str) -> datetime | None:
+    names = meta.schema.names
+    if column not in names:
+        return None
+    index = names.index(column)
+    best = None
+    for g in range(meta.num_row_groups):
+        stats = meta.row_group(g).column(index).statistics
+        if stats is not None and stats.has_min_max and (best is None or stats.max > best):
+            best = stats.max
+    if isinstance(best, datetime) and best.tzinfo is None:
+        best = best.replace(tzinfo=timezone.utc)
+    return best

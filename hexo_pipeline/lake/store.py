@@ -1,0 +1,269 @@
+"""The Parquet lake under `$HEXO_DATA_DIR/lake/`: hive layout, atomic partition writes, manifest entries.
+
+Layout (one file per dataset partition, so re-materializing a subject-day replaces exactly its files):
+
+    lake/<dataset>/subject=<username>/date=<YYYY-MM-DD>/part-0.parquet   (subject-day datasets)
+    lake/<dataset>/subject=<username>/month=<YYYY-MM>/part-0.parquet     (a compacted month, compaction.py)
+    lake/<dataset>/data.parquet                                          (study-level datasets)
+    lake/_manifest/<dataset>/...                                         (manifest.py)
+
+A subject-day is a local day in the study's time zone. Every write goes to a temp file in the target
+folder, then `os.replace`, so readers (dbt, BI) never see half a file; then the manifest entry is added.
+An empty table removes the partition's file: a record deleted upstream disappears downstream on the next
+run. Writing a day of a compacted month first takes that day's rows out of the month file, so a row is
+never in two files.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from . import contract
+from .manifest import DELETE, MANIFEST_DIR, Entry, Manifest, newest_received_at
+
+PART_FILE = "part-0.parquet"
+STUDY_FILE = "data.parquet"
+
+# Time series with delta-friendly integers get the tuned signal encodings; other tables plain zstd.
+TABLE_OPTIONS = {"compression": "zstd", "write_statistics": True}
+LOCK_STRIPES = 64
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("HEXO_DATA_DIR", "data")).resolve()
+
+
+def month_of(day: date) -> str:
+    return day.strftime("%Y-%m")
+
+
+class Lake:
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root)
+        self.manifest = Manifest(self.root)
+
+    @classmethod
+    def in_data_dir(cls, data_root: str | os.PathLike[str] | None = None) -> "Lake":
+        return cls(Path(data_root or data_dir()) / "lake")
+
+    # -- paths ---------------------------------------------------------------------------------------
+    def partition_dir(self, dataset: str, subject: str, day: date) -> Path:
+        check_key(subject)
+        return self.root / dataset / f"subject={subject}" / f"date={day.isoformat()}"
+
+    def partition_file(self, dataset: str, subject: str, day: date) -> Path:
+        return self.partition_dir(dataset, subject, day) / PART_FILE
+
+    def month_file(self, dataset: str, subject: str, month: str) -> Path:
+        check_key(subject)
+        return self.root / dataset / f"subject={subject}" / f"month={month}" / PART_FILE
+
+    def dataset_glob(self, dataset: str) -> str:
+        """The hive glob of a dataset's daily files: `read_parquet(glob, hive_partitioning = true)`."""
+        return str(self.root / dataset / "subject=*" / "date=*" / "*.parquet")
+
+    def month_glob(self, dataset: str) -> str:
+        """The hive glob of a dataset's compacted months (rows carry their `date`)."""
+        return str(self.root / dataset / "subject=*" / "month=*" / "*.parquet")
+
+    # -- subject-day partitions ----------------------------------------------------------------------
+    def write_partition(self, dataset: str, subject: str, day: date, table: pa.Table | None,
+                        *, signal: bool | None = None) -> Path | None:
+        """Replace one subject-day partition of a dataset; None/empty removes it. Returns the file."""
+        target = self.partition_file(dataset, subject, day)
+        signal = _contract_signal(dataset) if signal is None else signal
+        with self.writing(dataset), self._partition_lock(dataset, subject, day):
+            month = self.month_file(dataset, subject, month_of(day))
+            in_month = month.exists() and self._take_day_out_of_month(dataset, subject, day, month)
+            if table is None or table.num_rows == 0:
+                existed = target.exists()
+                target.unlink(missing_ok=True)
+                prune_empty(target.parent, stop=self.root)
+                if existed or in_month:
+                    self.manifest.record([Entry(dataset, subject, day, DELETE, None)])
+                return None
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_table(table, target, signal=signal)
+            self.manifest.record([self.manifest.entry_for_file(
+                dataset, subject, day, target, rows=table.num_rows, received_at=newest_received_at(table))])
+            return target
+
+    def record_partition_file(self, dataset: str, subject: str, day: date, path: Path, *, rows: int,
+                              received_at: datetime | None) -> None:
+        """Record in the manifest a partition file its writer streamed into place itself (the signals,
+        written row group by row group, then renamed): the same entry `write_partition` records."""
+        self.manifest.record([self.manifest.entry_for_file(dataset, subject, day, path, rows=rows,
+                                                           received_at=received_at)])
+
+    def read_partition(self, dataset: str, subject: str, day: date) -> pa.Table | None:
+        path = self.partition_file(dataset, subject, day)
+        if path.exists():
+            return pq.read_table(path)
+        month = self.month_file(dataset, subject, month_of(day))
+        if month.exists():
+            rows = pq.read_table(month, filters=[("date", "=", day)])
+            if not rows.num_rows:
+                return None
+            own_date = dataset in contract.DATASETS and "date" in contract.DATASETS[dataset].schema.names
+            return rows if own_date else rows.drop_columns(["date"])
+        return None
+
+    @contextmanager
+    def writing(self, dataset: str, *, exclusive: bool = False) -> Iterator[None]:
+        """Writers of a compactable dataset hold its lock shared; compaction holds it exclusive."""
+        if dataset not in contract.DATASETS or not contract.DATASETS[dataset].compactable:
+            yield
+            return
+        folder = self.root / MANIFEST_DIR / dataset
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".write.lock", "a+") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    @contextmanager
+    def _partition_lock(self, dataset: str, subject: str, day: date) -> Iterator[None]:
+        """Two writers of one partition (two processes) write file and entry one after the other, so the
+        latest entry always describes the file that is there. Striped: 64 lock files, not one per partition."""
+        folder = self.root / MANIFEST_DIR / ".locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        stripe = zlib.crc32(f"{dataset}/{subject}/{month_of(day)}".encode()) % LOCK_STRIPES
+        with open(folder / f"{stripe:02d}.lock", "a+") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def _take_day_out_of_month(self, dataset: str, subject: str, day: date, month: Path) -> bool:
+        """Remove a day's rows from a compacted month file (rewritten atomically); True if it held any."""
+        table = pq.read_table(month)
+        keep = pc.not_equal(table.column("date"), pa.scalar(day, pa.date32()))
+        rest = table.filter(keep)
+        if rest.num_rows == table.num_rows:
+            return False
+        if rest.num_rows == 0:
+            month.unlink()
+            prune_empty(month.parent, stop=self.root)
+        else:
+            write_table(rest, month, signal=_contract_signal(dataset))
+            self.manifest.record(month_entries(self.manifest, dataset, subject, month, rest))
+        return True
+
+    # -- study-level tables --------------------------------------------------------------------------
+    def write_study_table(self, dataset: str, table: pa.Table) -> Path:
+        target = self.root / dataset / STUDY_FILE
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_table(table, target, signal=False)
+        self.manifest.record([self.manifest.entry_for_file(
+            dataset, None, None, target, rows=table.num_rows, received_at=newest_received_at(table))])
+        return target
+
+    def read_study_table(self, dataset: str) -> pa.Table | None:
+        path = self.root / dataset / STUDY_FILE
+        return pq.read_table(path) if path.exists() else None
+
+
+def month_entries(manifest: Manifest, dataset: str, subject: str, path: Path, table: pa.Table) -> list[Entry]:
+    """One entry per day held by a month file, each with that day's rows and newest received_at."""
+    base = manifest.entry_for_file(dataset, subject, None, path, rows=0, received_at=None)
+    if "received_at" in table.column_names:
+        grouped = table.group_by("date").aggregate([("date", "count"), ("received_at", "max")])
+        received = grouped.column("received_at_max").to_pylist()
+    else:
+        grouped = table.group_by("date").aggregate([("date", "count")])
+        received = [None] * grouped.num_rows
+    return [Entry(dataset, subject, day, base.op, base.file, rows, base.bytes, at, base.sha256)
+            for day, rows, at in zip(grouped.column("date").to_pylist(), grouped.column("date_count").to_pylist(),
+                                     received)]
+
+
+def write_table(table: pa.Table, target: Path, *, signal: bool) -> Path:
+    """Atomic Parquet write: signals with the tuned encodings (plus lineage columns), else zstd."""
+    from ..decoders.parquet import SIGNAL_PARQUET_OPTIONS, atomic_write_parquet, write_signal_parquet
+
+    if not signal:
+        return atomic_write_parquet(table, target, **TABLE_OPTIONS)
+    if set(table.column_names) == {"ts", "datatype_id", "value"}:
+        return write_signal_parquet(table, target)
+    options = dict(SIGNAL_PARQUET_OPTIONS)
+    options["use_dictionary"] = [c for c in ("datatype_id", "record_id", "received_at", "date") if c in table.column_names]
+    return atomic_write_parquet(table, target, **options)
+
+
+def _contract_signal(dataset: str) -> bool:
+    return dataset in contract.DATASETS and contract.DATASETS[dataset].signal
+
+
+def check_key(key: str) -> None:
+    # Partition keys become folder names and Dagster partition keys: keep them to a safe alphabet.
+    if not key or any(c in key for c in "/\\|,[]= ") or key in (".", ".."):
+        raise ValueError(f"unsafe subject key {key!r}")
+
+
+def prune_empty(folder: Path, stop: Path) -> None:
+    while folder != stop and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
+
+
+# -- what the lake holds on disk (verify.py, manifest rebuild, compaction) -------------------------------
+
+@dataclass(frozen=True)
+class LakeFile:
+    path: Path
+    dataset: str
+    subject: str | None = None
+    date: date | None = None      # a daily file
+    month: str | None = None      # a compacted month file
+
+    def days(self, lake_root: Path) -> list[date | None]:
+        """The partitions the file holds (a month file: the dates in its rows)."""
+        if self.month is None:
+            return [self.date]
+        dates = pq.read_table(self.path, columns=["date"]).column("date")
+        return sorted(set(dates.to_pylist()))
+
+
+def lake_files(root: Path, dataset_names: Iterable[str] | None = None) -> dict[str, list[LakeFile]]:
+    """Every data file of the lake by dataset (directory listings only: no file is opened)."""
+    names = list(dataset_names) if dataset_names is not None else sorted(
+        p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))) if root.is_dir() else []
+    out: dict[str, list[LakeFile]] = {}
+    for name in names:
+        folder = root / name
+        files: list[LakeFile] = []
+        if (folder / STUDY_FILE).exists():
+            files.append(LakeFile(folder / STUDY_FILE, name))
+        for subject_dir in _dirs(folder, "subject="):
+            subject = subject_dir.name.split("=", 1)[1]
+            for part in _dirs(subject_dir, ""):
+                key, _, value = part.name.partition("=")
+                for f in sorted(part.iterdir()):
+                    if not f.name.endswith(".parquet") or f.name.startswith("."):
+                        continue
+                    if key == "date":
+                        files.append(LakeFile(f, name, subject, date=date.fromisoformat(value)))
+                    elif key == "month":
+                        files.append(LakeFile(f, name, subject, month=value))
+        out[name] = files
+    return out
+
+
+def _dirs(folder: Path, prefix: str) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith(prefix) and "=" in p.name)

@@ -1,0 +1,101 @@
+"""Checks that the lake and its manifest agree (docs/lake.md, Checks).
+
+`verify_lake` reports, one line each:
+- `missing_file`: the manifest names a file that is not on disk (deleted by hand, or lost);
+- `unrecorded_file`: a data file the manifest does not know (a writer crashed between the file and its
+  entry, or someone copied a file in): dbt's globs would read rows nobody accounted for;
+- `changed_file`: a file whose size differs from its manifest entry (replaced outside the lake writer);
+- `unreadable_file`: a file whose Parquet footer cannot be read (half-written, truncated, not Parquet).
+
+Cost: one directory listing of the lake plus the manifest, no file opened, except the footers of files
+that are unrecorded, changed, or recorded after `since` (every file with `deep=True`). Used by
+`hexo-pipeline marts` before a build (refuses to publish) and by a Dagster asset check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from .manifest import Manifest, stats_max
+from .store import Lake, lake_files, month_entries
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str      # missing_file | unrecorded_file | changed_file | unreadable_file
+    dataset: str
+    path: Path
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.path}: {self.detail}"
+
+
+def verify_lake(lake: Lake, *, since: datetime | None = None, deep: bool = False) -> list[Problem]:
+    """Every disagreement between the lake's files and its manifest (empty list: all good)."""
+    problems: list[Problem] = []
+    on_disk = lake_files(lake.root)
+    names = sorted(set(on_disk) | set(lake.manifest.datasets()))
+    current = lake.manifest.current_of(names)
+    for name in names:
+        entries = current[name]
+        recorded: dict[str, tuple[int, datetime | None, str]] = {}
+        for file, size, written, subject, day in zip(
+                entries.column("file").to_pylist(), entries.column("bytes").to_pylist(),
+                entries.column("written_at").to_pylist(), entries.column("subject").to_pylist(),
+                entries.column("date").to_pylist()):
+            recorded.setdefault(file, (size, written, f"{subject or '-'} {day or '-'}"))
+        seen = set()
+        for f in on_disk.get(name, []):
+            rel = f.path.relative_to(lake.root).as_posix()
+            seen.add(rel)
+            entry = recorded.get(rel)
+            if entry is None:
+                problems.append(_footer_problem(name, f.path) or Problem(
+                    "unrecorded_file", name, f.path, "not in the lake manifest (a write that did not finish, or a "
+                    "file copied in by hand); re-ingest its partition or run `hexo-pipeline lake manifest --rebuild`"))
+                continue
+            size, written, _ = entry
+            if f.path.stat().st_size != size:
+                problems.append(_footer_problem(name, f.path) or Problem(
+                    "changed_file", name, f.path, f"{f.path.stat().st_size} bytes, the manifest recorded {size}"))
+            elif deep or (since is not None and written is not None and written > since):
+                problem = _footer_problem(name, f.path)
+                if problem:
+                    problems.append(problem)
+        for rel, (_, _, where) in recorded.items():
+            if rel not in seen:
+                problems.append(Problem("missing_file", name, lake.root / rel,
+                                        f"the manifest says it holds {name} {where}, but it is not on disk"))
+    return problems
+
+
+def _footer_problem(dataset: str, path: Path) -> Problem | None:
+    try:
+        pq.read_metadata(path)
+    except Exception as exc:  # noqa: BLE001 - any failure to read the footer is the finding
+        return Problem("unreadable_file", dataset, path, f"not a readable Parquet file ({type(exc).__name__}: {exc})")
+    return None
+
+
+def rebuild_manifest(manifest: Manifest, dataset_names: Iterable[str] | None = None) -> int:
+    """Record every file the lake holds (a lake written before the manifest existed). Returns entries."""
+    count = 0
+    for name, files in lake_files(manifest.lake_root, dataset_names).items():
+        entries = []
+        for f in files:
+            if f.month is not None:
+                entries += month_entries(manifest, name, f.subject, f.path, pq.read_table(f.path))
+                continue
+            meta = pq.read_metadata(f.path)
+            entries.append(manifest.entry_for_file(name, f.subject, f.date, f.path, rows=meta.num_rows,
+                                                   received_at=stats_max(meta, "received_at")))
+        manifest.record(entries)
+        count += len(entries)
+    manifest.checkpoint()
+    return count
