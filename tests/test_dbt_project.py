@@ -17,8 +17,9 @@ from hexo_pipeline.warehouse import DBT_PROJECT_DIR
 MARTS = {"dim_subject", "dim_subject_group_history", "fct_record", "fct_subject_day", "fct_range",
          "fct_calendar_event", "fct_survey_response", "agg_group_day", "rpt_study_adherence"}
 LAKE_ASSETS = {"records", "ranges", "range_metrics", "vitals_minutes", "hrv_windows", "steps_minutes",
-               "astroskin_minutes", "signals_events", "subjects", "datatype_catalog"}
-SAMPLE_ASSETS = {"signals_vitals", "signals_astroskin"}  # 1 Hz samples: summarised at ingestion, never read by dbt
+               "astroskin_minutes", "sleep_positions", "subjects", "datatype_catalog"}
+# Samples and events: summarised at ingestion, never read by dbt (its cost must not grow with them).
+SAMPLE_ASSETS = {"signals_vitals", "signals_astroskin", "signals_events"}
 
 
 # Not the defaults: the build must receive them as --vars.

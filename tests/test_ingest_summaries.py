@@ -186,8 +186,16 @@ def astroskin_sql(lake: Path) -> str:
     """
 
 
+def sleep_positions_sql(lake: Path) -> str:
+    """What stg_lake__sleep_positions read from signals_events before the dataset existed."""
+    return f"""
+    select subject, date, record_id, cast(ts as timestamptz) as ts, cast(value as integer) as position_code
+    from ({_signals(lake, 'signals_events', [270])})
+    """
+
+
 SQL = {"vitals_minutes": vitals_sql, "hrv_windows": hrv_sql, "steps_minutes": steps_sql,
-       "astroskin_minutes": astroskin_sql}
+       "astroskin_minutes": astroskin_sql, "sleep_positions": sleep_positions_sql}
 
 
 def _connect() -> duckdb.DuckDBPyConnection:
@@ -206,7 +214,8 @@ def assert_summaries_match_sql(lake: Path) -> dict[str, int]:
     compared = {}
     for name, sql in SQL.items():
         source = {"vitals_minutes": "signals_vitals", "hrv_windows": "signals_events",
-                  "steps_minutes": "signals_events", "astroskin_minutes": "signals_astroskin"}[name]
+                  "steps_minutes": "signals_events", "astroskin_minutes": "signals_astroskin",
+                  "sleep_positions": "signals_events"}[name]
         if not list((lake / source).glob("*/*/*.parquet")):
             assert not list((lake / name).glob("*/*/*.parquet")), name
             continue

@@ -30,7 +30,8 @@ import pyarrow.parquet as pq
 from ..hexoskin.datatypes import BY_ID, Family
 from ..lake import SIGNAL_DATASETS, Lake
 from ..lake.contract import (
-    ASTROSKIN_MINUTES_SCHEMA, HRV_WINDOWS_SCHEMA, STEPS_MINUTES_SCHEMA, SUMMARY_SCHEMAS, VITALS_MINUTES_SCHEMA,
+    ASTROSKIN_MINUTES_SCHEMA, HRV_WINDOWS_SCHEMA, SLEEP_POSITIONS_SCHEMA, STEPS_MINUTES_SCHEMA, SUMMARY_SCHEMAS,
+    VITALS_MINUTES_SCHEMA,
 )
 
 TS = pa.timestamp("us", tz="UTC")
@@ -40,16 +41,17 @@ US_PER_HRV_WINDOW = 5 * US_PER_MINUTE
 # The signal family each summary reads, and the channels it needs (the pivots of the staging models).
 SUMMARY_FAMILY: dict[str, Family] = {
     "vitals_minutes": Family.VITALS, "hrv_windows": Family.EVENTS, "steps_minutes": Family.EVENTS,
-    "astroskin_minutes": Family.ASTROSKIN,
+    "astroskin_minutes": Family.ASTROSKIN, "sleep_positions": Family.EVENTS,
 }
 VITALS_IDS = {"hr": 19, "hr_q": 1000, "br": 33, "br_q": 1001, "mv": 36, "tv": 37, "activity": 49, "cadence": 53}
 RR_IDS = {"rr": 18, "rr_q": 1004}
 STEP_ID = 52
+SLEEP_POSITION_ID = 270
 ASTROSKIN_IDS = {"spo2": 66, "spo2_q": 1002, "temperature": 81, "temperature_q": 1003, "systolic": 98,
                  "systolic_q": 1005}
 SUMMARY_INPUT_IDS: dict[Family, frozenset[int]] = {
     Family.VITALS: frozenset(VITALS_IDS.values()),
-    Family.EVENTS: frozenset(RR_IDS.values()) | {STEP_ID},
+    Family.EVENTS: frozenset(RR_IDS.values()) | {STEP_ID, SLEEP_POSITION_ID},
     Family.ASTROSKIN: frozenset(ASTROSKIN_IDS.values()),
 }
 
@@ -71,6 +73,7 @@ def summarize_signals(tables: Mapping[Family, pa.Table | None],
         "hrv_windows": hrv_windows(events),
         "steps_minutes": steps_minutes(events),
         "astroskin_minutes": astroskin_minutes(astro),
+        "sleep_positions": sleep_positions(events),
     }
     return {name: _stamp(table, received_at) for name, table in out.items()}
 
@@ -237,6 +240,21 @@ def steps_minutes(table: pa.Table | None) -> pa.Table:
     return _table(STEPS_MINUTES_SCHEMA, columns)
 
 
+def sleep_positions(table: pa.Table | None) -> pa.Table:
+    """The sleep-position events (one row each, sorted by record and time), without received_at."""
+    if table is None or not table.num_rows:
+        return _empty(SLEEP_POSITIONS_SCHEMA)
+    keep = table.column("datatype_id").to_numpy() == SLEEP_POSITION_ID
+    if not keep.any():
+        return _empty(SLEEP_POSITIONS_SCHEMA)
+    rec = table.column("record_id").to_numpy()[keep]
+    ts_us = _ts_us(table)[keep]
+    code = table.column("value").to_numpy()[keep].astype(np.int32)
+    order = np.lexsort((ts_us, rec))
+    columns = {"record_id": rec[order], "ts": _ts(ts_us[order]), "position_code": code[order]}
+    return _table(SLEEP_POSITIONS_SCHEMA, columns)
+
+
 def astroskin_minutes(table: pa.Table | None) -> pa.Table:
     """int_astroskin__chunks per (record_id, UTC minute), without received_at."""
     p = _pivot(table, ASTROSKIN_IDS)
@@ -381,6 +399,7 @@ def _stamp(table: pa.Table, received_at: datetime | None) -> pa.Table:
 __all__ = [
     "ASTROSKIN_MINUTES_SCHEMA", "HRV_WINDOWS_SCHEMA", "STEPS_MINUTES_SCHEMA", "SUMMARY_FAMILY",
     "SUMMARY_INPUT_IDS", "SUMMARY_SCHEMAS", "VITALS_MINUTES_SCHEMA", "astroskin_minutes", "concat_summaries",
+    "sleep_positions",
     "hrv_windows", "rebuild_summaries", "steps_minutes", "summarize_signals", "vitals_minutes",
     "write_summaries",
 ]

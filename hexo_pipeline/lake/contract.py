@@ -246,11 +246,18 @@ ASTROSKIN_MINUTES_SCHEMA = pa.schema([
     ("received_at", TS),
 ])
 
+# Sleep-position events (datatype 270, a few per night) as they are: the position from ts until the next
+# event of the record. Kept apart so that sleep never rescans the events dataset.
+SLEEP_POSITIONS_SCHEMA = pa.schema([
+    ("record_id", pa.int64()), ("ts", TS), ("position_code", pa.int32()), ("received_at", TS),
+])
+
 SUMMARY_SCHEMAS: dict[str, pa.Schema] = {
     "vitals_minutes": VITALS_MINUTES_SCHEMA,
     "hrv_windows": HRV_WINDOWS_SCHEMA,
     "steps_minutes": STEPS_MINUTES_SCHEMA,
     "astroskin_minutes": ASTROSKIN_MINUTES_SCHEMA,
+    "sleep_positions": SLEEP_POSITIONS_SCHEMA,
 }
 # -- the datasets ------------------------------------------------------------------------------------------
 

@@ -1,7 +1,6 @@
--- The sleep-position events (a few per night), kept so that sleep positions never rescan the events
--- dataset: int_sleep__positions turns them into intervals. Incremental on the events' lake partitions
--- (the only model reading signals_events).
-{%- set pending = lake_incremental(['signals_events']) %}
+-- The sleep-position events (a few per night): int_sleep__positions turns them into intervals.
+-- Incremental on the sleep_positions lake partitions.
+{%- set pending = lake_incremental(['sleep_positions']) %}
 
 select
     p.username,

@@ -1,11 +1,12 @@
--- Sleep position events (datatype 270): the position from ts until the next event of the record.
+-- Sleep-position events (datatype 270), written at ingestion beside the signals (docs/lake.md, Summary
+-- datasets): the position from ts until the next event of the record.
 select
     subject as username,
     date as lake_date,
     record_id,
-    cast(ts as timestamptz) as ts,
-    cast(value as integer) as position_code,
-    case cast(value as integer)
+    ts,
+    position_code,
+    case position_code
         when 1 then 'belly'
         when 2 then 'back'
         when 3 then 'right'
@@ -13,5 +14,4 @@ select
         when 5 then 'standing'
     end as position_name,
     received_at
-from {{ lake_relation('signals_events') }}
-where datatype_id = 270
+from {{ lake_relation('sleep_positions') }}

@@ -1,0 +1,188 @@
+"""`make bench-scale`: the warehouse build at study scale, against a hand-written DuckDB query.
+
+    .venv/bin/python benchmarks/warehouse_scale.py --subjects 500 --days 730 --json scale.json
+    .venv/bin/python benchmarks/warehouse_scale.py --quick          # 6 x 20, a smoke run
+
+Writes a summary lake of N x D (scale_lake.py: closed months compacted, as a two-year study has them),
+then measures, each as its own `hexo-pipeline marts` process (wall time and peak RSS of the process tree):
+- the full build + publish (fresh warehouse);
+- a no-change rebuild;
+- the daily build after one new day for every subject;
+- one late subject-day (re-ingested inside a compacted month);
+- the published file's size and the p50/p95 of the README's BI queries on it;
+- the same core figures as `fct_subject_day` (worn minutes, valid day, heart rate, RMSSD) computed by one
+  hand-written DuckDB query straight over the summaries, the floor dbt is compared with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from common import machine, versions  # noqa: E402
+from scale_lake import ScaleSpec, files_in, write_days, write_scale_lake  # noqa: E402
+
+MEMORY_LIMIT = "4GB"
+# The README's example queries (a test runs the same blocks against the demo warehouse).
+BI_QUERIES = {
+    "adherence per subject": "select username, group_name, adherence_pct, wear_hours_per_day, days_with_data, "
+                             "valid_days from marts.rpt_study_adherence order by group_name, username",
+    "group trends per day": "select local_date, group_name, hr_mean_bpm, rmssd_ms from marts.agg_group_day "
+                            "order by local_date, group_name",
+    "valid days per subject": "select subject_id, count(*) filter (where is_valid_day) as valid_days, count(*) as days "
+                              "from marts.fct_subject_day group by subject_id order by subject_id",
+}
+
+# The core of fct_subject_day by hand: worn minutes (>= 1 worn second in the minute... as the mart: worn
+# samples / 60), valid day (>= 600 worn minutes), clean heart-rate mean, RMSSD over the day's windows.
+DIRECT_QUERY = """
+with minutes as (
+    select subject, date, sum(worn_samples_n) / 60.0 as worn_minutes,
+           sum(hr_clean_sum) / nullif(sum(hr_clean_n), 0) as hr_mean_bpm
+    from read_parquet(['{lake}/vitals_minutes/*/*/*.parquet'], hive_partitioning = true, union_by_name = true)
+    group by all
+),
+hrv as (
+    select subject, date, sqrt(sum(diff_sumsq) / nullif(sum(diff_n), 0)) as rmssd_ms
+    from read_parquet(['{lake}/hrv_windows/*/*/*.parquet'], hive_partitioning = true, union_by_name = true)
+    group by all
+)
+select count(*), count(*) filter (where worn_minutes >= 600), avg(hr_mean_bpm), avg(rmssd_ms)
+from minutes left join hrv using (subject, date)
+"""
+
+
+def run_marts(data_dir: Path, *extra: str) -> dict:
+    """One `hexo-pipeline marts` process; wall time and the peak RSS of its process tree."""
+    cli = Path(sys.executable).with_name("hexo-pipeline")
+    cmd = [str(cli), "marts", "--data-dir", str(data_dir), "--no-report", *extra]
+    # A wrapper process so RUSAGE_CHILDREN covers exactly this build (dbt and DuckDB included).
+    wrapper = ("import json, resource, subprocess, sys, time; t0 = time.perf_counter(); "
+               "p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True); "
+               "print(json.dumps({'rc': p.returncode, 's': time.perf_counter() - t0, "
+               "'rss_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, 'out': p.stdout[-3000:]}))")
+    env = {**os.environ, "HEXO_DATA_DIR": str(data_dir), "HEXO_DUCKDB_MEMORY_LIMIT": MEMORY_LIMIT,
+           "HEXO_STUDY_TZ": "UTC"}
+    proc = subprocess.run([sys.executable, "-c", wrapper, *cmd], env=env, stdout=subprocess.PIPE, text=True,
+                          check=True)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    if result["rc"] != 0:
+        raise SystemExit(f"marts build failed (exit {result['rc']}):\n{result['out']}")
+    return {"s": result["s"], "rss_mb": result["rss_kb"] / 1024}
+
+
+def bi_latency(published: Path, repeat: int) -> dict[str, float]:
+    """p50/p95 over every README query, each run `repeat` times on a read-only connection, as a BI tool."""
+    times: list[float] = []
+    with duckdb.connect(str(published), read_only=True) as con:
+        for sql in BI_QUERIES.values():
+            con.execute(sql).fetchall()  # warm the file cache once, as a dashboard open does
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                con.execute(sql).fetchall()
+                times.append((time.perf_counter() - t0) * 1e3)
+    times.sort()
+    return {"p50_ms": statistics.median(times), "p95_ms": times[int(0.95 * (len(times) - 1))]}
+
+
+def direct_query(lake: Path) -> float:
+    with duckdb.connect(config={"memory_limit": MEMORY_LIMIT}) as con:
+        t0 = time.perf_counter()
+        con.execute(DIRECT_QUERY.format(lake=lake).replace("/*/*/*.parquet", "/*/*/*.parquet")).fetchall()
+        return time.perf_counter() - t0
+
+
+def run(subjects: int, days: int, workdir: Path) -> dict:
+    spec = ScaleSpec(subjects=subjects, days=days)
+    data = workdir / "data"
+    figures: dict = {"subject_days": subjects * days, "subjects": subjects, "days": days}
+
+    t0 = time.perf_counter()
+    counts = write_scale_lake(data, spec)
+    figures["lake_write_s"] = time.perf_counter() - t0
+    figures["lake_files"] = files_in(data / "lake")
+    figures["lake_mb"] = sum(p.stat().st_size for p in (data / "lake").rglob("*") if p.is_file()) / 1e6
+    print(f"  lake: {figures['lake_files']:,} files, {figures['lake_mb']:,.0f} MB, written in "
+          f"{figures['lake_write_s']:.0f} s ({', '.join(f'{k} {v}' for k, v in counts.items())})", flush=True)
+
+    full = run_marts(data)
+    figures["full_build_s"], figures["full_build_peak_rss_mb"] = full["s"], full["rss_mb"]
+    nochange = run_marts(data)
+    figures["nochange_build_s"], figures["nochange_peak_rss_mb"] = nochange["s"], nochange["rss_mb"]
+
+    received = datetime.now(timezone.utc).replace(microsecond=0)
+    write_days(data, spec, [days], range(subjects), received)  # one new day for every subject
+    daily = run_marts(data)
+    figures["daily_build_s"], figures["daily_peak_rss_mb"] = daily["s"], daily["rss_mb"]
+
+    write_days(data, spec, [days // 3], [subjects // 2], received + timedelta(hours=1))  # one late subject-day
+    late = run_marts(data)
+    figures["late_day_build_s"], figures["late_peak_rss_mb"] = late["s"], late["rss_mb"]
+
+    published = data / "warehouse" / "hexo.duckdb"
+    figures["published_mb"] = published.stat().st_size / 1e6
+    bi = bi_latency(published, repeat=20)
+    figures["bi_p50_ms"], figures["bi_p95_ms"] = bi["p50_ms"], bi["p95_ms"]
+    figures["direct_query_s"] = min(direct_query(data / "lake") for _ in range(2))
+    return figures
+
+
+def print_table(f: dict) -> None:
+    d = f["direct_query_s"]
+    rows = [
+        ("full build + publish", f"{f['full_build_s']:,.1f} s", f"x{f['full_build_s'] / d:.1f} direct",
+         f"peak {f['full_build_peak_rss_mb']:,.0f} MB"),
+        ("no-change rebuild", f"{f['nochange_build_s']:,.1f} s", f"x{f['nochange_build_s'] / d:.1f} direct",
+         f"peak {f['nochange_peak_rss_mb']:,.0f} MB"),
+        ("one new day, every subject", f"{f['daily_build_s']:,.1f} s", f"x{f['daily_build_s'] / d:.1f} direct",
+         f"peak {f['daily_peak_rss_mb']:,.0f} MB"),
+        ("one late subject-day", f"{f['late_day_build_s']:,.1f} s", f"x{f['late_day_build_s'] / d:.1f} direct",
+         f"peak {f['late_peak_rss_mb']:,.0f} MB"),
+        ("hand-written DuckDB query", f"{d:,.1f} s", "x1.0", "same summaries"),
+        ("published file", f"{f['published_mb']:,.1f} MB", "", ""),
+        ("BI queries (README)", f"p50 {f['bi_p50_ms']:,.1f} ms", f"p95 {f['bi_p95_ms']:,.1f} ms", ""),
+    ]
+    print(f"\nwarehouse at {f['subjects']} subjects x {f['days']} days ({f['subject_days']:,} subject-days)")
+    for row in rows:
+        print(f"  {row[0]:<30} {row[1]:>14} {row[2]:>16} {row[3]:>18}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="warehouse build at study scale (make bench-scale)")
+    parser.add_argument("--subjects", type=int, default=100)
+    parser.add_argument("--days", type=int, default=180)
+    parser.add_argument("--quick", action="store_true", help="6 subjects x 20 days (smoke run)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--workdir", type=Path, help="keep the lake and warehouse here (default: a temp dir)")
+    args = parser.parse_args(argv)
+    subjects, days = (6, 20) if args.quick else (args.subjects, args.days)
+    print(f"warehouse scale benchmark: {machine()}\n  {versions()}", flush=True)
+    if args.workdir:
+        shutil.rmtree(args.workdir, ignore_errors=True)
+        args.workdir.mkdir(parents=True)
+        figures = run(subjects, days, args.workdir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="hexo-scale-") as tmp:
+            figures = run(subjects, days, Path(tmp))
+    print_table(figures)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
