@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from hexo_pipeline.lake import Lake, contract
 from hexo_pipeline.lake.manifest import Manifest
-from hexo_pipeline.lake.store import month_entries, write_table
+from hexo_pipeline.lake.store import month_entries
 from hexo_pipeline.warehouse.synthetic import write_synthetic_lake
 
 DAY_US = 86_400_000_000
@@ -156,6 +156,8 @@ def _tile(template: pa.Table, offsets: np.ndarray, subject_index: int, spec: Sca
         else:
             cols[name] = pa.chunked_array([col] * k).combine_chunks() if k else col.slice(0, 0)
     table = pa.table(cols)
+    if "date" in table.column_names:  # the dataset's own day column (calendar events, survey responses)
+        return table
     dates = pa.array((np.datetime64(spec.start) + day_of_row.astype("timedelta64[D]")).astype("datetime64[D]"),
                      pa.date32())
     return table.append_column("date", dates)
@@ -194,7 +196,8 @@ def _write_subjects(args: tuple) -> dict[str, list]:
                 table = _tile(per_subject[t], days, i, spec, received_at)
                 path = lake.month_file(name, username, month)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                write_table(table, path, signal=False)
+                # A fresh benchmark lake: no temp file + fsync per file (the lake's own writer does that).
+                pq.write_table(table, path, compression="zstd")
                 entries.setdefault(name, []).extend(month_entries(manifest, name, username, path, table))
     return entries
 
@@ -223,34 +226,31 @@ def write_scale_lake(data_dir: str | os.PathLike[str], spec: ScaleSpec, *, worke
 def _write_study_tables(lake: Lake, spec: ScaleSpec, received_at: datetime) -> None:
     from hexo_pipeline.warehouse.synthetic import datatype_table
 
-    schemas = contract.schemas()
     n = spec.subjects
     users = [spec.user_id(i) for i in range(n)]
     names = [spec.username(i) for i in range(n)]
-    at = [received_at] * n
     lake.write_study_table("subjects", pa.Table.from_pylist([
         {"user_id": u, "username": s, "first_name": "Scale", "last_name": s[-4:], "email": f"{s}@example.org",
-         "received_at": received_at} for u, s in zip(users, names, strict=True)], schemas.get("subjects")))
+         "received_at": received_at} for u, s in zip(users, names, strict=True)], contract.schema_of("subjects")))
     lake.write_study_table("datatypes", datatype_table())
     last = spec.end - timedelta(days=1)
     lake.write_study_table("study", pa.Table.from_pylist([{
         "study_id": 1, "uuid": STUDY_UUID, "name": f"Scale study {n} x {spec.days}", "start_date": spec.start,
         "end_date": last, "timezone": "UTC", "owner_id": 1, "planning_json": "[]", "last_modified": received_at,
-        "received_at": received_at}], schemas["study"]))
+        "received_at": received_at}], contract.schema_of("study")))
     lake.write_study_table("study_groups", pa.Table.from_pylist([
         {"group_id": 11, "study_id": 1, "name": "control", "description": "", "received_at": received_at},
         {"group_id": 12, "study_id": 1, "name": "intervention", "description": "", "received_at": received_at}],
-        schemas["study_groups"]))
+        contract.schema_of("study_groups")))
     lake.write_study_table("study_members", pa.Table.from_pylist([
         {"member_id": 100 + i, "study_id": 1, "user_id": u, "subject_id": s.split("_", 1)[1],
          "onboarding_date": spec.start, "end_date": last, "group_id": 11 + i % 2, "last_modified": received_at,
          "received_at": received_at} for i, (u, s) in enumerate(zip(users, names, strict=True))],
-        schemas["study_members"]))
+        contract.schema_of("study_members")))
     lake.write_study_table("study_group_history", pa.Table.from_pylist([
         {"user_id": u, "group_id": 11 + i % 2, "since": spec.start, "assignment_index": 0,
          "assigned_at": datetime.combine(spec.start, datetime.min.time(), tzinfo=timezone.utc),
-         "received_at": received_at} for i, u in enumerate(users)], schemas["study_group_history"]))
-    del at
+         "received_at": received_at} for i, u in enumerate(users)], contract.schema_of("study_group_history")))
 
 
 def write_days(data_dir: str | os.PathLike[str], spec: ScaleSpec, offsets: Iterable[int], subjects: Iterable[int],
@@ -267,7 +267,8 @@ def write_days(data_dir: str | os.PathLike[str], spec: ScaleSpec, offsets: Itera
                 t = i % TEMPLATE_SUBJECTS
                 if t in per_subject:
                     table = _tile(per_subject[t], np.array([offset], dtype=np.int64), i, spec, received_at)
-                    lake.write_partition(name, spec.username(i), day, table.drop_columns(["date"]))
+                    own_date = "date" in contract.schema_of(name).names
+                    lake.write_partition(name, spec.username(i), day, table if own_date else table.drop_columns(["date"]))
                     written += 1
     return written
 

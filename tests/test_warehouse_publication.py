@@ -138,15 +138,17 @@ def test_readers_never_break_and_incremental_equals_full(tmp_path, build_warehou
             build_warehouse(data, study, must_publish=False)
         assert build_info(warehouse.published)["built_at"] == good
 
-        # a dbt build that fails (a corrupt file the check did not see) publishes nothing either
+        # a dbt build that fails (a corrupt file, recorded, that the check did not see) publishes nothing either
+        broken_day = START + timedelta(days=9)
+        lake.record_partition_file("vitals_minutes", subject_a, broken_day, broken / "part-0.parquet", rows=1,
+                                   received_at=datetime.now(timezone.utc))
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(hexo_pipeline.lake, "verify_lake", lambda lake, **_: [])
             failed = build_warehouse(data, study, must_publish=False)
         assert failed.published is None and failed.returncode != 0
         assert build_info(warehouse.published)["built_at"] == good
         assert not any((warehouse.root / "build").iterdir()), "failed build files are cleaned up"
-        (broken / "part-0.parquet").unlink()
-        broken.rmdir()
+        lake.write_partition("vitals_minutes", subject_a, broken_day, None)  # the file goes, recorded
 
         # the state the failed build left serves the next incremental build
         _rewrite_partition(lake, subject_a, START + timedelta(days=1), datetime.now(timezone.utc))

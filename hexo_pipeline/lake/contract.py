@@ -306,6 +306,12 @@ for _name, _schema in SUMMARY_SCHEMAS.items():
     register(Dataset(_name, SUBJECT_DAY, _schema, compactable=True))
 
 
+def read_by_marts() -> list[str]:
+    """The datasets dbt reads: everything but the signal samples and events, which reach the marts only
+    through the summary datasets (so a build never lists or checks the largest part of the lake)."""
+    return sorted(name for name, d in DATASETS.items() if not d.signal)
+
+
 def dataset(name: str) -> Dataset:
     try:
         return DATASETS[name]

@@ -160,6 +160,16 @@ class Manifest:
         return table.select(ENTRY_SCHEMA.names).cast(ENTRY_SCHEMA)
 
     # -- checkpoint and rebuild ----------------------------------------------------------------------
+    def version(self) -> str:
+        """A digest that changes whenever an entry is recorded (by the name, size and time of every snapshot
+        and log file): two equal versions, the same lake. A directory listing of the manifest only."""
+        digest = hashlib.sha256()
+        for name in self.datasets():
+            for path in sorted((self.root / name).rglob("*.parquet")):
+                stat = path.stat()
+                digest.update(f"{path.relative_to(self.root)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+        return digest.hexdigest()[:16]
+
     def checkpoint(self, dataset: str | None = None) -> None:
         """Fold the log of a dataset (every dataset when None) into its snapshot."""
         with self._lock(fcntl.LOCK_EX):

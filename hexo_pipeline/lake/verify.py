@@ -36,11 +36,15 @@ class Problem:
         return f"{self.kind}: {self.path}: {self.detail}"
 
 
-def verify_lake(lake: Lake, *, since: datetime | None = None, deep: bool = False) -> list[Problem]:
-    """Every disagreement between the lake's files and its manifest (empty list: all good)."""
+def verify_lake(lake: Lake, *, since: datetime | None = None, deep: bool = False,
+                datasets: Iterable[str] | None = None) -> list[Problem]:
+    """Every disagreement between the lake's files and its manifest (empty list: all good), for the
+    datasets given (default: every dataset of the lake)."""
     problems: list[Problem] = []
-    on_disk = lake_files(lake.root)
-    names = sorted(set(on_disk) | set(lake.manifest.datasets()))
+    wanted = None if datasets is None else set(datasets)
+    on_disk = lake_files(lake.root, None if wanted is None else sorted(n for n in wanted if (lake.root / n).is_dir()))
+    known = set(on_disk) | set(lake.manifest.datasets())
+    names = sorted(known if wanted is None else known & wanted)
     current = lake.manifest.current_of(names)
     for name in names:
         entries = current[name]

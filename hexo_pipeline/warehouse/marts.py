@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -97,6 +98,7 @@ class MartsResult:
     results: dict[str, int] = field(default_factory=dict)
     report: Path | None = None  # the first study report, when rendered
     returncode: int = 0
+    unchanged: bool = False  # nothing to do: the published marts already reflect this lake and project
 
 
 def build_marts(data_dir: str | os.PathLike[str] | None = None, *, full_refresh: bool = False,
@@ -110,6 +112,10 @@ def build_marts(data_dir: str | os.PathLike[str] | None = None, *, full_refresh:
     warehouse = Warehouse.in_data_dir(data_dir)
     t0 = time.monotonic()
     with warehouse.build(full_refresh=full_refresh) as build:
+        build.inputs = hashlib.sha256(json.dumps([study.dbt_vars(build.warehouse.lake), select, docs],
+                                                 sort_keys=True).encode()).hexdigest()[:16]
+        if not full_refresh and select is None and build.is_current():
+            return MartsResult(warehouse.published, time.monotonic() - t0, True, unchanged=True)
         invocation = run_dbt(dbt_build_args(full_refresh=full_refresh, select=select), build, study)
         _write_log(invocation, out)
         results = run_results_summary(build.target_path)
@@ -173,6 +179,10 @@ def run_marts_command(ns: argparse.Namespace) -> int:
     if result.published is None:
         print(f"dbt build failed ({summary}); the last published warehouse is unchanged", file=sys.stderr)
         return result.returncode or 1
+    if result.unchanged:
+        print(f"marts unchanged: {result.published} already reflects the lake and the dbt project "
+              f"({result.seconds:.1f} s; --full-refresh rebuilds anyway)")
+        return 0
     mode = "incremental" if result.seeded else "full"
     print(f"marts published: {result.published}  ({mode} build, {result.seconds:.1f} s; {summary})")
     if not ns.no_report:

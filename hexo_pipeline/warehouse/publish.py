@@ -115,7 +115,7 @@ class Warehouse:
         """A build into the state database, reset when `full_refresh` or the dbt project changed; its
         folder is removed on exit. Builders are serialized by an exclusive file lock. With `verify`, a lake
         that fails `verify_lake` raises PublicationError before dbt runs."""
-        from ..lake import Lake, verify_lake
+        from ..lake import Lake, contract, verify_lake
 
         builds = self.root / "build"
         with self.lock():
@@ -125,7 +125,7 @@ class Warehouse:
             lake = Lake(self.lake)
             if verify:
                 since = _parse_time(_read_build_info(self.published).get("built_at"))
-                problems = verify_lake(lake, since=since)
+                problems = verify_lake(lake, since=since, datasets=contract.read_by_marts())
                 if problems:
                     more = f" (and {len(problems) - 1} more: `hexo-pipeline lake verify`)" if len(problems) > 1 else ""
                     raise PublicationError(f"lake check failed, nothing built: {problems[0]}{more}")
@@ -133,7 +133,7 @@ class Warehouse:
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
             folder = builds / stamp
             folder.mkdir()
-            build = Build(self, folder, fingerprint=project_fingerprint())
+            build = Build(self, folder, fingerprint=project_fingerprint(), lake_version=lake.manifest.version())
             try:
                 build.seed(full_refresh=full_refresh)
                 with lake.manifest.reading():  # no checkpoint removes a log file while dbt reads it
@@ -147,6 +147,8 @@ class Build:
     warehouse: Warehouse
     folder: Path
     fingerprint: str
+    lake_version: str = ""  # the lake manifest's version this build reads (Manifest.version)
+    inputs: str = ""        # a digest of the build's other inputs (dbt vars, selection), set by the caller
     seeded_from: Path | None = None
     published: bool = False
     started: float = 0.0
@@ -187,6 +189,13 @@ class Build:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+
+    def is_current(self) -> bool:
+        """The published marts were built from this very lake, dbt project and inputs: a build would
+        change nothing (the no-change run costs a manifest listing instead of a dbt build)."""
+        info = _read_build_info(self.warehouse.published)
+        return bool(self.lake_version) and info.get("lake_version") == self.lake_version \
+            and info.get("project_fingerprint") == self.fingerprint and info.get("inputs") == self.inputs
 
     def seed(self, *, full_refresh: bool) -> None:
         """Keep the state database for an incremental build, or start it empty (full rebuild)."""
@@ -230,6 +239,8 @@ class Build:
         info = {
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "project_fingerprint": self.fingerprint,
+            "lake_version": self.lake_version,
+            "inputs": self.inputs,
             "seeded_from_previous": self.seeded_from is not None,
             "build_seconds": round(time.monotonic() - self.started, 1),
             "lake": str(self.warehouse.lake),
