@@ -15,6 +15,11 @@ Policy for damaged files (tested on real_files/fit_invalid):
   complete data read before the failure in `.partial` (marked partial=True), returned directly when the
   caller passes allow_partial=True.
 - nothing decodable at all (header only, not FIT): DecodeError, no partial.
+- bytes the libraries trip over with generic exceptions (fitdecode's AssertionError, "ValueError: size",
+  TypeError, struct.error... found by fuzzing): DecodeError(code="malformed"); a header declaring an
+  absurd data size: DecodeError(code="too_large") before any library reads it; decoded numbers that are
+  not finite or outside their column's plausible range: DecodeError(code="implausible_value")
+  (decoders/plausible.py). Nothing but DecodeError leaves `decode_fit` (tests/test_fuzz_decoders.py).
 
 RR intervals: each `hrv` message holds up to 5 intervals in s (invalid/padding = None or 65.535). They
 carry no timestamp, so beat times are rebuilt by cumulative sum anchored at the activity start: the first

@@ -5,6 +5,10 @@ day-long files. The per-trackpoint loop over child elements is unavoidable with 
 precomputed tag strings. Times are collected as text and parsed in one vectorised pandas call
 (ISO 8601 with `Z`, `.000Z` or `+hh:mm`; a time without zone is taken as UTC, as Garmin writes UTC).
 
+Numbers are checked as they are read (decoders/plausible.py): text that is not a finite number in its
+column's plausible range (`inf`, `abc`, -99999999999...) is a DecodeError(code="implausible_value") naming
+the column; non-finite extension values are dropped. Nothing but DecodeError leaves `decode_tcx`.
+
 Kept on purpose: trackpoints that carry only a <Time> (some parsers drop them; they mark pauses/ends).
 
 Extensions: ActivityExtension v2 `TPX` Speed -> speed_mps, Watts -> watts, RunCadence -> cadence (when
