@@ -39,11 +39,11 @@ from .auth import (
     TokenFile,
     expires_at,
     install_log_redaction,
-    token_key,
     keep_refresh_fields,
     raise_for_token_response,
     register_secret,
     register_token,
+    token_key,
 )
 from .config import HexoskinConfig
 from .errors import (
