@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast ui bench sandbox clean
+.PHONY: install demo test test-fast ui bench sandbox fuzz clean
 
 install: $(STAMP)
 
@@ -32,6 +32,13 @@ sandbox: install
 
 bench: install
 	$(BIN)/python benchmarks/run.py
+
+# Long fuzz run of the activity-file decoders (FIT, TCX, convert): FUZZ_N mutated real files per entry
+# point, 3 GiB address space and 20 s per case; new crashes are recorded in tests/fuzz_corpus/.
+FUZZ_N ?= 3000
+FUZZ_SEED ?= 1
+fuzz: install
+	$(BIN)/python tests/fuzz_long.py -n $(FUZZ_N) --seed $(FUZZ_SEED) --memory-mb 3072 --timeout-s 20 --save
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     convert.add_argument("files", nargs="+", metavar="FILE", help="TCX/FIT files (optionally .gz), or folders")
     convert.add_argument("--out", required=True, metavar="DIR", help="output folder: DIR/<dataset>/<file>.parquet")
     convert.add_argument("--partial", action="store_true", help="write what a truncated/damaged FIT still holds")
+    convert.add_argument("--debug", action="store_true", help="print the traceback of each file that failed")
 
     imp = sub.add_parser("import-export", help="import a Hexoskin binary export (zip or folder) into the lake")
     imp.add_argument("path", metavar="PATH", help="zip or folder of WAV/.hxd/CSV files with info.json")
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     if ns.command == "convert":
         from .ingest.convert_cli import run
 
-        return run(ns.files, ns.out, allow_partial=ns.partial)
+        return run(ns.files, ns.out, allow_partial=ns.partial, debug=ns.debug)
     if ns.command == "import-export":
         from .ingest.export_import import run
 

@@ -92,3 +92,52 @@ def test_console_script_entry_point(real: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "21 trackpoints, 113 rr_intervals" in done.stdout
     assert pq.read_table(tmp_path / "o" / "activity_rr_intervals" / "run.fit.parquet").num_rows == 113
+
+
+def test_one_bad_file_does_not_stop_the_others(real: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    """`convert a.fit bad.fit b.tcx`: a, b converted; bad reported on one line; exit 1; no traceback."""
+    from hexo_pipeline.ingest import convert_cli
+
+    a, bad, b = tmp_path / "a.fit", tmp_path / "bad.fit", tmp_path / "b.tcx"
+    shutil.copyfile(real / "fit" / "garmin-fenix-5-run.fit", a)
+    bad.write_bytes((real / "fit" / "garmin-fenix-5-walk.fit").read_bytes())
+    shutil.copyfile(real / "tcx" / "no_hr.tcx", b)
+    real_convert = convert_cli.convert_file
+
+    def convert_or_crash(path, **kw):
+        if Path(path).name == "bad.fit":          # an unexpected failure, not a DecodeError
+            raise RuntimeError("disk on fire\nsecond line")
+        return real_convert(path, **kw)
+
+    monkeypatch.setattr(convert_cli, "convert_file", convert_or_crash)
+    out = tmp_path / "out"
+    assert main(["convert", str(a), str(bad), str(b), "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert f"{bad}: FAILED [RuntimeError] disk on fire second line" in captured.err
+    assert "Traceback" not in captured.err + captured.out
+    assert "2 of 3 files converted" in captured.out and "1 of 3 files FAILED" in captured.err
+    assert {p.name for p in (out / "activity_trackpoints").iterdir()} == {"a.fit.parquet", "b.tcx.parquet"}
+    assert main(["convert", str(bad), "--out", str(out), "--debug"]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_damaged_files_are_reported_one_line_each(real: Path, tmp_path: Path, capsys) -> None:
+    """Real files with garbage values or bytes: typed one-line reasons, the good file still converts."""
+    tcx = (real / "tcx" / "test.tcx").read_bytes()
+    cases = {
+        "inf.tcx": tcx.replace(b"<AltitudeMeters>", b"<AltitudeMeters>inf", 1),
+        "abc.tcx": tcx.replace(b"<TotalTimeSeconds>", b"<TotalTimeSeconds>abc", 1),
+        "huge.tcx": tcx.replace(b"<Value>", b"<Value>-99999999999", 1),
+        "cut.fit": (real / "fit" / "garmin-edge-820-bike.fit").read_bytes()[:300],
+    }
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+    good = tmp_path / "good.tcx"
+    good.write_bytes(tcx)
+    rc = main(["convert", *(str(tmp_path / n) for n in cases), str(good), "--out", str(tmp_path / "out")])
+    assert rc == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "FAILED [" in line]
+    assert len(lines) == 4 and "Traceback" not in err
+    assert all("[implausible_value] bad number for" in line for line in lines if ".tcx" in line)
+    assert (tmp_path / "out" / "activity_trackpoints" / "good.tcx.parquet").exists()

@@ -138,3 +138,16 @@ def test_one_parquet_dataset_across_sources(real: Path, tmp_path: Path) -> None:
         assert dataset.schema.remove_metadata().equals(schema)
         assert dataset.to_table().num_rows == expected[name]
     assert expected["trackpoints"] == 384 + 486 + 17 + 1773 + 14
+
+
+def test_sizes_beyond_the_memory_bound_are_refused(real: Path, tmp_path: Path, monkeypatch) -> None:
+    from hexo_pipeline.decoders import convert as convert_mod
+
+    raw = (real / "tcx" / "no_hr.tcx").read_bytes()
+    monkeypatch.setattr(convert_mod, "MAX_ACTIVITY_BYTES", len(raw) - 1)
+    for name, data in (("big.tcx", raw), ("bomb.tcx.gz", gzip.compress(raw))):
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(DecodeError) as err:
+            convert_file(path)
+        assert err.value.code == "too_large", name

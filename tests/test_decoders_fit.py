@@ -309,3 +309,33 @@ def test_hrv_padding_through_both_decoders(decoder: str, monkeypatch) -> None:
         "2020-09-13T12:26:42.700000+00:00"]
     assert r.activities.num_rows == 1                      # synthesised: the file has no session
     assert any("no session" in w for w in r.warnings)
+
+
+def test_an_absurd_declared_size_is_refused_before_decoding(real: Path) -> None:
+    data = bytearray((real / "fit" / "garmin-fenix-5-run.fit").read_bytes())
+    data[4:8] = (2**32 - 1).to_bytes(4, "little")
+    with pytest.raises(DecodeError) as err:
+        decode_fit(bytes(data), source="big")
+    assert err.value.code == "too_large" and "declares 4294967295 bytes" in err.value.reason
+
+
+def test_library_failures_become_malformed(monkeypatch) -> None:
+    """fitdecode raised AssertionError, ValueError('size'), TypeError, struct.error on fuzzed files."""
+    import struct
+
+    for exc in (AssertionError("boom"), ValueError("size"), TypeError("t"), struct.error("s")):
+        def reader(*_a, _exc=exc, **_k):
+            raise _exc
+        monkeypatch.setattr(fit_mod.fitdecode, "FitReader", reader)
+        with pytest.raises(DecodeError) as err:
+            decode_fit(b"\x0e\x10" + b"\x00" * 30, source="z")
+        assert err.value.code == "malformed" and type(exc).__name__ in err.value.reason
+
+
+def test_implausible_record_values_are_refused(monkeypatch) -> None:
+    msgs = fit_mod._Messages()
+    msgs.add("record", {"timestamp": datetime(2020, 1, 1), "heart_rate": 4_000_000_000})
+    with pytest.raises(DecodeError) as err:
+        fit_mod._build(msgs, "s", decoder="t", version="0", fallback_reason=None, crc_ok=True, partial=False,
+                       n_segments=None, notes=[])
+    assert err.value.code == "implausible_value" and "trackpoints.heart_rate_bpm row 0" in err.value.reason

@@ -168,3 +168,24 @@ def test_entities_are_not_expanded() -> None:
     evil = evil.replace(b"<TotalTimeSeconds>2</TotalTimeSeconds>", b"<TotalTimeSeconds>&e;</TotalTimeSeconds>")
     r = decode_tcx(evil, source="e")            # the external entity is neither fetched nor expanded
     assert r.laps["total_time_s"][0].as_py() is None
+
+
+@pytest.mark.parametrize(("old", "new", "words"), [
+    (b"<TotalTimeSeconds>2</TotalTimeSeconds>", b"<TotalTimeSeconds>abc</TotalTimeSeconds>",
+     "bad number for total_time_s: 'abc'"),
+    (b"<Value>72</Value>", b"<Value>inf</Value>", "bad number for heart_rate_bpm: inf is not finite"),
+    (b"<Value>72</Value>", b"<Value>-99999999999</Value>", "heart_rate_bpm: -1e+11 is outside [0, 300]"),
+    (b"<Cadence>88</Cadence>", b"<Cadence>1e309</Cadence>", "bad number for cadence: inf is not finite"),
+    (b"<TotalTimeSeconds>2</TotalTimeSeconds>", b"<TotalTimeSeconds>nan</TotalTimeSeconds>", "total_time_s"),
+])
+def test_garbage_numbers_are_typed_errors(old: bytes, new: bytes, words: str) -> None:
+    """Found by fuzzing: OverflowError on inf, ArrowInvalid on -99999999999, ValueError on 'abc'."""
+    assert old in SYNTHETIC
+    with pytest.raises(DecodeError) as err:
+        decode_tcx(SYNTHETIC.replace(old, new), source="g")
+    assert err.value.code == "implausible_value" and words in err.value.reason
+
+
+def test_non_finite_extension_values_are_dropped() -> None:
+    r = decode_tcx(SYNTHETIC.replace(b"<hx:Energy>250</hx:Energy>", b"<hx:Energy>inf</hx:Energy>"), source="x")
+    assert "Energy" not in dict(r.trackpoints["extensions"][0].as_py())

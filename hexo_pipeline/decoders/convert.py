@@ -27,7 +27,9 @@ from hexo_pipeline.decoders.fit import FitResult, decode_fit
 from hexo_pipeline.decoders.schemas import ACTIVITY_TABLE_SCHEMAS
 from hexo_pipeline.decoders.tcx import decode_tcx
 
-MAX_GUNZIPPED_BYTES = 1 << 30   # a 1 GiB activity file is already absurd; refuse gzip bombs
+# Memory bound: the largest real activity files are tens of MiB (a 24,239-record multisport FIT is
+# ~1 MiB); anything beyond this, as given or once gunzipped, is refused before it is decoded.
+MAX_ACTIVITY_BYTES = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ def _xml_root_localname(data: bytes) -> str | None:
         for _, el in etree.iterparse(io.BytesIO(data), events=("start",), resolve_entities=False,
                                      no_network=True):
             return etree.QName(el).localname
-    except etree.XMLSyntaxError:
+    except (etree.LxmlError, ValueError, UnicodeError):   # not XML, or XML lxml cannot read
         return None
     return None
 
@@ -107,6 +109,9 @@ def convert_file(path: str | os.PathLike[str], *, source_id: str | None = None, 
     """
     p = Path(path)
     try:
+        if p.stat().st_size > MAX_ACTIVITY_BYTES:
+            raise DecodeError(f"{p.stat().st_size} bytes: larger than the {MAX_ACTIVITY_BYTES >> 20} MiB "
+                              f"accepted for an activity file", code="too_large", source=str(p))
         data = p.read_bytes()
     except OSError as exc:
         raise DecodeError(f"cannot read: {exc}", code="malformed", source=str(p)) from exc
@@ -121,6 +126,9 @@ def convert_bytes(data: bytes, *, path: str = "<bytes>", source_id: str | None =
                   allow_partial: bool = False, strict_crc: bool = False) -> ConvertedFile:
     """convert_file for bytes already in memory (e.g. an API download)."""
     started = time.perf_counter()
+    if len(data) > MAX_ACTIVITY_BYTES:
+        raise DecodeError(f"{len(data)} bytes: larger than the {MAX_ACTIVITY_BYTES >> 20} MiB accepted for "
+                          f"an activity file", code="too_large")
     sha256 = hashlib.sha256(data).hexdigest()
     source_id = source_id or sha256
     compression = None
@@ -177,9 +185,9 @@ def convert_bytes(data: bytes, *, path: str = "<bytes>", source_id: str | None =
 def _gunzip(data: bytes) -> bytes:
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
-            out = gz.read(MAX_GUNZIPPED_BYTES + 1)
+            out = gz.read(MAX_ACTIVITY_BYTES + 1)      # never more than the bound in memory
     except (OSError, EOFError, zlib.error) as exc:
         raise DecodeError(f"corrupt gzip: {exc}", code="malformed") from exc
-    if len(out) > MAX_GUNZIPPED_BYTES:
-        raise DecodeError("gzip expands beyond 1 GiB", code="malformed")
+    if len(out) > MAX_ACTIVITY_BYTES:
+        raise DecodeError(f"gzip expands beyond {MAX_ACTIVITY_BYTES >> 20} MiB", code="too_large")
     return out

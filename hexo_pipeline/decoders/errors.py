@@ -17,6 +17,8 @@ CODES = frozenset({
     "no_data",             # structurally valid but carries nothing to decode
     "crc_mismatch",        # only raised when the caller asks for strict CRC checking
     "missing_metadata",    # e.g. a Hexoskin export without a record start time
+    "implausible_value",   # a number that is not finite or outside its column's plausible range
+    "too_large",           # a declared or decompressed size beyond the decoders' memory bound
 })
 
 

@@ -15,6 +15,11 @@ Policy for damaged files (tested on real_files/fit_invalid):
   complete data read before the failure in `.partial` (marked partial=True), returned directly when the
   caller passes allow_partial=True.
 - nothing decodable at all (header only, not FIT): DecodeError, no partial.
+- bytes the libraries trip over with generic exceptions (fitdecode's AssertionError, "ValueError: size",
+  TypeError, struct.error... found by fuzzing): DecodeError(code="malformed"); a header declaring an
+  absurd data size: DecodeError(code="too_large") before any library reads it; decoded numbers that are
+  not finite or outside their column's plausible range: DecodeError(code="implausible_value")
+  (decoders/plausible.py). Nothing but DecodeError leaves `decode_fit` (tests/test_fuzz_decoders.py).
 
 RR intervals: each `hrv` message holds up to 5 intervals in s (invalid/padding = None or 65.535). They
 carry no timestamp, so beat times are rebuilt by cumulative sum anchored at the activity start: the first
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -40,6 +46,7 @@ import numpy as np
 import pyarrow as pa
 
 from hexo_pipeline.decoders.errors import DecodeError
+from hexo_pipeline.decoders.plausible import check_columns
 from hexo_pipeline.decoders.schemas import (ACTIVITIES_SCHEMA, LAPS_SCHEMA, RR_INTERVALS_SCHEMA,
                                             TIME_US, TRACKPOINTS_SCHEMA)
 
@@ -47,6 +54,11 @@ WANTED = ("file_id", "record", "lap", "session", "hrv", "event", "sport")
 SEMICIRCLE_TO_DEG = 180.0 / 2**31
 RR_INVALID_S = 65.535            # 0xFFFF ms: padding / invalid
 RR_OVERRUN_TOLERANCE_S = 5.0
+MAX_FIT_DATA_BYTES = 256 << 20   # a header declaring more is damaged (real activities: < 20 MiB)
+# What fitparse/fitdecode raise, besides their own error types, on bytes that contradict their layout
+# (measured by fuzzing: AssertionError, "ValueError: size", TypeError, struct.error, ...).
+LIBRARY_FAILURES = (AssertionError, ValueError, TypeError, struct.error, IndexError, KeyError,
+                    OverflowError, UnicodeDecodeError, ArithmeticError, EOFError, LookupError)
 
 _RECORD_CONSUMED = {"timestamp", "position_lat", "position_long", "altitude", "enhanced_altitude",
                     "distance", "heart_rate", "cadence", "speed", "enhanced_speed", "power", "temperature"}
@@ -160,6 +172,9 @@ def _collect_fitdecode(data: bytes) -> _FitdecodeRun:
                                     f"{seg_data} messages ({exc})", code="truncated")
         except fitdecode.FitError as exc:
             error = DecodeError(f"malformed FIT data in segment {segments}: {exc}", code="malformed")
+        except LIBRARY_FAILURES as exc:  # the library tripped over bytes it did not expect
+            error = DecodeError(f"malformed FIT data in segment {segments}: fitdecode "
+                                f"{type(exc).__name__}: {exc}", code="malformed")
     notes.extend(f"fitdecode: {w.message}" for w in caught if "CRC" not in str(w.message))
     return _FitdecodeRun(msgs, segments, crc_ok, notes, error)
 
@@ -167,6 +182,7 @@ def _collect_fitdecode(data: bytes) -> _FitdecodeRun:
 def decode_fit(data: bytes, *, source: str, allow_partial: bool = False,
                strict_crc: bool = False) -> FitResult:
     """FIT bytes -> tables, fitparse first, fitdecode when fitparse raises (see module doc)."""
+    _check_declared_size(data)
     try:
         msgs = _collect_fitparse(data)
     except Exception as exc:  # noqa: BLE001 - any fitparse failure sends us to the fallback
@@ -194,6 +210,15 @@ def decode_fit(data: bytes, *, source: str, allow_partial: bool = False,
     if strict_crc and not run.crc_ok:
         raise DecodeError("FIT CRC mismatch (strict_crc)", code="crc_mismatch", partial=result)
     return result
+
+
+def _check_declared_size(data: bytes) -> None:
+    """Refuse a header that declares an absurd data size before any library reads it."""
+    if len(data) >= 12 and data[0] >= 12:
+        declared = int.from_bytes(data[4:8], "little")
+        if declared > MAX_FIT_DATA_BYTES:
+            raise DecodeError(f"FIT header declares {declared} bytes of data (limit {MAX_FIT_DATA_BYTES})",
+                              code="too_large")
 
 
 def _has_activity_data(msgs: _Messages) -> bool:
@@ -279,7 +304,7 @@ def _build(msgs: _Messages, source: str, *, decoder: str, version: str, fallback
     rec_us = _to_us(rec_times)
     lat = np.array([_num(r.get("position_lat")) for r in records], dtype=np.float64)
     lon = np.array([_num(r.get("position_long")) for r in records], dtype=np.float64)
-    trackpoints = pa.Table.from_pydict({
+    tp_columns = {
         "source": [source] * len(records),
         "activity_index": _index_by_start(rec_us, session_starts),
         "lap_index": _index_by_start(rec_us, lap_starts),
@@ -294,10 +319,13 @@ def _build(msgs: _Messages, source: str, *, decoder: str, version: str, fallback
         "watts": [_int(r.get("power")) for r in records],
         "temperature_c": [_num(r.get("temperature")) for r in records],
         "extensions": [_extensions(r, _RECORD_CONSUMED) for r in records],
-    }, schema=TRACKPOINTS_SCHEMA)
+    }
+    check_columns(tp_columns | {"latitude_deg": lat * SEMICIRCLE_TO_DEG, "longitude_deg": lon * SEMICIRCLE_TO_DEG},
+                  "trackpoints")
+    trackpoints = pa.Table.from_pydict(tp_columns, schema=TRACKPOINTS_SCHEMA)
 
     # --- laps
-    lap_table = pa.Table.from_pydict({
+    lap_columns = {
         "source": [source] * len(laps),
         "activity_index": _index_by_start(lap_starts_all, session_starts),
         "lap_index": np.arange(len(laps), dtype=np.int32),
@@ -312,7 +340,9 @@ def _build(msgs: _Messages, source: str, *, decoder: str, version: str, fallback
         "intensity": [_text(lap.get("intensity")) for lap in laps],
         "trigger": [_text(lap.get("lap_trigger")) for lap in laps],
         "extensions": [_extensions(lap, _LAP_CONSUMED) for lap in laps],
-    }, schema=LAPS_SCHEMA)
+    }
+    check_columns(lap_columns, "laps")
+    lap_table = pa.Table.from_pydict(lap_columns, schema=LAPS_SCHEMA)
 
     # --- activities (sessions); a file without sessions (cut short) still gets one row to join on
     sport_msg = msgs.get("sport")[0] if msgs.get("sport") else {}
@@ -321,7 +351,7 @@ def _build(msgs: _Messages, source: str, *, decoder: str, version: str, fallback
                         if (records or laps) else [])
     if not sessions and rows:
         notes.append("no session message: one activity row synthesised from the records")
-    activities = pa.Table.from_pydict({
+    activity_columns = {
         "source": [source] * len(rows),
         "activity_index": np.arange(len(rows), dtype=np.int32),
         "sport": [_text(s.get("sport")) for s in rows],
@@ -333,7 +363,9 @@ def _build(msgs: _Messages, source: str, *, decoder: str, version: str, fallback
         "calories": [_int(s.get("total_calories")) for s in rows],
         "avg_hr_bpm": [_int(s.get("avg_heart_rate")) for s in rows],
         "max_hr_bpm": [_int(s.get("max_heart_rate")) for s in rows],
-    }, schema=ACTIVITIES_SCHEMA)
+    }
+    check_columns(activity_columns, "activities")
+    activities = pa.Table.from_pydict(activity_columns, schema=ACTIVITIES_SCHEMA)
 
     rr_table = _rr_table(msgs, source, rec_times, sessions, file_id, session_starts, notes)
 

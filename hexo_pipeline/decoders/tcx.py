@@ -5,6 +5,10 @@ day-long files. The per-trackpoint loop over child elements is unavoidable with 
 precomputed tag strings. Times are collected as text and parsed in one vectorised pandas call
 (ISO 8601 with `Z`, `.000Z` or `+hh:mm`; a time without zone is taken as UTC, as Garmin writes UTC).
 
+Numbers are checked as they are read (decoders/plausible.py): text that is not a finite number in its
+column's plausible range (`inf`, `abc`, -99999999999...) is a DecodeError(code="implausible_value") naming
+the column; non-finite extension values are dropped. Nothing but DecodeError leaves `decode_tcx`.
+
 Kept on purpose: trackpoints that carry only a <Time> (some parsers drop them; they mark pauses/ends).
 
 Extensions: ActivityExtension v2 `TPX` Speed -> speed_mps, Watts -> watts, RunCadence -> cadence (when
@@ -17,6 +21,7 @@ element names, so they are accepted generically rather than guessed).
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +30,7 @@ import pyarrow as pa
 from lxml import etree
 
 from hexo_pipeline.decoders.errors import DecodeError
+from hexo_pipeline.decoders.plausible import check_columns, finite_items, integer, number
 from hexo_pipeline.decoders.schemas import (ACTIVITIES_SCHEMA, LAPS_SCHEMA, TIME_US,
                                             TRACKPOINTS_SCHEMA)
 
@@ -41,14 +47,12 @@ TIME, POSITION, LAT, LON = _t("Time"), _t("Position"), _t("LatitudeDegrees"), _t
 ALT, DIST, HR, CAD, VALUE, EXT = (_t("AltitudeMeters"), _t("DistanceMeters"), _t("HeartRateBpm"),
                                   _t("Cadence"), _t("Value"), _t("Extensions"))
 CREATOR, NAME, ID = _t("Creator"), _t("Name"), _t("Id")
-LAP_FIELDS = {
+LAP_NUMBERS = {
     _t("TotalTimeSeconds"): "total_time_s",
     _t("DistanceMeters"): "distance_m",
     _t("MaximumSpeed"): "max_speed_mps",
-    _t("Calories"): "calories",
-    _t("Intensity"): "intensity",
-    _t("TriggerMethod"): "trigger",
 }
+LAP_TEXTS = {_t("Intensity"): "intensity", _t("TriggerMethod"): "trigger"}
 # TPX children that have a column of their own.
 TPX_COLUMNS = {"Speed": "speed_mps", "Watts": "watts", "RunCadence": "run_cadence"}
 SPORTS = {"biking": "cycling"}          # TCX word -> FIT word, so marts see one vocabulary
@@ -64,29 +68,18 @@ class TcxResult:
     application: str | None
 
 
-def _float(text: str | None) -> float | None:
-    return float(text) if text is not None and text.strip() else None
-
-
-def _int(text: str | None) -> int | None:
-    if text is None or not text.strip():
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        return int(round(float(text)))   # tolerate "72.0" from lenient writers
-
-
 def _numeric_leaves(ext: etree._Element) -> dict[str, float]:
-    """All numeric leaf elements below an <Extensions>, keyed by local name."""
+    """All finite numeric leaf elements below an <Extensions>, keyed by local name."""
     out: dict[str, float] = {}
     for el in ext.iter():
         if len(el) or not isinstance(el.tag, str) or el.text is None:
             continue
         try:
-            out[etree.QName(el).localname] = float(el.text)
+            value = float(el.text)
         except ValueError:
             continue  # textual extension values are not channels
+        if math.isfinite(value):   # inf/nan are not measurements either
+            out[etree.QName(el).localname] = value
     return out
 
 
@@ -94,9 +87,9 @@ def _times(texts: list[str | None], what: str) -> pa.Array:
     """ISO 8601 strings -> timestamp[us, UTC] in one vectorised call."""
     try:
         parsed = pd.to_datetime(pd.Series(texts, dtype="object"), utc=True, format="ISO8601")
-    except (ValueError, TypeError) as exc:
-        raise DecodeError(f"unparseable {what} time: {exc}") from exc
-    return pa.array(parsed.dt.as_unit("us"), type=TIME_US)
+        return pa.array(parsed.dt.as_unit("us"), type=TIME_US)
+    except (ValueError, TypeError, OverflowError, pa.ArrowException) as exc:
+        raise DecodeError(f"unparseable {what} time: {str(exc).splitlines()[0][:200]}") from exc
 
 
 def decode_tcx(data: bytes, *, source: str) -> TcxResult:
@@ -151,8 +144,11 @@ def decode_tcx(data: bytes, *, source: str) -> TcxResult:
                 application = el.findtext(NAME)
     except etree.XMLSyntaxError as exc:
         raise DecodeError(f"not well-formed XML: {exc}", code="malformed") from exc
-    except ValueError as exc:
-        raise DecodeError(f"bad number near trackpoint {n_trackpoint}: {exc}", code="malformed") from exc
+    except DecodeError as exc:
+        raise DecodeError(f"{exc.reason} (near trackpoint {n_trackpoint})", code=exc.code) from None
+    except (etree.LxmlError, ValueError, UnicodeError) as exc:   # lxml on bytes it cannot read
+        raise DecodeError(f"unreadable XML near trackpoint {n_trackpoint}: {type(exc).__name__}: {exc}",
+                          code="malformed") from exc
 
     if not activities:
         raise DecodeError("TCX holds no <Activity> (a course or workout file?)", code="no_data")
@@ -179,24 +175,24 @@ def _read_trackpoint(el: etree._Element, tp: dict[str, list[Any]], activity_inde
         elif tag == POSITION:
             for p in child:
                 if p.tag == LAT:
-                    lat = _float(p.text)
+                    lat = number(p.text, "latitude_deg")
                 elif p.tag == LON:
-                    lon = _float(p.text)
+                    lon = number(p.text, "longitude_deg")
         elif tag == ALT:
-            alt = _float(child.text)
+            alt = number(child.text, "altitude_m")
         elif tag == DIST:
-            dist = _float(child.text)
+            dist = number(child.text, "distance_m")
         elif tag == HR:
-            hr = _int(child.findtext(VALUE))
+            hr = integer(child.findtext(VALUE), "heart_rate_bpm")
         elif tag == CAD:
-            cad = _int(child.text)
+            cad = integer(child.text, "cadence")
         elif tag == EXT:
             ext.update(_numeric_leaves(child))
     speed = ext.pop("Speed", None)
     watts = ext.pop("Watts", None)
     run_cadence = ext.pop("RunCadence", None)
     if cad is None and run_cadence is not None:
-        cad = int(run_cadence)
+        cad = int(round(run_cadence))
     tp["activity_index"].append(activity_index)
     tp["lap_index"].append(lap_index)
     tp["time"].append(time)
@@ -207,21 +203,25 @@ def _read_trackpoint(el: etree._Element, tp: dict[str, list[Any]], activity_inde
     tp["heart_rate_bpm"].append(hr)
     tp["cadence"].append(cad)
     tp["speed_mps"].append(speed)
-    tp["watts"].append(None if watts is None else int(watts))
-    tp["extensions"].append(list(ext.items()) if ext else None)
+    tp["watts"].append(None if watts is None else int(round(watts)))
+    tp["extensions"].append(finite_items(ext))
 
 
 def _read_lap(el: etree._Element, lap: dict[str, Any]) -> None:
     ext: dict[str, float] = {}
     for child in el:
         tag = child.tag
-        if tag in LAP_FIELDS:
-            lap[LAP_FIELDS[tag]] = child.text
+        if tag in LAP_NUMBERS:
+            lap[LAP_NUMBERS[tag]] = number(child.text, LAP_NUMBERS[tag])
+        elif tag == _t("Calories"):
+            lap["calories"] = integer(child.text, "calories")
+        elif tag in LAP_TEXTS:
+            lap[LAP_TEXTS[tag]] = child.text
         elif tag == _t("AverageHeartRateBpm"):
-            lap["avg_hr_bpm"] = _int(child.findtext(VALUE))
+            lap["avg_hr_bpm"] = integer(child.findtext(VALUE), "avg_hr_bpm")
         elif tag == _t("MaximumHeartRateBpm"):
-            lap["max_hr_bpm"] = _int(child.findtext(VALUE))
-        elif tag == CAD and (cadence := _float(child.text)) is not None:
+            lap["max_hr_bpm"] = integer(child.findtext(VALUE), "max_hr_bpm")
+        elif tag == CAD and (cadence := number(child.text, "cadence")) is not None:
             ext["Cadence"] = cadence
         elif tag == EXT:
             ext.update(_numeric_leaves(child))
@@ -239,22 +239,24 @@ def _laps_table(laps: list[dict[str, Any]], source: str) -> pa.Table:
         return mapping.get(value, value)
 
     n = len(laps)
-    return pa.Table.from_pydict({
+    columns = {
         "source": [source] * n,
         "activity_index": col("activity_index"),
         "lap_index": col("lap_index"),
         "start_time": _times(col("start_time"), "lap StartTime"),
-        "total_time_s": [_float(v) for v in col("total_time_s")],
+        "total_time_s": col("total_time_s"),
         "elapsed_time_s": [None] * n,     # TCX has no elapsed time distinct from timer time
-        "distance_m": [_float(v) for v in col("distance_m")],
-        "max_speed_mps": [_float(v) for v in col("max_speed_mps")],
-        "calories": [_int(v) for v in col("calories")],
+        "distance_m": col("distance_m"),
+        "max_speed_mps": col("max_speed_mps"),
+        "calories": col("calories"),
         "avg_hr_bpm": col("avg_hr_bpm"),
         "max_hr_bpm": col("max_hr_bpm"),
         "intensity": [lower(v, INTENSITIES) for v in col("intensity")],
         "trigger": [lower(v, {}) for v in col("trigger")],
-        "extensions": [list(e.items()) if e else None for e in col("extensions")],
-    }, schema=LAPS_SCHEMA)
+        "extensions": [finite_items(e) if e else None for e in col("extensions")],
+    }
+    check_columns(columns, "laps")
+    return pa.Table.from_pydict(columns, schema=LAPS_SCHEMA)
 
 
 def _activities_table(activities: list[dict[str, Any]], laps: list[dict[str, Any]],
@@ -266,9 +268,9 @@ def _activities_table(activities: list[dict[str, Any]], laps: list[dict[str, Any
     rows = []
     for act in activities:
         mine = [lap for lap in laps if lap["activity_index"] == act["activity_index"]]
-        times = present([_float(lap.get("total_time_s")) for lap in mine])
-        dists = present([_float(lap.get("distance_m")) for lap in mine])
-        cals = present([_int(lap.get("calories")) for lap in mine])
+        times = present([lap.get("total_time_s") for lap in mine])
+        dists = present([lap.get("distance_m") for lap in mine])
+        cals = present([lap.get("calories") for lap in mine])
         maxhr = present([lap.get("max_hr_bpm") for lap in mine])
         sport = (act.get("sport") or "").strip().lower() or None
         rows.append({
@@ -286,6 +288,7 @@ def _activities_table(activities: list[dict[str, Any]], laps: list[dict[str, Any
             "max_hr_bpm": max(maxhr) if maxhr else None,
         })
     columns = {name: [r[name] for r in rows] for name in ACTIVITIES_SCHEMA.names}
+    check_columns(columns, "activities")
     columns["start_time"] = _times(columns["start_time"], "activity Id")
     return pa.Table.from_pydict(columns, schema=ACTIVITIES_SCHEMA)
 
@@ -296,5 +299,6 @@ def _trackpoints_table(tp: dict[str, list[Any]], source: str) -> pa.Table:
     columns["time"] = _times(tp["time"], "trackpoint")
     columns["temperature_c"] = pa.nulls(n, pa.float64())
     columns["source"] = pa.array([source] * n, pa.string())
+    check_columns(columns, "trackpoints")
     return pa.Table.from_pydict({name: columns[name] for name in TRACKPOINTS_SCHEMA.names},
                                 schema=TRACKPOINTS_SCHEMA)

@@ -146,6 +146,61 @@ class TokenFile:
         return f"TokenFile({str(self.path)!r})"
 
 
+# -- one OAuth2 token per process ------------------------------------------------------------------------
+
+
+TokenKey = tuple[str, str, str, str, str]
+
+
+def token_key(base_url: str, client_id: str | None, username: str, scope: str | None,
+              client_secret: str | None, password: str) -> TokenKey:
+    """(base_url, client_id, username, scope, digest of the credentials): a client shares a token only
+    with clients that would have been granted the very same one (a wrong password or a readonly scope
+    never rides on another client's token). The digest never leaves memory."""
+    digest = hashlib.sha256(f"{client_secret or ''}\0{password}".encode("utf-8")).hexdigest()
+    return (base_url, client_id or "", username, scope or "", digest)
+
+
+class TokenCache:
+    """Process-wide OAuth2 tokens of password-grant clients, keyed by `token_key` (base_url, client_id,
+    username...), so that every HexoskinClient of a process (one per Dagster step) reuses one token and
+    refreshes it instead of doing a password grant each. In memory only; a lock per key serialises
+    grants and refreshes of that key across clients and threads."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[TokenKey, dict[str, Any]] = {}
+        self._locks: dict[TokenKey, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def lock(self, key: TokenKey) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def get(self, key: TokenKey) -> dict[str, Any] | None:
+        with self._guard:
+            token = self._tokens.get(key)
+            return dict(token) if token else None
+
+    def put(self, key: TokenKey, token: dict[str, Any]) -> None:
+        with self._guard:
+            self._tokens[key] = dict(token)
+
+    def clear(self) -> None:
+        with self._guard:
+            self._tokens.clear()
+
+
+TOKENS = TokenCache()
+
+
+def expires_at(token: dict[str, Any] | None) -> float:
+    """The token's expiry (Unix s); 0 when unknown."""
+    try:
+        return float((token or {}).get("expires_at") or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
 # -- log redaction ---------------------------------------------------------------------------------------
 
 logger = logging.getLogger("hexo_pipeline.hexoskin")

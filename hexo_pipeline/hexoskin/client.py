@@ -14,6 +14,7 @@ import os
 import secrets
 import threading
 import time
+import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -32,14 +33,17 @@ from . import datatypes as catalog
 from .auth import (
     AUTHORIZE_PATH,
     TOKEN_PATH,
+    TOKENS,
     BasicAuth,
     HexoApiKeyAuth,
     TokenFile,
+    expires_at,
     install_log_redaction,
     keep_refresh_fields,
     raise_for_token_response,
     register_secret,
     register_token,
+    token_key,
 )
 from .config import HexoskinConfig
 from .errors import (
@@ -228,7 +232,13 @@ class HexoskinClient:
     ):
         self.config = config or HexoskinConfig.from_env()
         self.auth_scheme = self.config.resolved_auth()
-        self._lock = threading.Lock()  # one token fetch/refresh at a time
+        # Password-grant clients share one token per process (auth.TokenCache); their lock is the
+        # key's, so a grant or refresh happens once for all clients of the key.
+        self._cache_key = (token_key(self.config.base_url, self.config.client_id, self.config.username,
+                                     self.config.scope, self.config.client_secret, self.config.password)
+                           if self.auth_scheme == "oauth2" and self.config.username and self.config.password
+                           else None)
+        self._lock = TOKENS.lock(self._cache_key) if self._cache_key else threading.Lock()
         self._grant: str | None = None  # OAuth2 only: "password" or "authorization_code"
         self._period_cache: dict[int, int | None] = {}
         self._token_file = TokenFile(self.config.token_file) if self.config.token_file else None
@@ -362,18 +372,39 @@ class HexoskinClient:
         token = dict(token)
         register_token(token)
         self._session.token = token
+        if self._cache_key:
+            TOKENS.put(self._cache_key, token)
         if self._token_file is not None:
             self._token_file.save(token)
 
+    @staticmethod
+    def _expired(token: Mapping[str, Any]) -> bool:
+        return 0 < expires_at(dict(token)) <= time.time()
+
+    def _adopt_shared_token(self) -> bool:
+        """Take the token another client obtained, in this process (TOKENS) or another one (the token
+        file), when we have none or it outlives ours. Called under self._lock."""
+        mine = dict(self._session.token or {})
+        candidates = [TOKENS.get(self._cache_key) if self._cache_key else None,
+                      self._token_file.load() if self._token_file else None]
+        best = max((c for c in candidates if c), key=expires_at, default=None)
+        if best is None or best.get("access_token") == mine.get("access_token"):
+            return False
+        if mine and (expires_at(best) <= expires_at(mine) or self._expired(best)):
+            return False
+        self._store_token(best)  # even expired (no token of our own): refreshing beats a new grant
+        return True
+
     def _ensure_token(self) -> None:
-        if self._session.token:
+        token = self._session.token
+        if token and not self._expired(token):
             return
         with self._lock:
-            if self._session.token:
+            if self._adopt_shared_token() and not self._expired(self._session.token):
                 return
-            stored = self._token_file.load() if self._token_file else None
-            if stored:
-                self._session.token = stored  # expired ones are refreshed by OAuth2Session on first use
+            if self._session.token:
+                if self._expired(self._session.token):
+                    self._refresh()  # under the lock: one refresh for every client of the key
             elif self._grant == "password":
                 self._store_token(self._password_grant())
             else:
@@ -477,7 +508,8 @@ class HexoskinClient:
                 # from the token file): with a password configured, start over with a password grant.
                 if attempt == 1 and exc.url == self._token_url and self._grant == "password":
                     with self._lock:
-                        self._store_token(self._password_grant())
+                        if not self._adopt_shared_token() or self._expired(self._session.token):
+                            self._store_token(self._password_grant())
                     continue
                 raise
             except requests.RequestException as exc:
@@ -488,8 +520,11 @@ class HexoskinClient:
             )
             if response.status_code == 401 and attempt == 1 and self.auth_scheme == "oauth2":
                 response.close()
+                rejected = dict(self._session.token or {}).get("access_token")
                 with self._lock:
-                    self._refresh()
+                    # Another client may have renewed the token while we waited for the lock.
+                    if not self._adopt_shared_token() or self._session.token.get("access_token") == rejected:
+                        self._refresh()
                 continue
             if response.status_code >= 400:
                 try:
@@ -511,7 +546,7 @@ class HexoskinClient:
                 if attempt == retries:
                     raise
                 logger.debug("%s %s: body cut short, retrying", method, redact_url(url))
-                time.sleep(min(self.config.backoff_max_s, self.config.backoff_factor * 2 ** attempt))
+                time.sleep(self._backoff_s(attempt))
         raise AssertionError("unreachable")
 
     @staticmethod
@@ -639,29 +674,75 @@ class HexoskinClient:
         chunk_size: int = 1 << 20,
     ) -> Path:
         """Binary data (Accept: application/octet-stream, a zip of WAV/.hxd files), streamed to a temp
-        file beside `dest` and renamed into place: never held whole in memory, never half-written."""
+        file beside `dest` and renamed into place once whole (length and zip CRCs checked, cut bodies
+        retried; see `download`): never held whole in memory, never half-written."""
         ids = _ids(datatypes)
         params: dict[str, Any] = {**_selection_params(record, range, user), "datatype__in": ids}
         params.update({"start": _ticks(start), "end": _ticks(end)})
         if user is not None and (start is None or end is None):
             raise ValueError("a user= request needs start and end")
+        return self.download("data", dest, params=params, headers={"Accept": "application/octet-stream"},
+                             verify=verify_zip, chunk_size=chunk_size)
+
+    def download(
+        self,
+        resource_or_uri: str,
+        dest: str | os.PathLike[str],
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        verify: Callable[[Path], None] | None = None,
+        chunk_size: int = 1 << 20,
+    ) -> Path:
+        """GET streamed to a temp file beside `dest`, fsynced and renamed into place only once whole:
+        its length must match Content-Length and `verify(path)` (e.g. `verify_zip`) must pass. A body
+        cut short or a connection reset mid-body is retried with the client's backoff, up to
+        max_retries times (urllib3 already retries what fails before the body). On failure no file is
+        left behind and `dest` keeps what it held."""
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}.part")
-        headers = {"Accept": "application/octet-stream"}
-        with self.request("GET", "data", params=params, headers=headers, stream=True) as response:
-            try:
-                with open(tmp, "wb") as f:
+        url = self.url(resource_or_uri)
+        try:
+            for attempt in range(self.config.max_retries + 1):
+                try:
+                    self._download_once(url, tmp, params, headers, chunk_size)
+                    if verify is not None:
+                        verify(tmp)
+                except IncompleteDownload as exc:
+                    if attempt == self.config.max_retries:
+                        raise TransportError(f"download interrupted: {exc}", redact_url(url)) from exc
+                    logger.debug("GET %s: %s; retrying", redact_url(url), exc)
+                    time.sleep(self._backoff_s(attempt))
+                    continue
+                os.replace(tmp, dest)
+                return dest
+        finally:
+            tmp.unlink(missing_ok=True)
+        raise AssertionError("unreachable")
+
+    def _download_once(self, url: str, tmp: Path, params: Mapping[str, Any] | None,
+                       headers: Mapping[str, str] | None, chunk_size: int) -> None:
+        with self.request("GET", url, params=params, headers=headers, stream=True) as response:
+            written = 0
+            with open(tmp, "wb") as f:
+                try:
                     for block in response.iter_content(chunk_size):
                         f.write(block)
-                os.replace(tmp, dest)
-            except requests.RequestException as exc:  # connection lost or body cut short mid-stream
-                tmp.unlink(missing_ok=True)
-                raise TransportError(f"download interrupted: {type(exc).__name__}: {exc}", response.url) from exc
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
-        return dest
+                        written += len(block)
+                except requests.RequestException as exc:  # connection lost or body cut short mid-stream
+                    raise IncompleteDownload(f"{type(exc).__name__}: {exc}") from exc
+                f.flush()
+                os.fsync(f.fileno())
+            promised = response.headers.get("Content-Length")
+            # Content-Length counts the bytes on the wire; with a Content-Encoding requests decodes them.
+            if promised and promised.isdigit() and not response.headers.get("Content-Encoding"):
+                if written != int(promised):
+                    raise IncompleteDownload(f"{written} bytes received, Content-Length promised {promised}")
+
+    def _backoff_s(self, attempt: int) -> float:
+        """The wait before retry `attempt + 1` of something urllib3 cannot retry (a body cut short)."""
+        return min(self.config.backoff_max_s, self.config.backoff_factor * 2**attempt)
 
     def _selection(
         self, record: int | None, range_: int | None, user: int | None, start: Timestamp | None, end: Timestamp | None
@@ -713,3 +794,18 @@ def _concat(chunks: list[Series]) -> Series:
     if len(chunks) == 1:
         return chunks[0]
     return Series(np.concatenate([c.timestamps for c in chunks]), np.concatenate([c.values for c in chunks]))
+
+
+class IncompleteDownload(Exception):
+    """A streamed body that is not whole (cut short, reset, or failing its check): retried."""
+
+
+def verify_zip(path: Path) -> None:
+    """A downloaded zip is whole: its central directory reads and every member's CRC matches."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise IncompleteDownload(f"not a complete zip: {exc}") from exc
+    if bad is not None:
+        raise IncompleteDownload(f"not a complete zip: member {bad!r} fails its CRC")

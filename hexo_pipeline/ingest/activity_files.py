@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -41,7 +41,6 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import requests
 
 from ..decoders import ConvertedFile, DecodeError, convert_file
 from ..hexoskin import HexoskinClient, HexoskinError, RateLimited, ServerError, TransportError
@@ -218,23 +217,9 @@ def download_range_export(client: HexoskinClient, range_id: int, fmt: str, dest:
     """GET /api/range/<id>/ as TCX or FIT, streamed (never whole in memory) to a hidden temp file beside
     `dest` and fsynced; returns the temp file. The caller decodes it, then `install`s it over `dest` or
     quarantines it, so a bad download never replaces a good export."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with client.request("GET", f"range/{range_id}/", headers={"Accept": ACCEPT[fmt]}, stream=True) as resp:
-            with os.fdopen(fd, "wb") as fh:
-                try:
-                    for block in resp.iter_content(chunk_size):
-                        fh.write(block)
-                except requests.RequestException as exc:  # connection lost or body cut short
-                    raise TransportError(f"download interrupted: {type(exc).__name__}: {exc}", resp.url) from exc
-                fh.flush()
-                os.fsync(fh.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
+    # client.download retries bodies cut short, checks Content-Length and leaves nothing on failure.
+    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}.part")
+    return client.download(f"range/{range_id}/", tmp, headers={"Accept": ACCEPT[fmt]}, chunk_size=chunk_size)
 
 
 def install(tmp: Path, dest: Path, sha256: str) -> bool:
