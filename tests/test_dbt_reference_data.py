@@ -32,6 +32,7 @@ from hexo_pipeline.decoders import read_export
 from hexo_pipeline.decoders.fit import decode_fit
 from hexo_pipeline.hexoskin.datatypes import Family
 from hexo_pipeline.ingest.subject_day import RECORDS_SCHEMA
+from hexo_pipeline.ingest.summaries import rebuild_summaries
 from hexo_pipeline.lake import Lake
 from hexo_pipeline.study_settings import StudySettings
 
@@ -93,6 +94,7 @@ def _write_signals(lake: Lake, dataset: str, subject: str, record_id: int, ts_ns
         if earlier is not None:
             table = pa.concat_tables([earlier, table.cast(earlier.schema)])
         lake.write_partition(dataset, subject, day, table, signal=True)
+        rebuild_summaries(lake, subject, day)  # what ingestion writes beside the signals
         existing = lake.read_partition("records", subject, day)
         rows = (existing.to_pylist() if existing is not None else []) + [r for r in records if r["_day"] == day]
         lake.write_partition("records", subject, day, pa.Table.from_pylist(

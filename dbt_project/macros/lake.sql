@@ -148,10 +148,15 @@
     {%- if partitions | length == 0 -%}
         false
     {%- else -%}
-        ({{ subject_column }}, {{ date_column }}) in (
+        {#- The plain IN lists first: DuckDB prunes hive partitions (and skips files) on them, not on the tuple. -#}
+        {%- set subjects = partitions | map(attribute=0) | unique | list -%}
+        {%- set days = partitions | map(attribute=1) | unique | list -%}
+        ({{ subject_column }} in ({% for s in subjects %}'{{ s }}'{{ "," if not loop.last }}{% endfor %})
+        and {{ date_column }} in ({% for d in days %}date '{{ d }}'{{ "," if not loop.last }}{% endfor %})
+        and ({{ subject_column }}, {{ date_column }}) in (
         {%- for subject, day in partitions %}
             ('{{ subject }}', date '{{ day }}'){{ "," if not loop.last }}
-        {%- endfor %})
+        {%- endfor %}))
     {%- endif -%}
 {%- endmacro %}
 

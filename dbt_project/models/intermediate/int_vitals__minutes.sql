@@ -2,7 +2,9 @@
 -- (written at ingestion), placed in the subject's local day and hour. int_vitals__chunks (records,
 -- days, resting heart rate) and int_vitals__hours (data yield) are merges of these minutes. A UTC
 -- minute never straddles a local day or hour (time-zone offsets are whole multiples of 15 minutes).
-{%- set pending = lake_incremental(['vitals_minutes']) %}
+-- A view, not a table: its readers are incremental on the lake partitions, and a copy of every minute of
+-- the history in the warehouse would make each build's cost and the state file grow with it.
+{{ config(materialized='view') }}
 {%- set local_at = local_ts('m.minute_at', "coalesce(s.timezone, " ~ study_timezone() ~ ")") %}
 
 select
@@ -17,4 +19,3 @@ select
     m.received_at as lake_received_at
 from {{ ref('stg_lake__vitals_minutes') }} as m
 left join {{ ref('int_subjects') }} as s on s.username = m.username
-{{ lake_pending_where(pending, 'm.username', 'm.lake_date') }}
