@@ -39,6 +39,18 @@
 {%- endmacro %}
 
 
+{#- A lateral join giving one row (`day`) per local day a [start, end) span touches in its time zone. -#}
+{% macro local_days_spanned(start_column, end_column, tz_column) -%}
+    lateral (
+        select unnest(generate_series(
+            cast({{ local_ts(start_column, tz_column) }} as date),
+            cast({{ local_ts(end_column ~ ' - interval 1 microsecond', tz_column) }} as date),
+            interval 1 day
+        )) as day
+    )
+{%- endmacro %}
+
+
 {#- The UTC instant at which a local day starts in an IANA zone. -#}
 {% macro local_day_start(day, tz) -%}
     timezone({{ tz }}, cast({{ day }} as timestamp))

@@ -11,13 +11,7 @@ days as (
         records.*,
         cast(d.day as date) as local_date
     from records,
-        lateral (
-            select unnest(generate_series(
-                cast({{ local_ts('start_at', 'timezone') }} as date),
-                cast({{ local_ts('end_at - interval 1 microsecond', 'timezone') }} as date),
-                interval 1 day
-            )) as day
-        ) as d
+        {{ local_days_spanned('start_at', 'end_at', 'timezone') }} as d
 )
 
 select
