@@ -83,7 +83,7 @@ def test_every_signal_family_is_a_dataset():
 
 
 def test_no_module_imports_another_modules_private_helpers():
-    root = Path(__file__).resolve().parents[1] / "hexo_pipeline"
+    root = Path(__file__).resolve().parents[2] / "hexo_pipeline"
     offenders = []
     for path in root.rglob("*.py"):
         for line in path.read_text().splitlines():

@@ -17,7 +17,7 @@ from hexo_pipeline.hexoskin.datatypes import Family
 
 def _shared_dir() -> Path:
     env = os.environ.get("HEXO_SHARED_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared"
 
 
 EXPORT = _shared_dir() / "reference" / "real_exports" / "astroskin_record_122445"

@@ -36,7 +36,7 @@ from hexo_pipeline.ingest.summaries import rebuild_summaries
 from hexo_pipeline.lake import Lake
 from hexo_pipeline.study_settings import StudySettings
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "reference"
 HERA = SHARED / "real_files" / "hexoskin" / "HERA_heart_rate_1hz.csv"
 EXPORT = SHARED / "real_exports" / "astroskin_record_122445"
 FIT_FILES = ("garmin-fenix-5-run.fit", "garmin-fenix-5-walk.fit", "garmin-edge-820-bike.fit")

@@ -16,7 +16,7 @@ from hexo_pipeline.decoders.tcx import decode_tcx
 
 def _shared_dir() -> Path:
     env = os.environ.get("HEXO_SHARED_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared"
 
 
 TCX_DIR = _shared_dir() / "reference" / "real_files" / "tcx"

@@ -22,7 +22,7 @@ from hexo_pipeline.hexoskin.client import verify_zip
 from test_client_sandbox import make_client, make_config
 
 ACCEPT = {"tcx": "application/vnd.garmin.tcx+xml", "fit": "application/vnd.ant.fit"}
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def count_grants(handle) -> Counter:

@@ -18,7 +18,7 @@ from hexo_pipeline.decoders import (ACTIVITY_TABLE_SCHEMAS, DecodeError, convert
 
 def _shared_dir() -> Path:
     env = os.environ.get("HEXO_SHARED_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared"
 
 
 REAL = _shared_dir() / "reference" / "real_files"
