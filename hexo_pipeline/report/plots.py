@@ -92,7 +92,7 @@ def heatmap(values: pd.DataFrame, *, title: str, vmin: float, vmax: float, color
         return to_svg(fig)
     compact = n_rows * n_cols > COMPACT_CELLS
     row_h = 0.13 if compact else 0.3
-    fig = _figure(width=12.0 if compact else min(12.0, max(6.5, 3.0 + 0.5 * n_cols)), height=1.9 + row_h * n_rows)
+    fig = _figure(width=12.0 if compact else min(12.0, max(9.0, 3.0 + 0.5 * n_cols)), height=1.9 + row_h * n_rows)
     ax = fig.add_subplot()
     data = values.to_numpy(dtype=float)
     rgba = SEQUENTIAL((np.clip(data, vmin, vmax) - vmin) / (vmax - vmin or 1))
