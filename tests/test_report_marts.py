@@ -144,3 +144,29 @@ def test_report_command_prints_a_pdf(demo, capsys):
     pdf = root / "reports" / "5e7a0c1d" / "index.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 20_000
     assert "index.pdf" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_100_by_180_study_renders_readable_at_1280px(tmp_path, build_warehouse):
+    """The scale study (benchmarks/scale_lake.py): compact heatmaps, every plot laid out, no overflow."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    scale_lake = pytest.importorskip("scale_lake")
+    from hexo_pipeline.study_settings import StudySettings
+
+    spec = scale_lake.ScaleSpec(subjects=100, days=180)
+    scale_lake.write_scale_lake(tmp_path, spec)
+    result = build_warehouse(tmp_path, StudySettings(start=spec.start, end=spec.end, timezone="UTC",
+                                                     uuid=scale_lake.STUDY_UUID))
+    [page] = render_study_reports(result.published, tmp_path / "reports")
+    run = chromium(["--window-size=1280,900", "--dump-dom"], page, tmp_path / "profile")
+    assert console_messages(run.stderr) == []
+    expected = re.search(r'data-plots-expected="(\d+)"', run.stdout)
+    rendered = re.search(r'data-plots-rendered="(\d+)"', run.stdout)
+    assert expected and rendered and rendered.group(1) == expected.group(1)
+    assert 'data-horizontal-overflow="no"' in run.stdout
+    run = chromium(["--window-size=1280,16000", f"--screenshot={page.parent / 'screenshot-1280.png'}"], page,
+                   tmp_path / "profile2")
+    assert run.returncode == 0

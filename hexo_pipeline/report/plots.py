@@ -91,7 +91,7 @@ def heatmap(values: pd.DataFrame, *, title: str, vmin: float, vmax: float, color
         _no_data(fig.add_subplot(), "no data")
         return to_svg(fig)
     compact = n_rows * n_cols > COMPACT_CELLS
-    row_h = 0.13 if compact else 0.3
+    row_h = 0.14 if compact else 0.3
     fig = _figure(width=12.0 if compact else min(12.0, max(9.0, 3.0 + 0.5 * n_cols)), height=1.9 + row_h * n_rows)
     ax = fig.add_subplot()
     data = values.to_numpy(dtype=float)
@@ -101,8 +101,8 @@ def heatmap(values: pd.DataFrame, *, title: str, vmin: float, vmax: float, color
     rgba[missing & inside] = (*to_rgb(NO_DATA), 1.0)
     rgba[~inside] = (1.0, 1.0, 1.0, 1.0)
     ax.imshow(rgba, aspect="auto", interpolation="nearest")
-    row_step = max(1, -(-n_rows // 60))
-    ax.set_yticks(range(0, n_rows, row_step), list(values.index)[::row_step], fontsize=7 if compact else 9)
+    row_step = max(1, -(-n_rows // 120))
+    ax.set_yticks(range(0, n_rows, row_step), list(values.index)[::row_step], fontsize=6.5 if compact else 9)
     labels = [pd.Timestamp(d).strftime(DATE_FORMAT) for d in values.columns]
     col_step = max(1, -(-n_cols // 30))
     ax.set_xticks(range(0, n_cols, col_step), labels[::col_step], rotation=90, fontsize=8)
@@ -189,9 +189,10 @@ def small_multiples(days: pd.DataFrame, metric: str, *, title: str, ylabel: str)
     lines: dict[str, list[np.ndarray]] = {}
     filled: dict[str, list[np.ndarray]] = {}
     hollow: dict[str, list[np.ndarray]] = {}
+    frames = []
     for k, subject in enumerate(subjects):
         cx, cy = (k % cols) * (1 + gap_x), -(k // cols) * (1 + gap_y)
-        ax.add_patch(matplotlib.patches.Rectangle((cx, cy), 1, 1, fill=False, edgecolor="#999", linewidth=0.6))
+        frames.append([[cx, cy], [cx + 1, cy], [cx + 1, cy + 1], [cx, cy + 1], [cx, cy], [np.nan, np.nan]])
         group = groups.get(subject)
         ax.text(cx, cy + 1.03, f"{subject} ({group})", fontsize=6.5, va="bottom", ha="left")
         if k % cols == 0:
@@ -209,13 +210,16 @@ def small_multiples(days: pd.DataFrame, metric: str, *, title: str, ylabel: str)
         valid = sf["is_valid_day"].to_numpy(bool)
         filled.setdefault(color, []).append(points[valid])
         hollow.setdefault(color, []).append(points[~valid])
+    box = np.vstack([np.array(f, dtype=float) for f in frames])
+    ax.plot(box[:, 0], box[:, 1], "-", color="#999", linewidth=0.6)
+    # The data as one raster layer inside the SVG: thousands of markers stay a light page.
     for color, parts in lines.items():
         xy = np.vstack(parts)
-        ax.plot(xy[:, 0], xy[:, 1], "-", color=color, linewidth=0.7)
+        ax.plot(xy[:, 0], xy[:, 1], "-", color=color, linewidth=0.7, rasterized=True)
         f, h = np.vstack(filled[color]), np.vstack(hollow[color])
-        ax.plot(f[:, 0], f[:, 1], "o", color=color, markersize=1.8, linestyle="none")
+        ax.plot(f[:, 0], f[:, 1], "o", color=color, markersize=1.8, linestyle="none", rasterized=True)
         ax.plot(h[:, 0], h[:, 1], "o", markerfacecolor="white", markeredgecolor=color, markersize=2.6,
-                markeredgewidth=0.7, linestyle="none")
+                markeredgewidth=0.7, linestyle="none", rasterized=True)
     ax.set_xlim(-0.25, cols * (1 + gap_x))
     ax.set_ylim(-(rows - 1) * (1 + gap_y) - 0.05, 1 + top)
     ax.axis("off")

@@ -4,7 +4,10 @@
 with as_of as (
     select coalesce(
         try_cast(nullif('{{ var("attention_as_of", "") }}', '') as date),
-        (select max(local_date) from {{ ref('fct_subject_day') }} where has_data),
+        (
+            select max(local_date) from {{ ref('fct_subject_day') }}
+            where has_data
+        ),
         (select max(local_date) from {{ ref('fct_subject_day') }})
     ) as as_of_date
 ),
@@ -57,8 +60,10 @@ measured as (
         coalesce(p.survey_days_answered, 0) as survey_days_answered,
         case
             when q.has_surveys and p.days_in_window > 0
-                then least(100.0, 100.0 * p.survey_days_answered
-                    / (p.days_in_window * {{ var('survey_days_per_week', 7) }} / 7.0))
+                then least(
+                        100.0, 100.0 * p.survey_days_answered
+                        / (p.days_in_window * {{ var('survey_days_per_week', 7) }} / 7.0)
+                    )
         end as survey_compliance_pct,
         l.last_data_date,
         {{ var('attention_window_days', 7) }} as window_days,

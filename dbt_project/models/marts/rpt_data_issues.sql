@@ -82,8 +82,14 @@ issues as (
         cast(null as bigint) as record_id,
         concat_ws(
             '; ',
-            case when hr_mean_bpm not between 25 and 250 then 'heart rate ' || cast(round(hr_mean_bpm, 1) as varchar) || ' bpm' end,
-            case when br_mean_rpm not between 2 and 70 then 'breathing ' || cast(round(br_mean_rpm, 1) as varchar) || ' rpm' end
+            case
+                when hr_mean_bpm not between 25 and 250
+                    then 'heart rate ' || cast(round(hr_mean_bpm, 1) as varchar) || ' bpm'
+            end,
+            case
+                when br_mean_rpm not between 2 and 70
+                    then 'breathing ' || cast(round(br_mean_rpm, 1) as varchar) || ' rpm'
+            end
         ) as detail
     from {{ ref('fct_subject_day') }}
     where hr_mean_bpm not between 25 and 250 or br_mean_rpm not between 2 and 70

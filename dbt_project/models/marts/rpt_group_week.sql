@@ -6,9 +6,9 @@
                   'sleep_hours_per_night'] %}
 with long as (
     {% for m in metrics %}
-    select group_name, week_start, subject_id, '{{ m }}' as metric, cast({{ m }} as double) as value
-    from {{ ref('rpt_subject_week') }}
-    {% if not loop.last %}union all{% endif %}
+        select group_name, week_start, subject_id, '{{ m }}' as metric, cast({{ m }} as double) as value
+        from {{ ref('rpt_subject_week') }}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 )
 

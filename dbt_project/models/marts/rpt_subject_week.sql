@@ -56,7 +56,10 @@ select
         as survey_days_expected,
     case
         when q.has_surveys
-            then least(100.0, 100.0 * w.survey_days_answered / (w.days_enrolled * {{ var('survey_days_per_week', 7) }} / 7.0))
+            then least(
+                    100.0,
+                    100.0 * w.survey_days_answered / (w.days_enrolled * {{ var('survey_days_per_week', 7) }} / 7.0)
+                )
     end as survey_compliance_pct,
     w.last_data_date,
     w.hr_mean_bpm,
