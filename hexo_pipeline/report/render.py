@@ -210,7 +210,10 @@ def _cell(mart: str, key, col: str, value, text: str | None = None, flag: bool =
 def _attention_rows(frame: pd.DataFrame) -> list[list[Cell]]:
     rows = []
     flagged = frame[frame["needs_attention"]] if len(frame) else frame
-    for r in flagged.to_dict("records"):
+    flags = ["low_wear", "low_valid_days", "low_adherence", "low_survey_compliance"]
+    # Most flags first: the subjects to call before the others.
+    order = flagged[flags].sum(axis=1).sort_values(ascending=False, kind="stable").index if len(flagged) else []
+    for r in flagged.loc[order].to_dict("records"):
         m, k = "rpt_attention", r["subject_id"]
         rows.append([
             _cell(m, k, "subject_label", r["subject_label"], r["subject_label"]),
