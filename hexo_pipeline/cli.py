@@ -75,10 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     _study_args(ui)
 
     from .lake.cli import add_lake_parser
+    from .report.cli import add_report_parser
     from .warehouse.marts import add_marts_parser
 
     add_marts_parser(sub)
     add_lake_parser(sub)
+    add_report_parser(sub)
 
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["sandbox"]:  # everything after `sandbox` is the sandbox's, --help included
@@ -104,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         from .lake.cli import run_lake_command
 
         return run_lake_command(ns)
+    if ns.command == "report":
+        from .report.cli import run_report_command
+
+        return run_report_command(ns)
     if ns.command == "ui":
         from .runner import run_ui
 

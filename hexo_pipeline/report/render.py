@@ -3,14 +3,19 @@
 `reports/<study>/index.html` opens offline: plots are inline SVG, styles inline, no network asset. A
 few lines of inline JavaScript only check, once the page is laid out, that every plot has a size
 (`data-plots-rendered` on <html>), which the headless-browser test reads.
+
+Every table cell that shows a mart value carries it raw (`data-mart`, `data-key`, `data-col`,
+`data-value`), so a test can check the page against the marts.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,13 +32,40 @@ TEMPLATE = jinja2.Environment(
     lstrip_blocks=True,
 )
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+ISSUES_SHOWN = 200  # per kind; the rest is counted (rpt_data_issues has them all)
+
+# (metric of rpt_subject_week / rpt_group_week, label, unit)
+COMPLIANCE_METRICS = (("wear_hours_per_day", "Wear", "h/day"), ("valid_days", "Valid days", "days/week"),
+                      ("adherence_pct", "Adherence", "%"), ("survey_compliance_pct", "Survey compliance", "%"))
+PHYSIOLOGY_METRICS = (("hr_mean_bpm", "Heart rate", "bpm"), ("resting_hr_bpm", "Resting heart rate", "bpm"),
+                      ("rmssd_ms", "RMSSD", "ms"), ("sdnn_ms", "SDNN", "ms"), ("br_mean_rpm", "Breathing rate", "rpm"),
+                      ("steps_per_worn_day", "Steps", "steps/day"), ("sleep_hours_per_night", "Sleep", "h/night"))
+SMALL_MULTIPLES = (("hr_mean_bpm", "Heart rate", "bpm"), ("resting_hr_bpm", "Resting heart rate", "bpm"),
+                   ("rmssd_ms", "RMSSD", "ms"), ("br_mean_rpm", "Breathing rate", "rpm"))
+COMPARED = (("wear_hours_per_day", "Wear", "h/day"), ("adherence_pct", "Adherence", "%"),
+            ("survey_compliance_pct", "Survey compliance", "%"), ("hr_mean_bpm", "Heart rate", "bpm"),
+            ("rmssd_ms", "RMSSD", "ms"))
 
 
-def render_study_reports(duckdb_path: str | os.PathLike[str], reports_dir: str | os.PathLike[str]) -> list[Path]:
-    """Render reports/<study>/index.html for every study in the published warehouse."""
+@dataclass
+class Cell:
+    text: str
+    mart: str | None = None
+    key: str | None = None
+    col: str | None = None
+    value: str | None = None
+    flag: bool = False
+
+
+def render_study_reports(duckdb_path: str | os.PathLike[str], reports_dir: str | os.PathLike[str],
+                         data_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Render reports/<study>/index.html for every study in the published warehouse. Quarantined files
+    are listed from `data_dir` (default: the parent of `reports_dir`, i.e. $HEXO_DATA_DIR)."""
+    reports_dir = Path(reports_dir)
+    data_dir = Path(data_dir) if data_dir is not None else reports_dir.parent
     con = connect(duckdb_path)
     try:
-        return [render_study_report(load_study(con, study), Path(reports_dir)) for study in studies(con)]
+        return [render_study_report(load_study(con, study, data_dir), reports_dir) for study in studies(con)]
     finally:
         con.close()
 
@@ -53,92 +85,207 @@ def render_study_report(data: StudyData, reports_dir: Path) -> Path:
 
 def render_html(data: StudyData) -> str:
     t0 = time.monotonic()
-    days = data.days.copy()
-    days["subject_label"] = days["subject_code"].fillna(days["username"]) + " (" + days["group_name"].fillna("?") + ")"
-    days["adherence"] = days["events_done"] / days["events_scheduled"].where(days["events_scheduled"] > 0)
-    days["adherence_note"] = [f"{d}/{s}" if s else "" for d, s in zip(days["events_done"], days["events_scheduled"])]
-    days["wear_note"] = [f"{w / 3600:.0f}" if w else "" for w in days["worn_s"]]
-    gd = data.group_days
-    figures = [
-        ("Adherence", "Study events done / scheduled, per subject and local day (grey: nothing scheduled).",
-         plots.heatmap(days, value="adherence", title="Adherence (events done / scheduled)",
-                       cmap=plots.ADHERENCE_CMAP, vmin=0, vmax=1, colorbar="done / scheduled",
-                       annotate="adherence_note")),
-        ("Data yield", "Share of the local day's minutes with a valid heart-rate sample (RAPIDS ratio of valid "
-                       "minutes); the numbers are worn hours.",
-         plots.heatmap(days, value="ratio_valid_minutes", title="Data yield (ratio of valid minutes)",
-                       cmap=plots.YIELD_CMAP, vmin=0, vmax=1, colorbar="valid minutes / day", annotate="wear_note")),
-        ("Wear time per group", "Mean worn hours per enrolled subject (a day without data counts 0).",
-         plots.group_trend(gd, [("wear_hours_mean", "wear")], title="Wear time per group", ylabel="hours / day")),
-        ("Completeness per group", "Share of subject-days that are valid days, and mean adherence.",
-         plots.group_bars(data.groups, [("completeness_pct", "valid days %"), ("adherence_pct", "adherence %")],
-                          title="Completeness and adherence per group", ylabel="%")),
-        ("Heart rate", "Daily mean of clean 1 Hz heart rate and resting estimate, averaged over the group.",
-         plots.group_trend(gd, [("hr_mean_bpm", "mean"), ("resting_hr_bpm", "resting")],
-                           title="Heart rate per group", ylabel="bpm")),
-        ("Heart rate variability", "Daily RMSSD and SDNN over reliable RR intervals, averaged over the group.",
-         plots.group_trend(gd, [("rmssd_ms", "RMSSD"), ("sdnn_ms", "SDNN")], title="HRV per group", ylabel="ms")),
-        ("Breathing", "Daily mean of clean breathing rate, averaged over the group.",
-         plots.group_trend(gd, [("br_mean_rpm", "breathing rate")], title="Breathing rate per group",
-                           ylabel="breaths / min")),
-        ("Activity", "Daily steps (subjects with data) per group.",
-         plots.group_trend(gd, [("steps_mean", "steps")], title="Steps per group", ylabel="steps / day")),
-        ("Sleep", "Hours of sleep ranges per night, averaged over subjects who slept in the garment.",
-         plots.group_trend(gd, [("sleep_hours_mean", "sleep")], title="Sleep per group", ylabel="hours")),
-        ("Sleep positions", "Time in each sleep position during sleep ranges.",
-         plots.stacked_shares(data.positions, ["back", "belly", "left", "right", "standing"],
-                              title="Sleep positions per group")),
-    ]
-    overview = _overview(data)
+    sections = {
+        "compliance": _compliance_figures(data),
+        "yield": [_yield_heatmap(data)],
+        "physiology": [plots.group_weekly(data.group_weeks, m, title=f"{label} per group and week", ylabel=unit)
+                       for m, label, unit in PHYSIOLOGY_METRICS],
+        "subjects": [plots.small_multiples(data.days, m, title=f"{label} per subject and day", ylabel=unit)
+                     for m, label, unit in SMALL_MULTIPLES],
+        "comparison": [plots.comparison(data.comparison, m, title=f"{label}: difference between groups per week",
+                                        ylabel=unit) for m, label, unit in COMPARED],
+    }
+    counter = iter(range(1000))
+    figures = {name: [{"id": f"plot-{next(counter)}", "svg": svg} for svg in svgs] for name, svgs in sections.items()}
+    attention = data.attention
+    first = attention.iloc[0] if len(attention) else None
     html = TEMPLATE.get_template("study_report.html.j2").render(
         study=data.study,
         study_name=data.study_name,
         built_at=data.built_at,
-        rendered_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        overview=overview,
-        groups=_records(data.groups),
-        subjects=_records(data.adherence),
-        figures=[{"id": f"plot-{i}", "title": t, "caption": c, "svg": svg} for i, (t, c, svg) in enumerate(figures)],
+        rendered_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        overview=_overview(data),
+        thresholds=None if first is None else {
+            "window_days": int(first["window_days"]), "wear": _num(first["min_wear_hours_per_day"]),
+            "valid_days": int(first["min_valid_days"]), "adherence": _num(first["min_adherence_pct"], 0),
+            "survey": _num(first["min_survey_pct"], 0), "as_of": _date(first["as_of_date"]),
+            "window_start": _date(first["window_start"])},
+        attention=_attention_rows(attention),
+        attention_ok=int((~attention["needs_attention"]).sum()) if len(attention) else 0,
+        group_weeks=_group_week_rows(data.group_weeks),
         has_events=data.has_events,
+        has_surveys=data.has_surveys,
+        quarantine=_records(data.quarantine),
+        issue_counts=data.issues.groupby("issue_kind").size().to_dict() if len(data.issues) else {},
+        issues=_issue_rows(data.issues),
+        subjects=_subject_rows(data.adherence),
+        figures=figures,
+        plots_expected=sum(len(v) for v in figures.values()),
         render_seconds=round(time.monotonic() - t0, 2),
     )
     return html
 
 
+def _compliance_figures(data: StudyData) -> list[str]:
+    weeks = data.subject_weeks
+    if not len(weeks):
+        return [plots.heatmap(pd.DataFrame(), title="Adherence per subject and week", vmin=0, vmax=100,
+                              colorbar="%")]
+    index = weeks["subject_label"] + " (" + weeks["group_name"] + ")"
+    w = weeks.assign(row=index)
+
+    def pivot(column: str) -> pd.DataFrame:
+        return w.pivot_table(index="row", columns="week_start", values=column, aggfunc="first", dropna=False)
+
+    enrolled = w.assign(e=True).pivot_table(index="row", columns="week_start", values="e", aggfunc="first")
+    w = w.assign(
+        adh_note=[f"{d}/{s}" if s else "" for d, s in zip(w["events_done"], w["events_scheduled"])],
+        svy_note=[f"{a}/{e:g}" if pd.notna(e) else "" for a, e in zip(w["survey_days_answered"],
+                                                                       w["survey_days_expected"])])
+    out = [plots.heatmap(pivot("adherence_pct"), title="Adherence per subject and week (events done / scheduled)",
+                         vmin=0, vmax=100, colorbar="adherence %", enrolled=enrolled.notna(),
+                         notes=w.pivot_table(index="row", columns="week_start", values="adh_note", aggfunc="first"),
+                         column_label="week starting (Monday)", missing_label="nothing scheduled")]
+    if data.has_surveys:
+        out.append(plots.heatmap(
+            pivot("survey_compliance_pct"), title="Survey compliance per subject and week (days answered / planned)",
+            vmin=0, vmax=100, colorbar="survey compliance %", enrolled=enrolled.notna(),
+            notes=w.pivot_table(index="row", columns="week_start", values="svy_note", aggfunc="first"),
+            column_label="week starting (Monday)"))
+    return out
+
+
+def _yield_heatmap(data: StudyData) -> str:
+    d = data.days
+    if not len(d):
+        return plots.heatmap(pd.DataFrame(), title="Data yield", vmin=0, vmax=1, colorbar="")
+    d = d.assign(row=d["subject_label"] + " (" + d["group_name"].fillna("?") + ")",
+                 yield_ratio=d["ratio_valid_minutes"].where(d["has_data"]),
+                 note=[f"{w / 3600:.0f}" if w else "" for w in d["worn_s"]])
+    values = d.pivot_table(index="row", columns="local_date", values="yield_ratio", aggfunc="first", dropna=False)
+    enrolled = d.assign(e=True).pivot_table(index="row", columns="local_date", values="e", aggfunc="first")
+    notes = d.pivot_table(index="row", columns="local_date", values="note", aggfunc="first")
+    return plots.heatmap(values, title="Data yield per subject and local day (share of valid minutes; "
+                         "numbers: worn hours)", vmin=0, vmax=1, colorbar="valid minutes / day",
+                         notes=notes, enrolled=enrolled.notna())
+
+
 def _overview(data: StudyData) -> dict:
-    a, d = data.adherence, data.days
-    scheduled = int(a["events_scheduled"].sum()) if len(a) else 0
+    d = data.days
     return {
         "subjects": len(data.subjects),
         "groups": int(data.subjects["current_group_name"].nunique()) if len(data.subjects) else 0,
-        "first_date": _fmt_date(d["local_date"].min()) if len(d) else "-",
-        "last_date": _fmt_date(d["local_date"].max()) if len(d) else "-",
-        "subject_days": len(d),
-        "days_with_data": int(d["has_data"].sum()) if len(d) else 0,
-        "valid_days": int(d["is_valid_day"].sum()) if len(d) else 0,
-        "wear_hours": float(d["worn_s"].sum() / 3600) if len(d) else 0.0,
-        "events": f"{int(a['events_done'].sum())} / {scheduled}" if scheduled else "none scheduled",
-        "astroskin": int((data.subjects["device_model"] == "Astroskin").sum()) if len(data.subjects) else 0,
+        "first_date": _date(d["local_date"].min()) if len(d) else "-",
+        "last_date": _date(d["local_date"].max()) if len(d) else "-",
+        "attention": int(data.attention["needs_attention"].sum()) if len(data.attention) else 0,
+        "quarantined": len(data.quarantine),
+        "issues": len(data.issues),
     }
 
 
-def _fmt_date(value) -> str:
-    return pd.Timestamp(value).strftime("%Y-%m-%d") if pd.notna(value) else "-"
+def _num(value, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "-"
+    if isinstance(value, (int,)) or (isinstance(value, float) and digits == 0):
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}f}"
+
+
+def _date(value) -> str:
+    return pd.Timestamp(value).strftime("%Y-%m-%d") if value is not None and pd.notna(value) else "-"
+
+
+def _raw(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, (pd.Timestamp, datetime)) or hasattr(value, "isoformat"):
+        return _date(value)
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def _cell(mart: str, key, col: str, value, text: str | None = None, flag: bool = False) -> Cell:
+    return Cell(text if text is not None else _num(value), mart, str(key), col, _raw(value), flag)
+
+
+def _attention_rows(frame: pd.DataFrame) -> list[list[Cell]]:
+    rows = []
+    flagged = frame[frame["needs_attention"]] if len(frame) else frame
+    flags = ["low_wear", "low_valid_days", "low_adherence", "low_survey_compliance"]
+    # Most flags first: the subjects to call before the others.
+    order = flagged[flags].sum(axis=1).sort_values(ascending=False, kind="stable").index if len(flagged) else []
+    for r in flagged.loc[order].to_dict("records"):
+        m, k = "rpt_attention", r["subject_id"]
+        rows.append([
+            _cell(m, k, "subject_label", r["subject_label"], r["subject_label"]),
+            _cell(m, k, "group_name", r["group_name"], r["group_name"]),
+            _cell(m, k, "attention_reasons", r["attention_reasons"], r["attention_reasons"]),
+            _cell(m, k, "wear_hours_per_day", r["wear_hours_per_day"], flag=r["low_wear"]),
+            _cell(m, k, "valid_days", r["valid_days"], f"{r['valid_days']} / {r['days_in_window']}",
+                  flag=r["low_valid_days"]),
+            _cell(m, k, "adherence_pct", r["adherence_pct"],
+                  f"{_num(r['adherence_pct'], 0)} % ({r['events_done']}/{r['events_scheduled']})"
+                  if r["events_scheduled"] else "nothing scheduled", flag=r["low_adherence"]),
+            _cell(m, k, "survey_compliance_pct", r["survey_compliance_pct"],
+                  f"{_num(r['survey_compliance_pct'], 0)} % ({r['survey_days_answered']} days)"
+                  if pd.notna(r["survey_compliance_pct"]) else "no surveys", flag=r["low_survey_compliance"]),
+            _cell(m, k, "last_data_date", r["last_data_date"],
+                  _date(r["last_data_date"]) if pd.notna(r["last_data_date"]) else "never (no data)"),
+        ])
+    return rows
+
+
+def _group_week_rows(frame: pd.DataFrame) -> list[list[Cell]]:
+    if not len(frame):
+        return []
+    metrics = [m for m, _, _ in COMPLIANCE_METRICS]
+    wide = frame[frame["metric"].isin(metrics)]
+    rows = []
+    for (g, week), gf in wide.groupby(["group_name", "week_start"], sort=True):
+        by_metric = {r["metric"]: r for r in gf.to_dict("records")}
+        first = next(iter(by_metric.values()))
+        row = [Cell(g), Cell(_date(week)), _cell("rpt_group_week", f"{g}|{_date(week)}|wear_hours_per_day",
+                                                  "subjects_enrolled", first["subjects_enrolled"])]
+        for m in metrics:
+            r = by_metric.get(m)
+            key = f"{g}|{_date(week)}|{m}"
+            if r is None or not r["subjects_n"]:
+                row.append(Cell("no data"))
+                continue
+            spread = "" if r["subjects_n"] < 2 else f" [{_num(r['q1_value'])}-{_num(r['q3_value'])}]"
+            row.append(_cell("rpt_group_week", key, "median_value", r["median_value"],
+                             f"{_num(r['median_value'])}{spread} (n={r['subjects_n']})"))
+        rows.append(row)
+    return rows
+
+
+def _issue_rows(frame: pd.DataFrame) -> list[list[Cell]]:
+    rows = []
+    for _, kf in frame.groupby("issue_kind", sort=True) if len(frame) else []:
+        for r in kf.head(ISSUES_SHOWN).to_dict("records"):
+            key = f"{r['issue_kind']}|{r['subject_id']}|{_date(r['local_date'])}|{_raw(r['record_id'])}"
+            rows.append([Cell(r["issue_kind"]), Cell(r["subject_label"]), Cell(r["group_name"]),
+                         Cell(_date(r["local_date"])), _cell("rpt_data_issues", key, "detail", r["detail"],
+                                                             r["detail"])])
+    return rows
+
+
+def _subject_rows(frame: pd.DataFrame) -> list[list[Cell]]:
+    rows = []
+    for r in frame.to_dict("records"):
+        m, k = "rpt_study_adherence", r["subject_id"]
+        rows.append([
+            Cell(r["subject_code"] or r["username"]), Cell(r["group_name"]), Cell(r["device_model"] or "-"),
+            Cell(f"{_date(r['first_study_date'])} to {_date(r['last_study_date'])}"),
+            _cell(m, k, "days_with_data", r["days_with_data"]), _cell(m, k, "valid_days", r["valid_days"]),
+            _cell(m, k, "completeness_pct", r["completeness_pct"]),
+            _cell(m, k, "wear_hours_per_day", r["wear_hours_per_day"]),
+            _cell(m, k, "longest_gap_days", r["longest_gap_days"]),
+            _cell(m, k, "adherence_pct", r["adherence_pct"]),
+            _cell(m, k, "resting_hr_bpm", r["resting_hr_bpm"]), _cell(m, k, "rmssd_ms", r["rmssd_ms"]),
+            _cell(m, k, "sdnn_ms", r["sdnn_ms"]), _cell(m, k, "br_mean_rpm", r["br_mean_rpm"]),
+        ])
+    return rows
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
-    """Rows for the template, numbers rounded for display, missing values as '-'."""
-    out = []
-    for row in frame.to_dict("records"):
-        clean = {}
-        for key, value in row.items():
-            if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
-                clean[key] = "-"
-            elif isinstance(value, float):
-                clean[key] = f"{value:,.1f}"
-            elif isinstance(value, pd.Timestamp):
-                clean[key] = value.strftime("%Y-%m-%d")
-            else:
-                clean[key] = value
-        out.append(clean)
-    return out
+    return frame.astype(str).to_dict("records")

@@ -60,8 +60,8 @@ def test_report_is_one_self_contained_file(report):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.I), "no network asset"
     assert not re.search(r"url\(\s*['\"]?(https?:)?//", html, re.I)
     assert "<link" not in html.lower() and not re.search(r"<script[^>]+src", html, re.I)
-    for section in ("Cohort overview", "Adherence", "Data yield", "Wear time per group", "Completeness per group",
-                    "Heart rate", "Heart rate variability", "Breathing", "Activity", "Sleep"):
+    for section in ("Who needs attention this week", "Compliance", "Data yield and quality", "Physiology",
+                    "Group comparison (descriptive)", "Subjects over the whole study", "Definitions"):
         assert f"<h2>{section}</h2>" in html, section
     assert html.count("<svg") >= 10
     assert "control" in html and "intervention" in html

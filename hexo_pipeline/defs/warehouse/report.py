@@ -12,7 +12,8 @@ from ..resources import LakeResource
 GROUP = "report"
 # The marts the report reads (their dbt asset keys: <schema>/<model>).
 REPORT_INPUTS = [dg.AssetKey(["marts", name]) for name in
-                 ("dim_subject", "fct_subject_day", "agg_group_day", "rpt_study_adherence")]
+                 ("dim_subject", "fct_subject_day", "rpt_study_adherence", "rpt_attention", "rpt_subject_week",
+                  "rpt_group_week", "rpt_group_comparison_week", "rpt_data_issues")]
 
 
 @dg.asset(group_name=GROUP, deps=REPORT_INPUTS, kinds={"html"})

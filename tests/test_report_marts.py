@@ -1,0 +1,172 @@
+"""The study report against its marts: every figure it shows is the mart's value, the no-data states
+(a subject without data, a one-subject group, a study without surveys, a day with nothing scheduled),
+and `hexo-pipeline report --pdf`."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date
+from html.parser import HTMLParser
+
+import duckdb
+import pytest
+
+from conftest import study_calendar
+from hexo_pipeline.cli import main
+from hexo_pipeline.report import render_study_reports
+from hexo_pipeline.warehouse.synthetic import write_synthetic_lake
+from report_helpers import chromium, console_messages, make_edge_cases
+
+START = date(2026, 3, 2)
+DAYS = 8
+# The key each rpt cell names, per mart (data-key joins these columns with "|").
+KEYS = {"rpt_attention": ["subject_id"], "rpt_study_adherence": ["subject_id"],
+        "rpt_group_week": ["group_name", "week_start", "metric"],
+        "rpt_data_issues": ["issue_kind", "subject_id", "local_date", "coalesce(cast(record_id as varchar), '')"]}
+
+
+class _Cells(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.cells: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "td" and "data-mart" in a:
+            self.cells.append(a)
+
+
+def mart_cells(html: str) -> list[dict]:
+    parser = _Cells()
+    parser.feed(html)
+    return parser.cells
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, build_warehouse):
+    root = tmp_path_factory.mktemp("report_demo")
+    write_synthetic_lake(root, subjects=6, days=DAYS, start=START, minutes=45)
+    result = build_warehouse(root, study_calendar(START, DAYS))
+    [page] = render_study_reports(result.published, root / "reports")
+    return root, result.published, page
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory, build_warehouse):
+    root = tmp_path_factory.mktemp("report_edge")
+    write_synthetic_lake(root, subjects=4, days=4, start=START, minutes=30)
+    make_edge_cases(root, START, 4)
+    result = build_warehouse(root, study_calendar(START, 4))
+    [page] = render_study_reports(result.published, root / "reports")
+    return root, result.published, page
+
+
+def _mart_value(con, mart: str, key: str, col: str):
+    columns = KEYS[mart]
+    where = " and ".join(f"cast({c} as varchar) = ?" for c in columns)
+    rows = con.execute(f"select {col} from marts.{mart} where {where}", key.split("|")).fetchall()
+    assert len(rows) == 1, (mart, key, col, rows)
+    return rows[0][0]
+
+
+def test_every_figure_in_the_report_is_its_mart_value(demo):
+    _, published, page = demo
+    cells = mart_cells(page.read_text(encoding="utf-8"))
+    assert {c["data-mart"] for c in cells} >= {"rpt_attention", "rpt_group_week", "rpt_study_adherence",
+                                               "rpt_data_issues"}
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        for c in cells:
+            expected = _mart_value(con, c["data-mart"], c["data-key"], c["data-col"])
+            shown = c["data-value"]
+            if expected is None:
+                assert shown == "", c
+            elif isinstance(expected, (int, float)) and not isinstance(expected, bool):
+                assert math.isclose(float(shown), float(expected), rel_tol=1e-12), c
+            else:
+                assert shown == str(expected), c
+        # The attention list is exactly the subjects rpt_attention flags.
+        flagged = {str(r[0]) for r in con.execute(
+            "select subject_id from marts.rpt_attention where needs_attention").fetchall()}
+    finally:
+        con.close()
+    listed = {c["data-key"] for c in cells if c["data-mart"] == "rpt_attention"}
+    assert listed == flagged
+
+
+def test_no_data_states_render_clearly(edge):
+    root, published, page = edge
+    html = page.read_text(encoding="utf-8")
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        groups = dict(con.execute("select current_group_name, count(*) from marts.dim_subject group by 1").fetchall())
+        never = con.execute("select subject_label from marts.rpt_attention where last_data_date is null").fetchall()
+        unscheduled = con.execute("select count(*) from marts.fct_subject_day where events_scheduled = 0").fetchone()[0]
+    finally:
+        con.close()
+    assert 1 in groups.values(), "a one-subject group"
+    assert [r[0] for r in never] == ["syn003"], "a subject without data"
+    assert unscheduled >= 1, "a day with nothing scheduled"
+    assert "never (no data)" in html
+    assert "No survey responses in this study" in html
+    assert "no surveys" in html  # in the attention table, instead of a compliance figure
+    assert html.count(">no data<") >= 4, "syn003's small multiples say no data"
+    assert "(n=1)" in html, "the one-subject group shows its n"
+    assert "nothing scheduled" in html
+    assert "garbled.fit" in html and "FIT header: bad magic bytes" in html, "the quarantined file and its reason"
+
+
+@pytest.mark.parametrize("case", ["demo", "edge"])
+def test_report_in_chromium_at_1280px_has_no_overflow_and_every_plot(case, request, tmp_path):
+    _, _, page = request.getfixturevalue(case)
+    run = chromium(["--window-size=1280,900", "--dump-dom"], page, tmp_path / "profile")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert console_messages(run.stderr) == []
+    expected = re.search(r'data-plots-expected="(\d+)"', run.stdout)
+    rendered = re.search(r'data-plots-rendered="(\d+)"', run.stdout)
+    assert expected and rendered and rendered.group(1) == expected.group(1), "every plot has a laid-out SVG"
+    assert 'data-horizontal-overflow="no"' in run.stdout, "every table fits or wraps at 1280 px"
+    shot = page.parent / "screenshot-1280.png"
+    run = chromium(["--window-size=1280,9000", f"--screenshot={shot}"], page, tmp_path / "profile2")
+    assert run.returncode == 0 and shot.exists()
+
+
+def test_dates_carry_their_year(demo):
+    html = demo[2].read_text(encoding="utf-8")
+    assert not re.search(r">\s*\d\d-\d\d\s*<", html), "no month-day without a year"
+    assert "2026-03-02" in html
+
+
+def test_report_command_prints_a_pdf(demo, capsys):
+    root, _, _ = demo
+    assert main(["report", "--data-dir", str(root), "--pdf"]) == 0
+    pdf = root / "reports" / "5e7a0c1d" / "index.pdf"
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 20_000
+    assert "index.pdf" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_100_by_180_study_renders_readable_at_1280px(tmp_path, build_warehouse):
+    """The scale study (benchmarks/scale_lake.py): compact heatmaps, every plot laid out, no overflow."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    scale_lake = pytest.importorskip("scale_lake")
+    from hexo_pipeline.study_settings import StudySettings
+
+    spec = scale_lake.ScaleSpec(subjects=100, days=180)
+    scale_lake.write_scale_lake(tmp_path, spec)
+    result = build_warehouse(tmp_path, StudySettings(start=spec.start, end=spec.end, timezone="UTC",
+                                                     uuid=scale_lake.STUDY_UUID))
+    [page] = render_study_reports(result.published, tmp_path / "reports")
+    run = chromium(["--window-size=1280,900", "--dump-dom"], page, tmp_path / "profile")
+    assert console_messages(run.stderr) == []
+    expected = re.search(r'data-plots-expected="(\d+)"', run.stdout)
+    rendered = re.search(r'data-plots-rendered="(\d+)"', run.stdout)
+    assert expected and rendered and rendered.group(1) == expected.group(1)
+    assert 'data-horizontal-overflow="no"' in run.stdout
+    run = chromium(["--window-size=1280,16000", f"--screenshot={page.parent / 'screenshot-1280.png'}"], page,
+                   tmp_path / "profile2")
+    assert run.returncode == 0
