@@ -147,16 +147,18 @@ def test_report_command_prints_a_pdf(demo, capsys):
 
 
 @pytest.mark.slow
-def test_a_100_by_180_study_renders_readable_at_1280px(tmp_path, build_warehouse):
-    """The scale study (benchmarks/scale_lake.py): compact heatmaps, every plot laid out, no overflow."""
+def test_a_study_past_the_compact_size_renders_readable_at_1280px(tmp_path, build_warehouse):
+    """A scale study (benchmarks/scale_lake.py) past the compact-heatmap size (40 x 60 = 2,400 cells; the
+    100 x 180 render is `benchmarks/bench_report.py`'s, kept out of the suite for its build time): compact
+    heatmaps, every plot laid out, no overflow."""
     import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     scale_lake = pytest.importorskip("scale_lake")
     from hexo_pipeline.study_settings import StudySettings
 
-    spec = scale_lake.ScaleSpec(subjects=100, days=180)
+    spec = scale_lake.ScaleSpec(subjects=40, days=60)
     scale_lake.write_scale_lake(tmp_path, spec)
     result = build_warehouse(tmp_path, StudySettings(start=spec.start, end=spec.end, timezone="UTC",
                                                      uuid=scale_lake.STUDY_UUID))
