@@ -52,6 +52,7 @@ def vendor_hxd_loop(data: bytes) -> list[tuple[int, int]]:
 # Every numpy contender hands back owned int64 arrays, as the ingestion does (`.astype(np.int64)`):
 # a bare frombuffer view is O(1) whatever the size, so timing the view alone would measure nothing.
 
+
 def project_wav(data: bytes, signed: bool) -> np.ndarray:
     return hb.decode_wav(data, signed=signed).values.astype(np.int64)
 
@@ -86,50 +87,91 @@ def run(quick: bool = False) -> Report:
 
     repeat = 3 if quick else 7
     t_proj, decoded = best_of(lambda: project_wav(wav, ecg_dt.signed), repeat=repeat, min_time_s=0.2)
-    t_ts, _ = best_of(lambda: hb.synchronous_offsets_ns(n_wav, ecg_dt.rate_hz, at_period_end=False),
-                      repeat=repeat, min_time_s=0.2)
+    t_ts, _ = best_of(
+        lambda: hb.synchronous_offsets_ns(n_wav, ecg_dt.rate_hz, at_period_end=False), repeat=repeat, min_time_s=0.2
+    )
     t_np, viewed = best_of(lambda: frombuffer_wav(wav), repeat=repeat, min_time_s=0.2)
     t_loop, looped = best_of(lambda: vendor_wav_loop(wav), repeat=1 if not quick else 2)
-    if not (np.array_equal(decoded, ecg) and np.array_equal(viewed, ecg)
-            and np.array_equal(np.asarray(looped), ecg)):
+    if not (np.array_equal(decoded, ecg) and np.array_equal(viewed, ecg) and np.array_equal(np.asarray(looped), ecg)):
         raise AssertionError("WAV decoders disagree")
 
-    report.add("wav_samples", f"WAV ECG_I, {span(wav_seconds)} at 256 Hz", n_wav,
-               f"{n_wav:,} samples", f"{len(wav):,} bytes")
-    report.add("wav_project_sps", "project decode_wav", n_wav / t_proj, fmt_rate(n_wav / t_proj),
-               f"{t_proj * 1e3:.2f} ms (wave header parse, frombuffer, int64)")
-    report.add("wav_timestamps_sps", "  + ns timestamps (synchronous_offsets_ns)", n_wav / (t_proj + t_ts),
-               fmt_rate(n_wav / (t_proj + t_ts)), f"{(t_proj + t_ts) * 1e3:.2f} ms")
-    report.add("wav_frombuffer_sps", "bare numpy.frombuffer", n_wav / t_np, fmt_rate(n_wav / t_np),
-               f"{t_np * 1e3:.2f} ms (int64)")
-    report.add("wav_struct_sps", "vendor struct.Struct('h') loop", n_wav / t_loop, fmt_rate(n_wav / t_loop),
-               f"{t_loop * 1e3:,.0f} ms")
-    report.add("wav_ratio_vs_struct", "speed-up: project over struct loop", t_loop / t_proj,
-               f"x{t_loop / t_proj:,.0f}")
-    report.add("wav_ratio_vs_frombuffer", "project speed / bare frombuffer speed", t_np / t_proj,
-               f"{t_np / t_proj:.2f}", "(1.0 = no overhead over bare numpy)")
+    report.add(
+        "wav_samples", f"WAV ECG_I, {span(wav_seconds)} at 256 Hz", n_wav, f"{n_wav:,} samples", f"{len(wav):,} bytes"
+    )
+    report.add(
+        "wav_project_sps",
+        "project decode_wav",
+        n_wav / t_proj,
+        fmt_rate(n_wav / t_proj),
+        f"{t_proj * 1e3:.2f} ms (wave header parse, frombuffer, int64)",
+    )
+    report.add(
+        "wav_timestamps_sps",
+        "  + ns timestamps (synchronous_offsets_ns)",
+        n_wav / (t_proj + t_ts),
+        fmt_rate(n_wav / (t_proj + t_ts)),
+        f"{(t_proj + t_ts) * 1e3:.2f} ms",
+    )
+    report.add(
+        "wav_frombuffer_sps",
+        "bare numpy.frombuffer",
+        n_wav / t_np,
+        fmt_rate(n_wav / t_np),
+        f"{t_np * 1e3:.2f} ms (int64)",
+    )
+    report.add(
+        "wav_struct_sps",
+        "vendor struct.Struct('h') loop",
+        n_wav / t_loop,
+        fmt_rate(n_wav / t_loop),
+        f"{t_loop * 1e3:,.0f} ms",
+    )
+    report.add("wav_ratio_vs_struct", "speed-up: project over struct loop", t_loop / t_proj, f"x{t_loop / t_proj:,.0f}")
+    report.add(
+        "wav_ratio_vs_frombuffer",
+        "project speed / bare frombuffer speed",
+        t_np / t_proj,
+        f"{t_np / t_proj:.2f}",
+        "(1.0 = no overhead over bare numpy)",
+    )
 
     t_proj, (p_ticks, p_values) = best_of(lambda: project_hxd(hxd), repeat=repeat, min_time_s=0.2)
     t_np, viewed = best_of(lambda: frombuffer_hxd(hxd), repeat=repeat, min_time_s=0.2)
     t_loop, looped = best_of(lambda: vendor_hxd_loop(hxd), repeat=1 if not quick else 2)
     loop_arr = np.asarray(looped, dtype=np.int64).reshape(-1, 2)
-    if not (np.array_equal(p_values, rr_values) and np.array_equal(p_ticks, rr_ticks)
-            and np.array_equal(viewed[1], rr_values)
-            and np.array_equal(loop_arr[:, 1], rr_values) and np.array_equal(loop_arr[:, 0], rr_ticks)):
+    if not (
+        np.array_equal(p_values, rr_values)
+        and np.array_equal(p_ticks, rr_ticks)
+        and np.array_equal(viewed[1], rr_values)
+        and np.array_equal(loop_arr[:, 1], rr_values)
+        and np.array_equal(loop_arr[:, 0], rr_ticks)
+    ):
         raise AssertionError(".hxd decoders disagree")
 
-    report.add("hxd_events", f".hxd RR_interval, {span(hxd_seconds)}", n_hxd, f"{n_hxd:,} events",
-               f"{len(hxd):,} bytes")
-    report.add("hxd_project_sps", "project decode_hxd", n_hxd / t_proj, fmt_rate(n_hxd / t_proj),
-               f"{t_proj * 1e6:.1f} us (frombuffer, size/offset checks, int64)")
-    report.add("hxd_frombuffer_sps", "bare numpy.frombuffer", n_hxd / t_np, fmt_rate(n_hxd / t_np),
-               f"{t_np * 1e6:.1f} us")
-    report.add("hxd_struct_sps", "vendor struct.Struct('Qq') loop", n_hxd / t_loop, fmt_rate(n_hxd / t_loop),
-               f"{t_loop * 1e3:,.1f} ms")
-    report.add("hxd_ratio_vs_struct", "speed-up: project over struct loop", t_loop / t_proj,
-               f"x{t_loop / t_proj:,.0f}")
-    report.add("hxd_ratio_vs_frombuffer", "project speed / bare frombuffer speed", t_np / t_proj,
-               f"{t_np / t_proj:.2f}")
+    report.add(
+        "hxd_events", f".hxd RR_interval, {span(hxd_seconds)}", n_hxd, f"{n_hxd:,} events", f"{len(hxd):,} bytes"
+    )
+    report.add(
+        "hxd_project_sps",
+        "project decode_hxd",
+        n_hxd / t_proj,
+        fmt_rate(n_hxd / t_proj),
+        f"{t_proj * 1e6:.1f} us (frombuffer, size/offset checks, int64)",
+    )
+    report.add(
+        "hxd_frombuffer_sps", "bare numpy.frombuffer", n_hxd / t_np, fmt_rate(n_hxd / t_np), f"{t_np * 1e6:.1f} us"
+    )
+    report.add(
+        "hxd_struct_sps",
+        "vendor struct.Struct('Qq') loop",
+        n_hxd / t_loop,
+        fmt_rate(n_hxd / t_loop),
+        f"{t_loop * 1e3:,.1f} ms",
+    )
+    report.add("hxd_ratio_vs_struct", "speed-up: project over struct loop", t_loop / t_proj, f"x{t_loop / t_proj:,.0f}")
+    report.add(
+        "hxd_ratio_vs_frombuffer", "project speed / bare frombuffer speed", t_np / t_proj, f"{t_np / t_proj:.2f}"
+    )
     return report
 
 

@@ -22,8 +22,9 @@ ECG_LEADS = (4113, 4114, 4115)  # Astroskin: three leads at 256 Hz
 VITALS = (19, 1000, 33, 1001, 36, 37, 49, 53)  # the 1 Hz channels of a Hexoskin shirt
 
 
-def _case(report: Report, key: str, label: str, table: pa.Table, wav_bytes_per_sample: float, tmp: Path,
-          repeat: int) -> None:
+def _case(
+    report: Report, key: str, label: str, table: pa.Table, wav_bytes_per_sample: float, tmp: Path, repeat: int
+) -> None:
     n = table.num_rows
     tuned, plain, default = tmp / f"{key}-tuned.parquet", tmp / f"{key}-plain.parquet", tmp / f"{key}-default.parquet"
     t_tuned, _ = best_of(lambda: write_signal_parquet(table, tuned), repeat=repeat)
@@ -36,24 +37,68 @@ def _case(report: Report, key: str, label: str, table: pa.Table, wav_bytes_per_s
         raise AssertionError(f"{key}: Parquet round trip changed the data")
 
     report.add(f"{key}_samples", label, n, f"{n:,} samples")
-    report.add(f"{key}_write_tuned_sps", "write tuned (write_signal_parquet)", n / t_tuned, fmt_rate(n / t_tuned),
-               f"{t_tuned * 1e3:,.0f} ms, incl. atomic rename + fsync")
-    report.add(f"{key}_write_tuned_nofsync_sps", "write tuned options, plain pq.write_table", n / t_plain,
-               fmt_rate(n / t_plain), f"{t_plain * 1e3:,.0f} ms")
-    report.add(f"{key}_write_default_sps", "write pyarrow defaults (dict + snappy)", n / t_default,
-               fmt_rate(n / t_default), f"{t_default * 1e3:,.0f} ms")
-    report.add(f"{key}_bytes_per_sample_tuned", "bytes/sample tuned", b_tuned, f"{b_tuned:.3f} B",
-               f"{tuned.stat().st_size:,} bytes (ts + datatype_id + value)")
-    report.add(f"{key}_bytes_per_sample_default", "bytes/sample defaults", b_default, f"{b_default:.3f} B",
-               f"{default.stat().st_size:,} bytes")
-    report.add(f"{key}_size_ratio_default_vs_tuned", "size defaults / tuned", b_default / b_tuned,
-               f"x{b_default / b_tuned:.1f}")
-    report.add(f"{key}_tuned_vs_wav", "size tuned / WAV (value only)", b_tuned / wav_bytes_per_sample,
-               f"x{b_tuned / wav_bytes_per_sample:.2f}", f"WAV {wav_bytes_per_sample:.3f} B/sample")
-    report.add(f"{key}_read_tuned_sps", "read back tuned (pq.read_table)", n / r_tuned, fmt_rate(n / r_tuned),
-               f"{r_tuned * 1e3:,.1f} ms")
-    report.add(f"{key}_read_default_sps", "read back defaults", n / r_default, fmt_rate(n / r_default),
-               f"{r_default * 1e3:,.1f} ms")
+    report.add(
+        f"{key}_write_tuned_sps",
+        "write tuned (write_signal_parquet)",
+        n / t_tuned,
+        fmt_rate(n / t_tuned),
+        f"{t_tuned * 1e3:,.0f} ms, incl. atomic rename + fsync",
+    )
+    report.add(
+        f"{key}_write_tuned_nofsync_sps",
+        "write tuned options, plain pq.write_table",
+        n / t_plain,
+        fmt_rate(n / t_plain),
+        f"{t_plain * 1e3:,.0f} ms",
+    )
+    report.add(
+        f"{key}_write_default_sps",
+        "write pyarrow defaults (dict + snappy)",
+        n / t_default,
+        fmt_rate(n / t_default),
+        f"{t_default * 1e3:,.0f} ms",
+    )
+    report.add(
+        f"{key}_bytes_per_sample_tuned",
+        "bytes/sample tuned",
+        b_tuned,
+        f"{b_tuned:.3f} B",
+        f"{tuned.stat().st_size:,} bytes (ts + datatype_id + value)",
+    )
+    report.add(
+        f"{key}_bytes_per_sample_default",
+        "bytes/sample defaults",
+        b_default,
+        f"{b_default:.3f} B",
+        f"{default.stat().st_size:,} bytes",
+    )
+    report.add(
+        f"{key}_size_ratio_default_vs_tuned",
+        "size defaults / tuned",
+        b_default / b_tuned,
+        f"x{b_default / b_tuned:.1f}",
+    )
+    report.add(
+        f"{key}_tuned_vs_wav",
+        "size tuned / WAV (value only)",
+        b_tuned / wav_bytes_per_sample,
+        f"x{b_tuned / wav_bytes_per_sample:.2f}",
+        f"WAV {wav_bytes_per_sample:.3f} B/sample",
+    )
+    report.add(
+        f"{key}_read_tuned_sps",
+        "read back tuned (pq.read_table)",
+        n / r_tuned,
+        fmt_rate(n / r_tuned),
+        f"{r_tuned * 1e3:,.1f} ms",
+    )
+    report.add(
+        f"{key}_read_default_sps",
+        "read back defaults",
+        n / r_default,
+        fmt_rate(n / r_default),
+        f"{r_default * 1e3:,.1f} ms",
+    )
 
 
 def run(quick: bool = False) -> Report:
@@ -68,8 +113,15 @@ def run(quick: bool = False) -> Report:
     vitals_wav = 2 + WAV_HEADER_BYTES * len(VITALS) / vitals.num_rows
     with tempfile.TemporaryDirectory(prefix="hexo-bench-parquet-") as tmp:
         _case(report, "ecg", f"ECG 3 leads x {span(ecg_seconds)} at 256 Hz", ecg, ecg_wav, Path(tmp), repeat)
-        _case(report, "vitals", f"vitals 8 channels x {span(vitals_seconds)} at 1 Hz", vitals, vitals_wav,
-              Path(tmp), repeat)
+        _case(
+            report,
+            "vitals",
+            f"vitals 8 channels x {span(vitals_seconds)} at 1 Hz",
+            vitals,
+            vitals_wav,
+            Path(tmp),
+            repeat,
+        )
     return report
 
 

@@ -61,8 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         con.close()
     render_s, html = best_of(lambda: render_html(data), repeat=ns.repeat)
-    print(f"study {study}: {len(data.subjects)} subjects x {data.days['local_date'].nunique()} days "
-          f"({len(data.days)} subject-days)")
+    print(
+        f"study {study}: {len(data.subjects)} subjects x {data.days['local_date'].nunique()} days "
+        f"({len(data.days)} subject-days)"
+    )
     print(f"load_study  {load_s:6.2f} s")
     print(f"render_html {render_s:6.2f} s   page {len(html) / 1e6:.1f} MB")
     print(f"total       {load_s + render_s:6.2f} s   (target <= 10 s)")

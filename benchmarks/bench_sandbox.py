@@ -20,7 +20,6 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import requests
-
 from common import Report
 
 ZIP = {"Accept": "application/octet-stream"}
@@ -53,8 +52,9 @@ def _subject_hour(report: Report, quick: bool) -> None:
 
     seconds = 600 if quick else 3600
     half = seconds // 2
-    spec = RecordSpec(1, 77, 382085877327, seconds, False, (Segment(0, half, "sedentary"),
-                                                             Segment(half, seconds, "walk")))
+    spec = RecordSpec(
+        1, 77, 382085877327, seconds, False, (Segment(0, half, "sedentary"), Segment(half, seconds, "walk"))
+    )
     t0 = time.perf_counter()
     sig = RecordSignals(spec)
     values = 0
@@ -64,8 +64,13 @@ def _subject_hour(report: Report, quick: bool) -> None:
         else:
             values += sig.sync_raw(dt, 0, sig.n_samples(dt)).size
     elapsed = time.perf_counter() - t0
-    report.add("subject_hour_generate_s", f"signals, Hexoskin subject-{'10 min' if quick else 'hour'}, "
-               "every raw channel", elapsed, f"{elapsed:.3f} s", f"{values:,} values")
+    report.add(
+        "subject_hour_generate_s",
+        f"signals, Hexoskin subject-{'10 min' if quick else 'hour'}, every raw channel",
+        elapsed,
+        f"{elapsed:.3f} s",
+        f"{values:,} values",
+    )
 
 
 def _generated_zips(report: Report, quick: bool) -> None:
@@ -81,8 +86,10 @@ def _generated_zips(report: Report, quick: bool) -> None:
     for astroskin in (False, True):
         user = next(u for u in study.subjects() if u.astroskin == astroskin)
         records = sorted((r for r in study.records.values() if r.user_id == user.id), key=lambda r: r.start)
-        day = max({study.local_date(r.start) for r in records},
-                  key=lambda d: sum(r.end - r.start for r in records if study.local_date(r.start) == d))
+        day = max(
+            {study.local_date(r.start) for r in records},
+            key=lambda d: sum(r.end - r.start for r in records if study.local_date(r.start) == d),
+        )
         day_records = [r for r in records if study.local_date(r.start) == day]
         t0 = day_records[0].start if quick else _day_start_ticks(day, study.tz)  # quick: the first record's hour
         t1 = t0 + (3600 if quick else 86400) * 256
@@ -92,8 +99,13 @@ def _generated_zips(report: Report, quick: bool) -> None:
         size = sum(len(c) for c in data_encoders.iter_data_zip(_zip_parts(state, windows, ids, "/api/data/")))
         cpu = time.process_time() - start
         kind = "Astroskin" if astroskin else "Hexoskin"
-        report.add(f"zip_generate_cpu_s_{kind.lower()}", f"subject-{'hour' if quick else 'day'} zip, {kind}, "
-                   "generated (cold)", cpu, f"{cpu:.2f} s CPU", f"{size / 1e6:.1f} MB stored")
+        report.add(
+            f"zip_generate_cpu_s_{kind.lower()}",
+            f"subject-{'hour' if quick else 'day'} zip, {kind}, generated (cold)",
+            cpu,
+            f"{cpu:.2f} s CPU",
+            f"{size / 1e6:.1f} MB stored",
+        )
 
 
 def _day_start_ticks(day: date, tz: ZoneInfo) -> int:
@@ -105,8 +117,19 @@ def _day_start_ticks(day: date, tz: ZoneInfo) -> int:
 def _served(report: Report, quick: bool) -> None:
     """`hexo-sandbox serve` as the demo runs it; every figure over real HTTP on loopback."""
     subjects, days = (4, 3) if quick else (50, 30)
-    cmd = [sys.executable, "-m", "hexo_sandbox", "serve", "--port", "0", "--quiet", "--subjects", str(subjects),
-           "--days", str(days)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hexo_sandbox",
+        "serve",
+        "--port",
+        "0",
+        "--quiet",
+        "--subjects",
+        str(subjects),
+        "--days",
+        str(days),
+    ]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
@@ -115,8 +138,13 @@ def _served(report: Report, quick: bool) -> None:
         info = json.loads(proc.stdout.readline())
         ready = time.perf_counter() - t0
         label = f"{subjects} x {days} study"
-        report.add("serve_ready_s", f"{label}: `hexo-sandbox serve` ready", ready, f"{ready:.2f} s",
-                   "process start to JSON line")
+        report.add(
+            "serve_ready_s",
+            f"{label}: `hexo-sandbox serve` ready",
+            ready,
+            f"{ready:.2f} s",
+            "process start to JSON line",
+        )
         after_start = _rss_mb(proc.pid, "VmRSS")
         report.add("serve_rss_after_start_mb", f"{label}: RSS after start", after_start, f"{after_start:.0f} MB")
         base = info["base_url"]
@@ -127,8 +155,13 @@ def _served(report: Report, quick: bool) -> None:
             wall, cpu = time.perf_counter(), _cpu_s(proc.pid)
             note = fn()
             wall, cpu = time.perf_counter() - wall, _cpu_s(proc.pid) - cpu
-            report.add(f"serve_{key}_s", f"{label}: {label_}", wall, f"{wall:.2f} s",
-                       f"server CPU {cpu:.2f} s{'; ' + note if note else ''}")
+            report.add(
+                f"serve_{key}_s",
+                f"{label}: {label_}",
+                wall,
+                f"{wall:.2f} s",
+                f"server CPU {cpu:.2f} s{'; ' + note if note else ''}",
+            )
 
         def pages(path: str, **params) -> str:
             n, url, params = 0, path, {**params, "limit": 1000}
@@ -156,23 +189,32 @@ def _served(report: Report, quick: bool) -> None:
         ids = ",".join(str(i) for i in _all_raw())
         for i, uid in enumerate(subject_ids[:1] if quick else subject_ids[:3]):
             if quick:  # an hour from the subject's first record
-                t_start = requests.get(base + "/api/record/", params={"user": uid, "order_by": "start", "limit": 1},
-                                       auth=auth, timeout=600).json()["objects"][0]["start"]
+                t_start = requests.get(
+                    base + "/api/record/", params={"user": uid, "order_by": "start", "limit": 1}, auth=auth, timeout=600
+                ).json()["objects"][0]["start"]
             else:
                 t_start = _day_start_ticks(start + timedelta(days=5 + i), tz)
             params = {"user": uid, "start": t_start, "end": t_start + span_s * 256, "datatype__in": ids}
 
             def fetch(params=params) -> str:
-                with requests.get(base + "/api/data/", params=params, headers=ZIP, auth=auth, timeout=600,
-                                  stream=True) as r:
+                with requests.get(
+                    base + "/api/data/", params=params, headers=ZIP, auth=auth, timeout=600, stream=True
+                ) as r:
                     r.raise_for_status()
                     size = sum(len(block) for block in r.iter_content(1 << 20))
                 return f"{size / 1e6:.1f} MB"
 
             timed(f"zip_{uid}", f"subject-{'hour' if quick else 'day'} zip, user {uid}, over HTTP", fetch)
-        timed("truth", f"truth, one subject, {days} days", lambda: (requests.get(
-            base + "/sandbox/truth/subject-days", params={"user": subject_ids[0]}, timeout=600).raise_for_status()
-            or ""))
+        timed(
+            "truth",
+            f"truth, one subject, {days} days",
+            lambda: (
+                requests.get(
+                    base + "/sandbox/truth/subject-days", params={"user": subject_ids[0]}, timeout=600
+                ).raise_for_status()
+                or ""
+            ),
+        )
         peak = _rss_mb(proc.pid, "VmHWM")
         report.add("serve_peak_rss_mb", f"{label}: peak RSS", peak, f"{peak:.0f} MB")
     finally:

@@ -78,10 +78,19 @@ def record_signals(duration_s: float, *, seed: int = 7, astroskin: bool = False)
     from hexo_sandbox.world.physiology import RecordSignals, RecordSpec, Segment
 
     third = duration_s / 3
-    segments = (Segment(0, third, "sedentary"), Segment(third, 2 * third, "walk"),
-                Segment(2 * third, duration_s, "rest"))
-    spec = RecordSpec(record_id=1, seed=seed, start_ticks=RECORD_START_TICKS, duration_s=duration_s,
-                      astroskin=astroskin, segments=segments)
+    segments = (
+        Segment(0, third, "sedentary"),
+        Segment(third, 2 * third, "walk"),
+        Segment(2 * third, duration_s, "rest"),
+    )
+    spec = RecordSpec(
+        record_id=1,
+        seed=seed,
+        start_ticks=RECORD_START_TICKS,
+        duration_s=duration_s,
+        astroskin=astroskin,
+        segments=segments,
+    )
     return RecordSignals(spec)
 
 
@@ -137,6 +146,11 @@ def family_table(signals, datatype_ids: tuple[int, ...]):
         stamps.append(start_ns + hb.synchronous_offsets_ns(n, dt.rate_hz, at_period_end=dt.first_sample_at_period))
         ids.append(np.full(n, dt_id, dtype=np.int32))
         values.append(signals.sync_raw(dt_id, 0, n).astype(np.int64))
-    return pa.Table.from_arrays([pa.array(np.concatenate(stamps), SIGNAL_SCHEMA.field("ts").type),
-                                 pa.array(np.concatenate(ids)), pa.array(np.concatenate(values))],
-                                schema=SIGNAL_SCHEMA)
+    return pa.Table.from_arrays(
+        [
+            pa.array(np.concatenate(stamps), SIGNAL_SCHEMA.field("ts").type),
+            pa.array(np.concatenate(ids)),
+            pa.array(np.concatenate(values)),
+        ],
+        schema=SIGNAL_SCHEMA,
+    )

@@ -87,8 +87,9 @@ def bench_instance(root: Path | None, *, execute: bool = False, planned_subset: 
     else:
         os.environ.pop(PLANNED_SUBSET_VAR, None)
     try:
-        with instance_for_test(temp_dir=home, synchronous_run_coordinator=execute,
-                               synchronous_run_launcher=execute) as instance:
+        with instance_for_test(
+            temp_dir=home, synchronous_run_coordinator=execute, synchronous_run_launcher=execute
+        ) as instance:
             yield instance
     finally:
         if previous is None:
@@ -106,9 +107,9 @@ def workspace(instance):
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
     origin = InProcessCodeLocationOrigin(
-        LoadableTargetOrigin(python_file=str(HERE / "scale_defs.py"), attribute="defs",
-                             working_directory=str(HERE)),
-        location_name="hexo_bench")
+        LoadableTargetOrigin(python_file=str(HERE / "scale_defs.py"), attribute="defs", working_directory=str(HERE)),
+        location_name="hexo_bench",
+    )
     with create_test_daemon_workspace_context(InProcessTestWorkspaceLoadTarget(origin), instance) as ctx:
         entry = next(iter(ctx.create_request_context().get_code_location_entries().values()))
         if entry.code_location is None:
@@ -120,7 +121,9 @@ def resolve_run_keys(instance, run) -> list[str]:
     """The subject-day keys a run covers: its partition, or its partition range read as Dagster does."""
     import dagster as dg
     from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, PARTITION_NAME_TAG,
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+        PARTITION_NAME_TAG,
     )
 
     from hexo_pipeline.defs.partitions import subject_day_partitions
@@ -128,8 +131,9 @@ def resolve_run_keys(instance, run) -> list[str]:
     start = run.tags.get(ASSET_PARTITION_RANGE_START_TAG)
     if start:
         rng = dg.PartitionKeyRange(start, run.tags[ASSET_PARTITION_RANGE_END_TAG])
-        return [str(k) for k in subject_day_partitions.get_partition_keys_in_range(
-            rng, dynamic_partitions_store=instance)]
+        return [
+            str(k) for k in subject_day_partitions.get_partition_keys_in_range(rng, dynamic_partitions_store=instance)
+        ]
     return [run.tags[PARTITION_NAME_TAG]]
 
 
@@ -157,8 +161,10 @@ def analyze(keys_per_run: list[list[str]], target: set[str]) -> dict:
 
 # ------------------------------------------------------------------------------------------ sections
 
-def partition_figures(report: Report, root: Path | None, n_subjects: int, n_days: int,
-                      backfill_shape: tuple[int, int]) -> None:
+
+def partition_figures(
+    report: Report, root: Path | None, n_subjects: int, n_days: int, backfill_shape: tuple[int, int]
+) -> None:
     import dagster as dg
 
     from hexo_pipeline.defs.partitions import days_partitions, subject_day_partitions, subjects_partitions
@@ -176,20 +182,35 @@ def partition_figures(report: Report, root: Path | None, n_subjects: int, n_days
         report.add("subject_keys_s", "subject keys from the instance", t["s"], f"{t['s'] * 1e3:.1f} ms")
         with timer() as t:
             n = subject_day_partitions.get_num_partitions()
-        report.add("num_partitions", "subject-day partitions per asset", n, f"{n:,}",
-                   f"{n / 100_000:.2f} x Dagster's 100,000 advice; get_num_partitions {t['s'] * 1e3:.1f} ms")
+        report.add(
+            "num_partitions",
+            "subject-day partitions per asset",
+            n,
+            f"{n:,}",
+            f"{n / 100_000:.2f} x Dagster's 100,000 advice; get_num_partitions {t['s'] * 1e3:.1f} ms",
+        )
         with timer() as t:
             keys = subject_day_partitions.get_partition_keys(dynamic_partitions_store=instance)
         assert len(keys) == n == len(days) * len(subjects)
-        report.add("enumerate_all_s", "enumerate every multi-partition key", t["s"], f"{t['s']:.2f} s",
-                   f"{n / t['s']:,.0f} keys/s")
+        report.add(
+            "enumerate_all_s",
+            "enumerate every multi-partition key",
+            t["s"],
+            f"{t['s']:.2f} s",
+            f"{n / t['s']:,.0f} keys/s",
+        )
         n_sub, n_day = backfill_shape
         picked = [str(dg.MultiPartitionKey({"subject": s, "day": d})) for s in names[:n_sub] for d in days[:n_day]]
         with timer() as t:
             subset = subject_day_partitions.subset_with_partition_keys(picked)
             ranges = subset.get_partition_key_ranges(subject_day_partitions)
-        report.add("subset_ranges_s", f"subset + key ranges of {len(picked):,} keys", t["s"],
-                   f"{t['s'] * 1e3:.1f} ms", f"{len(ranges)} ranges")
+        report.add(
+            "subset_ranges_s",
+            f"subset + key ranges of {len(picked):,} keys",
+            t["s"],
+            f"{t['s'] * 1e3:.1f} ms",
+            f"{len(ranges)} ranges",
+        )
 
 
 def schedule_figures(report: Report, root: Path | None, n_subjects: int, day_index: int) -> None:
@@ -199,8 +220,8 @@ def schedule_figures(report: Report, root: Path | None, n_subjects: int, day_ind
     from dagster._core.test_utils import freeze_time
     from dagster._scheduler.scheduler import launch_scheduled_runs
 
-    from hexo_pipeline.defs.subject_day.automation import BATCH
     from hexo_pipeline.defs.partitions import subjects_partitions
+    from hexo_pipeline.defs.subject_day.automation import BATCH
 
     tz = ZoneInfo(STUDY_TZ)
     tick = datetime.combine(STUDY_START + timedelta(days=day_index), datetime.min.time(), tz).replace(hour=4)
@@ -214,28 +235,42 @@ def schedule_figures(report: Report, root: Path | None, n_subjects: int, day_ind
             with timer() as t:
                 data = schedule.evaluate_tick(context)
             requests = list(data.run_requests or [])
-            label = (f"schedule function, ours (BATCH={BATCH})" if name == "ours"
-                     else "schedule function, stock build_schedule_from_partitioned_job")
-            report.add(f"schedule_eval_{name}_s", label, t["s"], f"{t['s'] * 1e3:,.0f} ms",
-                       f"{len(requests)} run requests for {n_subjects} subjects")
+            label = (
+                f"schedule function, ours (BATCH={BATCH})"
+                if name == "ours"
+                else "schedule function, stock build_schedule_from_partitioned_job"
+            )
+            report.add(
+                f"schedule_eval_{name}_s",
+                label,
+                t["s"],
+                f"{t['s'] * 1e3:,.0f} ms",
+                f"{len(requests)} run requests for {n_subjects} subjects",
+            )
             report.figures[f"schedule_requests_{name}"] = len(requests)
 
         ours_keys = []
         for req in scale_defs.bench_daily_schedule.evaluate_tick(
-                dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)).run_requests:
+            dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+        ).run_requests:
             ours_keys.append(resolve_run_keys(instance, _as_run(req)))
         target = {f"{yesterday}|{s}" for s in subject_names(n_subjects)}
         shape = analyze(ours_keys, target)
-        report.add("schedule_ours_rectangles", "  ours: every run a rectangle, exact cover",
-                   shape["all_rectangles"] and shape["exact_cover"],
-                   "yes" if shape["all_rectangles"] and shape["exact_cover"] else "NO",
-                   ", ".join(f"{v} x [{k}]" for k, v in shape["shapes"].items()))
+        report.add(
+            "schedule_ours_rectangles",
+            "  ours: every run a rectangle, exact cover",
+            shape["all_rectangles"] and shape["exact_cover"],
+            "yes" if shape["all_rectangles"] and shape["exact_cover"] else "NO",
+            ", ".join(f"{v} x [{k}]" for k, v in shape["shapes"].items()),
+        )
 
         location = ctx.create_request_context().get_code_location("hexo_bench")
         repo = location.get_repository("__repository__")
-        variants = (("ours", "daily_ingest_schedule", tick, False),
-                    ("ours_subset_events", "daily_ingest_schedule", tick + timedelta(days=1), True),
-                    ("stock", "stock_partitioned_schedule", tick, False))
+        variants = (
+            ("ours", "daily_ingest_schedule", tick, False),
+            ("ours_subset_events", "daily_ingest_schedule", tick + timedelta(days=1), True),
+            ("stock", "stock_partitioned_schedule", tick, False),
+        )
         for name, schedule_name, at, subset in variants:
             remote = repo.get_schedule(schedule_name)
             runs_filter = RunsFilter(tags={"dagster/schedule_name": schedule_name})
@@ -255,8 +290,7 @@ def schedule_figures(report: Report, root: Path | None, n_subjects: int, day_ind
             label = f"scheduler daemon tick, {name.replace('_subset_events', '')}"
             if subset:
                 label += f", {PLANNED_SUBSET_VAR}=true"
-            report.add(f"schedule_tick_{name}_s", label, t["s"], f"{t['s']:.2f} s",
-                       f"{created} runs created (queued)")
+            report.add(f"schedule_tick_{name}_s", label, t["s"], f"{t['s']:.2f} s", f"{created} runs created (queued)")
             report.figures[f"schedule_tick_{name}_runs"] = created
 
 
@@ -276,8 +310,15 @@ def _as_run(request):
     return SimpleNamespace(tags=tags)
 
 
-def backfill_once(root: Path | None, n_subjects: int, shape: tuple[int, int], prefix: str, *,
-                  execute: bool = False, planned_subset: bool = False) -> dict:
+def backfill_once(
+    root: Path | None,
+    n_subjects: int,
+    shape: tuple[int, int],
+    prefix: str,
+    *,
+    execute: bool = False,
+    planned_subset: bool = False,
+) -> dict:
     """Create one backfill of shape (subjects, days) over the `prefix` copy of the graph and drive the
     backfill daemon until it stops creating runs (or, with execute, until the backfill completes)."""
     import dagster as dg
@@ -300,9 +341,18 @@ def backfill_once(root: Path | None, n_subjects: int, shape: tuple[int, int], pr
         backfill_id = make_new_backfill_id()
         with timer() as t_create:
             backfill = PartitionBackfill.from_asset_partitions(
-                backfill_id=backfill_id, asset_graph=graph, partition_names=keys, asset_selection=selection,
-                backfill_timestamp=time.time(), tags={}, dynamic_partitions_store=instance, all_partitions=False,
-                title=f"bench {prefix}", description=None, run_config=None)
+                backfill_id=backfill_id,
+                asset_graph=graph,
+                partition_names=keys,
+                asset_selection=selection,
+                backfill_timestamp=time.time(),
+                tags={},
+                dynamic_partitions_store=instance,
+                all_partitions=False,
+                title=f"bench {prefix}",
+                description=None,
+                run_config=None,
+            )
             instance.add_backfill(backfill)
         iterations, n_runs, status = 0, 0, None
         with timer() as t_iter:
@@ -320,9 +370,15 @@ def backfill_once(root: Path | None, n_subjects: int, shape: tuple[int, int], pr
         runs = instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
         result = analyze([resolve_run_keys(instance, r) for r in runs], set(keys))
         assets_per_run = Counter(len(r.asset_selection or ()) for r in runs)
-        result.update(target=len(keys), create_s=t_create["s"], daemon_s=t_iter["s"], iterations=iterations,
-                      status=str(status.value if status else None), assets_per_run=dict(assets_per_run),
-                      planned_events=_count_planned(instance, runs))
+        result.update(
+            target=len(keys),
+            create_s=t_create["s"],
+            daemon_s=t_iter["s"],
+            iterations=iterations,
+            status=str(status.value if status else None),
+            assets_per_run=dict(assets_per_run),
+            planned_events=_count_planned(instance, runs),
+        )
         if execute:
             result.update(_verify_execution(instance, prefix, set(keys), runs))
             result.update(_ui_query(ctx, prefix))
@@ -375,8 +431,11 @@ def _count_planned(instance, runs) -> int:
 
     total = 0
     for run in runs:
-        total += len(instance.get_records_for_run(
-            run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED, limit=10_000).records)
+        total += len(
+            instance.get_records_for_run(
+                run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED, limit=10_000
+            ).records
+        )
     return total
 
 
@@ -397,8 +456,10 @@ def _ui_query_full_study(ctx, instance, prefix: str) -> dict:
     key = dg.AssetKey([prefix, "records"])
     with dg_partition_context(instance):
         record = next(iter(instance.get_asset_records(asset_keys=[key])))
-        latest = max(record.asset_entry.last_materialization_storage_id or 0,
-                     get_last_planned_storage_id(instance, key, record) or 0)
+        latest = max(
+            record.asset_entry.last_materialization_storage_id or 0,
+            get_last_planned_storage_id(instance, key, record) or 0,
+        )
         all_keys = subject_day_partitions.get_partition_keys()
         with timer() as t_build:
             subset = subject_day_partitions.empty_subset().with_partition_keys(all_keys)
@@ -407,17 +468,24 @@ def _ui_query_full_study(ctx, instance, prefix: str) -> dict:
         with timer() as t_de:
             subject_day_partitions.deserialize_subset(serialized)
         empty = subject_day_partitions.empty_subset().serialize()
-        instance.update_asset_cached_status_data(key, AssetStatusCacheValue(
-            latest_storage_id=latest,
-            partitions_def_id=subject_day_partitions.get_serializable_unique_identifier(),
-            serialized_materialized_partition_subset=serialized,
-            serialized_failed_partition_subset=empty,
-            serialized_in_progress_partition_subset=empty,
-        ))
+        instance.update_asset_cached_status_data(
+            key,
+            AssetStatusCacheValue(
+                latest_storage_id=latest,
+                partitions_def_id=subject_day_partitions.get_serializable_unique_identifier(),
+                serialized_materialized_partition_subset=serialized,
+                serialized_failed_partition_subset=empty,
+                serialized_in_progress_partition_subset=empty,
+            ),
+        )
     out = {f"full_{k}": v for k, v in _ui_query(ctx, prefix).items()}
-    out.update(full_subset_class=type(subset).__name__, full_subset_bytes=len(serialized),
-               full_subset_build_s=t_build["s"], full_subset_serialize_s=t_ser["s"],
-               full_subset_deserialize_s=t_de["s"])
+    out.update(
+        full_subset_class=type(subset).__name__,
+        full_subset_bytes=len(serialized),
+        full_subset_build_s=t_build["s"],
+        full_subset_serialize_s=t_ser["s"],
+        full_subset_deserialize_s=t_de["s"],
+    )
     return out
 
 
@@ -426,11 +494,11 @@ def _verify_execution(instance, prefix: str, target: set[str], runs) -> dict:
     as many `context.partition_keys` as its range holds."""
     import dagster as dg
     from dagster._core.storage.dagster_run import DagsterRunStatus
-
     from scale_defs import SUBJECT_DAY_KEYS, prefixed
 
-    complete = all(set(instance.get_materialized_partitions(prefixed(prefix, key))) == target
-                   for key in SUBJECT_DAY_KEYS)
+    complete = all(
+        set(instance.get_materialized_partitions(prefixed(prefix, key))) == target for key in SUBJECT_DAY_KEYS
+    )
     seen: Counter = Counter()
     records = instance.fetch_materializations(dg.AssetKey([prefix, "records"]), limit=10_000).records
     for rec in records:
@@ -438,8 +506,11 @@ def _verify_execution(instance, prefix: str, target: set[str], runs) -> dict:
         seen[(rec.run_id, int(meta["partitions"].value))] += 1
     # Each run emits one materialization per partition; the metadata holds len(context.partition_keys).
     bodies_ok = all(n == count for (_, n), count in seen.items())
-    return {"materialized_exactly_target": complete, "asset_bodies_saw_their_range": bodies_ok,
-            "succeeded_runs": sum(r.status == DagsterRunStatus.SUCCESS for r in runs)}
+    return {
+        "materialized_exactly_target": complete,
+        "asset_bodies_saw_their_range": bodies_ok,
+        "succeeded_runs": sum(r.status == DagsterRunStatus.SUCCESS for r in runs),
+    }
 
 
 def full_study_plan(report: Report, root: Path | None, n_subjects: int) -> None:
@@ -456,16 +527,34 @@ def full_study_plan(report: Report, root: Path | None, n_subjects: int) -> None:
     with bench_instance(root) as instance:
         instance.add_dynamic_partitions(subjects_partitions.name, subject_names(n_subjects))
         with dg_partition_context(instance):
-            keys = frozenset(str(k) for k in subject_day_partitions.get_partition_keys(dynamic_partitions_store=instance))
+            keys = frozenset(
+                str(k) for k in subject_day_partitions.get_partition_keys(dynamic_partitions_store=instance)
+            )
             for name, policy in (("ours", BACKFILL), ("single", dg.BackfillPolicy.single_run())):
                 with timer() as t:
                     requests = _build_run_requests_with_backfill_policy(
-                        [dg.AssetKey("records")], [], policy, keys, subject_day_partitions, tags={},
-                        dynamic_partitions_store=instance)
-                report.add(f"full_study_runs_{name}", f"whole-study backfill, {policy!r}", len(requests),
-                           f"{len(requests):,} runs", f"planned in {t['s']:.2f} s")
-        report.add("full_study_runs_none", "whole-study backfill, no policy", len(keys), f"{len(keys):,} runs",
-                   "one run per partition")
+                        [dg.AssetKey("records")],
+                        [],
+                        policy,
+                        keys,
+                        subject_day_partitions,
+                        tags={},
+                        dynamic_partitions_store=instance,
+                    )
+                report.add(
+                    f"full_study_runs_{name}",
+                    f"whole-study backfill, {policy!r}",
+                    len(requests),
+                    f"{len(requests):,} runs",
+                    f"planned in {t['s']:.2f} s",
+                )
+        report.add(
+            "full_study_runs_none",
+            "whole-study backfill, no policy",
+            len(keys),
+            f"{len(keys):,} runs",
+            "one run per partition",
+        )
 
 
 @contextmanager
@@ -476,8 +565,16 @@ def dg_partition_context(instance):
         yield
 
 
-def backfill_figures(report: Report, root: Path | None, n_subjects: int, shapes: list[tuple[int, int]],
-                     *, counts: bool, execute: bool, disk: bool) -> None:
+def backfill_figures(
+    report: Report,
+    root: Path | None,
+    n_subjects: int,
+    shapes: list[tuple[int, int]],
+    *,
+    counts: bool,
+    execute: bool,
+    disk: bool,
+) -> None:
     from hexo_pipeline.defs.shared import BACKFILL
 
     where = "tmpfs" if root is not None else "disk"
@@ -488,11 +585,16 @@ def backfill_figures(report: Report, root: Path | None, n_subjects: int, shapes:
                 continue  # one run per subject-day whatever the shape; the first shape measures it
             r = backfill_once(root, n_subjects, shape, prefix)
             key = f"backfill_{shape[0]}x{shape[1]}_{prefix}"
-            report.add(f"{key}_runs", f"{label}, {policy}", r["runs"], f"{r['runs']:,} runs",
-                       f"daemon {r['daemon_s']:.1f} s ({where}), {r['planned_events']:,} planned events, "
-                       f"{'rectangles' if r['all_rectangles'] else 'NOT rectangles'}, "
-                       f"{'exact cover' if r['exact_cover'] else 'NOT an exact cover'}, "
-                       f"max {r['max_partitions_per_run']} partitions/run, assets/run {r['assets_per_run']}")
+            report.add(
+                f"{key}_runs",
+                f"{label}, {policy}",
+                r["runs"],
+                f"{r['runs']:,} runs",
+                f"daemon {r['daemon_s']:.1f} s ({where}), {r['planned_events']:,} planned events, "
+                f"{'rectangles' if r['all_rectangles'] else 'NOT rectangles'}, "
+                f"{'exact cover' if r['exact_cover'] else 'NOT an exact cover'}, "
+                f"max {r['max_partitions_per_run']} partitions/run, assets/run {r['assets_per_run']}",
+            )
             report.figures[f"{key}_daemon_s"] = r["daemon_s"]
             report.figures[f"{key}_shapes"] = json.dumps(r["shapes"])
             report.figures[f"{key}_planned_events"] = r["planned_events"]
@@ -501,42 +603,76 @@ def backfill_figures(report: Report, root: Path | None, n_subjects: int, shapes:
     label = f"{shape[0]}x{shape[1]}, ours"
     r = backfill_once(root, n_subjects, shape, "ours", planned_subset=True) if counts else None
     if r:
-            report.add("backfill_ours_subset_events_daemon_s", f"{label}, {PLANNED_SUBSET_VAR}=true ({where})",
-                   r["daemon_s"], f"{r['daemon_s']:.1f} s", f"{r['runs']} runs, {r['planned_events']:,} planned events")
+        report.add(
+            "backfill_ours_subset_events_daemon_s",
+            f"{label}, {PLANNED_SUBSET_VAR}=true ({where})",
+            r["daemon_s"],
+            f"{r['daemon_s']:.1f} s",
+            f"{r['runs']} runs, {r['planned_events']:,} planned events",
+        )
     if disk and root is not None:
         for subset in (False, True):
             r = backfill_once(None, n_subjects, shape, "ours", planned_subset=subset)
             key = "backfill_ours_disk" + ("_subset_events" if subset else "")
-            report.add(f"{key}_daemon_s", f"{label}, SQLite on disk" + (f", {PLANNED_SUBSET_VAR}=true" if subset else ""),
-                       r["daemon_s"], f"{r['daemon_s']:.1f} s", f"{r['runs']} runs, {r['planned_events']:,} planned events")
+            report.add(
+                f"{key}_daemon_s",
+                f"{label}, SQLite on disk" + (f", {PLANNED_SUBSET_VAR}=true" if subset else ""),
+                r["daemon_s"],
+                f"{r['daemon_s']:.1f} s",
+                f"{r['runs']} runs, {r['planned_events']:,} planned events",
+            )
     if execute:
         # The runs execute in this process; their console loggers would print every event.
         with timer() as t, open(os.devnull, "w") as null, redirect_stdout(null), redirect_stderr(null):
             r = backfill_once(root, n_subjects, shape, "ours", execute=True)
-        ok = (r["materialized_exactly_target"] and r["asset_bodies_saw_their_range"]
-              and r["status"].startswith("COMPLETED"))
-        report.add("backfill_execute_s", f"{label}, executed to completion ({where})", t["s"], f"{t['s']:.1f} s",
-                   f"status {r['status']}, {r['succeeded_runs']}/{r['runs']} runs succeeded, "
-                   f"every asset materialized on exactly the {r['target']:,} targets: "
-                   f"{'yes' if r['materialized_exactly_target'] else 'NO'}; bodies saw their ranges: "
-                   f"{'yes' if r['asset_bodies_saw_their_range'] else 'NO'}")
+        ok = (
+            r["materialized_exactly_target"]
+            and r["asset_bodies_saw_their_range"]
+            and r["status"].startswith("COMPLETED")
+        )
+        report.add(
+            "backfill_execute_s",
+            f"{label}, executed to completion ({where})",
+            t["s"],
+            f"{t['s']:.1f} s",
+            f"status {r['status']}, {r['succeeded_runs']}/{r['runs']} runs succeeded, "
+            f"every asset materialized on exactly the {r['target']:,} targets: "
+            f"{'yes' if r['materialized_exactly_target'] else 'NO'}; bodies saw their ranges: "
+            f"{'yes' if r['asset_bodies_saw_their_range'] else 'NO'}",
+        )
         report.figures["backfill_execute_ok"] = ok
         stats = r["ui_partition_stats"]
-        report.add("ui_query_cold_s", "UI asset page query (GraphQL: stats, keys, health), cold",
-                   r["ui_query_cold_s"], f"{r['ui_query_cold_s']:.2f} s",
-                   f"{stats['numMaterialized']:,} of {stats['numPartitions']:,} partitions materialized, "
-                   f"{r['ui_ranges']} health ranges")
-        report.add("ui_query_warm_s", "  same query, warm (status cache filled)", r["ui_query_warm_s"],
-                   f"{r['ui_query_warm_s']:.2f} s")
+        report.add(
+            "ui_query_cold_s",
+            "UI asset page query (GraphQL: stats, keys, health), cold",
+            r["ui_query_cold_s"],
+            f"{r['ui_query_cold_s']:.2f} s",
+            f"{stats['numMaterialized']:,} of {stats['numPartitions']:,} partitions materialized, "
+            f"{r['ui_ranges']} health ranges",
+        )
+        report.add(
+            "ui_query_warm_s",
+            "  same query, warm (status cache filled)",
+            r["ui_query_warm_s"],
+            f"{r['ui_query_warm_s']:.2f} s",
+        )
         stats = r["full_ui_partition_stats"]
-        report.add("ui_full_query_cold_s", "UI asset page query, whole study materialized (seeded cache)",
-                   r["full_ui_query_cold_s"], f"{r['full_ui_query_cold_s']:.2f} s",
-                   f"{stats['numMaterialized']:,} of {stats['numPartitions']:,}; warm "
-                   f"{r['full_ui_query_warm_s']:.2f} s; {r['full_ui_ranges']} health ranges")
-        report.add("ui_full_subset_bytes", "  status cache of one asset (serialized subset)",
-                   r["full_subset_bytes"], f"{r['full_subset_bytes'] / 1e6:.1f} MB",
-                   f"{r['full_subset_class']}: build {r['full_subset_build_s']:.2f} s, serialize "
-                   f"{r['full_subset_serialize_s']:.2f} s, deserialize {r['full_subset_deserialize_s']:.2f} s")
+        report.add(
+            "ui_full_query_cold_s",
+            "UI asset page query, whole study materialized (seeded cache)",
+            r["full_ui_query_cold_s"],
+            f"{r['full_ui_query_cold_s']:.2f} s",
+            f"{stats['numMaterialized']:,} of {stats['numPartitions']:,}; warm "
+            f"{r['full_ui_query_warm_s']:.2f} s; {r['full_ui_ranges']} health ranges",
+        )
+        report.add(
+            "ui_full_subset_bytes",
+            "  status cache of one asset (serialized subset)",
+            r["full_subset_bytes"],
+            f"{r['full_subset_bytes'] / 1e6:.1f} MB",
+            f"{r['full_subset_class']}: build {r['full_subset_build_s']:.2f} s, serialize "
+            f"{r['full_subset_serialize_s']:.2f} s, deserialize {r['full_subset_deserialize_s']:.2f} s",
+        )
 
 
 SECTIONS = ("partitions", "schedule", "plan", "backfills", "disk", "execute")
@@ -555,8 +691,13 @@ def run(quick: bool = False, sections: tuple[str, ...] = SECTIONS) -> list[Repor
     shapes = [(4, 3)] if quick else [(50, 21), (20, 60)]
 
     head = Report(f"Dagster scale study ({machine()}; {versions()})")
-    head.add("study", "study", f"{n_subjects}x{n_days}", f"{n_subjects} subjects x {n_days} days",
-             f"DAGSTER_HOME on {'tmpfs ' + str(root) if root else 'disk'} unless noted")
+    head.add(
+        "study",
+        "study",
+        f"{n_subjects}x{n_days}",
+        f"{n_subjects} subjects x {n_days} days",
+        f"DAGSTER_HOME on {'tmpfs ' + str(root) if root else 'disk'} unless noted",
+    )
     reports = [head]
     if "partitions" in sections:
         reports.append(Report("Partitions (dynamic subjects x daily days, SQLite instance)"))
@@ -569,16 +710,24 @@ def run(quick: bool = False, sections: tuple[str, ...] = SECTIONS) -> list[Repor
         full_study_plan(reports[-1], root, n_subjects)
     if {"backfills", "disk", "execute"} & set(sections):
         reports.append(Report("Backfills through the backfill daemon (runs created, queued)"))
-        backfill_figures(reports[-1], root, n_subjects, shapes, counts="backfills" in sections,
-                         execute="execute" in sections, disk="disk" in sections and not quick)
+        backfill_figures(
+            reports[-1],
+            root,
+            n_subjects,
+            shapes,
+            counts="backfills" in sections,
+            execute="execute" in sections,
+            disk="disk" in sections and not quick,
+        )
     return reports
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
-    parser.add_argument("--sections", default=",".join(SECTIONS),
-                        help=f"comma-separated subset of {','.join(SECTIONS)} (default: all)")
+    parser.add_argument(
+        "--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)} (default: all)"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = parser.parse_args()
     t0 = time.perf_counter()

@@ -78,8 +78,12 @@ def run_sections(sections: list[str], quick: bool) -> list[Report]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="hexo-pipeline benchmarks (make bench)")
-    parser.add_argument("sections", nargs="*", metavar="section",
-                        help=f"any of {', '.join(ALL_SECTIONS)} (default: {' '.join(DEFAULT_SECTIONS)})")
+    parser.add_argument(
+        "sections",
+        nargs="*",
+        metavar="section",
+        help=f"any of {', '.join(ALL_SECTIONS)} (default: {' '.join(DEFAULT_SECTIONS)})",
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, seconds not minutes (smoke test)")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     args = parser.parse_args(argv)

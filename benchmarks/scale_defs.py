@@ -20,14 +20,15 @@ from hexo_pipeline.warehouse.marts import prepare_dbt_project
 prepare_dbt_project()  # the dbt manifest the project's definitions load
 from hexo_pipeline.definitions import defs as project_defs  # noqa: E402
 from hexo_pipeline.defs.jobs import ingest_job  # noqa: E402
-from hexo_pipeline.defs.subject_day.automation import daily_ingest_schedule  # noqa: E402
 from hexo_pipeline.defs.partitions import subject_day_partitions  # noqa: E402
+from hexo_pipeline.defs.subject_day.automation import daily_ingest_schedule  # noqa: E402
 
 OURS = object()  # sentinel: keep the project's own policy of each multi-asset
 POLICIES = {"ours": OURS, "none": None, "single": dg.BackfillPolicy.single_run()}
 
-SUBJECT_DAY_ASSETS = [a for a in project_defs.assets
-                      if isinstance(a, dg.AssetsDefinition) and a.partitions_def == subject_day_partitions]
+SUBJECT_DAY_ASSETS = [
+    a for a in project_defs.assets if isinstance(a, dg.AssetsDefinition) and a.partitions_def == subject_day_partitions
+]
 SUBJECT_DAY_KEYS = sorted({spec.key for a in SUBJECT_DAY_ASSETS for spec in a.specs})
 
 
@@ -36,9 +37,14 @@ def prefixed(prefix: str, key: dg.AssetKey) -> dg.AssetKey:
 
 
 def _clone(original: dg.AssetsDefinition, prefix: str, policy) -> dg.AssetsDefinition:
-    specs = [dg.AssetSpec(prefixed(prefix, s.key), group_name=f"{prefix}_{s.group_name}",
-                          deps=[prefixed(prefix, d.asset_key) for d in s.deps if d.asset_key in SUBJECT_DAY_KEYS])
-             for s in original.specs]
+    specs = [
+        dg.AssetSpec(
+            prefixed(prefix, s.key),
+            group_name=f"{prefix}_{s.group_name}",
+            deps=[prefixed(prefix, d.asset_key) for d in s.deps if d.asset_key in SUBJECT_DAY_KEYS],
+        )
+        for s in original.specs
+    ]
     checks = [dg.AssetCheckSpec(c.name, asset=prefixed(prefix, c.asset_key)) for c in original.check_specs]
 
     @dg.multi_asset(
@@ -71,8 +77,13 @@ bench_ingest_job = dg.define_asset_job(
 bench_daily_schedule = daily_ingest_schedule.with_updated_job(bench_ingest_job)
 # Dagster's stock alternative: one run per subject for the latest day (reference notes 2.9).
 stock_daily_schedule = dg.build_schedule_from_partitioned_job(
-    bench_ingest_job, name="stock_partitioned_schedule", hour_of_day=4)
+    bench_ingest_job, name="stock_partitioned_schedule", hour_of_day=4
+)
 
 # In-process executor: the bodies are trivial, so a subprocess per step would only time Python start-up.
-defs = dg.Definitions(assets=ASSETS, jobs=[bench_ingest_job],
-                      schedules=[bench_daily_schedule, stock_daily_schedule], executor=dg.in_process_executor)
+defs = dg.Definitions(
+    assets=ASSETS,
+    jobs=[bench_ingest_job],
+    schedules=[bench_daily_schedule, stock_daily_schedule],
+    executor=dg.in_process_executor,
+)

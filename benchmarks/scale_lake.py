@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -66,8 +66,16 @@ def tiled_datasets() -> list[str]:
 def _template(workdir: Path, start: date) -> dict[str, dict[int, pa.Table]]:
     """The template day (the second of a 3-day synthetic lake: a night before, a day record, a night
     starting) per dataset and template subject, with ids made relative (see `_relative_ids`)."""
-    synth = write_synthetic_lake(workdir, subjects=TEMPLATE_SUBJECTS, days=3, start=start - timedelta(days=1),
-                                 tz="UTC", minutes=WEAR_MINUTES, study_uuid=STUDY_UUID, seed=5)
+    synth = write_synthetic_lake(
+        workdir,
+        subjects=TEMPLATE_SUBJECTS,
+        days=3,
+        start=start - timedelta(days=1),
+        tz="UTC",
+        minutes=WEAR_MINUTES,
+        study_uuid=STUDY_UUID,
+        seed=5,
+    )
     lake = Lake(Path(workdir) / "lake")
     order = {rec.record_id: rec for rec in synth.records}
     out: dict[str, dict[int, pa.Table]] = {}
@@ -122,8 +130,9 @@ def _shift(col: pa.ChunkedArray, days: int) -> pa.ChunkedArray:
     return col
 
 
-def _tile(template: pa.Table, offsets: np.ndarray, subject_index: int, spec: ScaleSpec,
-          received_at: datetime) -> pa.Table:
+def _tile(
+    template: pa.Table, offsets: np.ndarray, subject_index: int, spec: ScaleSpec, received_at: datetime
+) -> pa.Table:
     """The template repeated once per day offset (days since the study start), ids made absolute."""
     n, k = template.num_rows, len(offsets)
     day_of_row = np.repeat(offsets, n)
@@ -131,8 +140,7 @@ def _tile(template: pa.Table, offsets: np.ndarray, subject_index: int, spec: Sca
     for name in template.column_names:
         col = template.column(name).combine_chunks()
         if name == "received_at":
-            cols[name] = pa.array(np.full(n * k, np.datetime64(received_at.replace(tzinfo=None), "us")),
-                                  col.type)
+            cols[name] = pa.array(np.full(n * k, np.datetime64(received_at.replace(tzinfo=None), "us")), col.type)
         elif name in ("record_id", "range_id", "parent_id"):
             codes = np.tile(col.fill_null(0).to_numpy(), k)
             valid = np.tile(col.is_valid().to_numpy(zero_copy_only=False), k)
@@ -140,8 +148,9 @@ def _tile(template: pa.Table, offsets: np.ndarray, subject_index: int, spec: Sca
             value = 1_000_000 + record if name == "record_id" else (1_000_000 + record) * 10
             cols[name] = pa.array(value, pa.int64(), mask=~valid)
         elif name in ("event_id", "response_id"):
-            cols[name] = pa.array((subject_index * (spec.days + 2) + day_of_row) * 10
-                                  + np.tile(col.to_numpy(), k), pa.int64())
+            cols[name] = pa.array(
+                (subject_index * (spec.days + 2) + day_of_row) * 10 + np.tile(col.to_numpy(), k), pa.int64()
+            )
         elif name == "user_id":
             cols[name] = pa.array(np.full(n * k, spec.user_id(subject_index)), pa.int64())
         elif pa.types.is_timestamp(col.type):
@@ -158,8 +167,9 @@ def _tile(template: pa.Table, offsets: np.ndarray, subject_index: int, spec: Sca
     table = pa.table(cols)
     if "date" in table.column_names:  # the dataset's own day column (calendar events, survey responses)
         return table
-    dates = pa.array((np.datetime64(spec.start) + day_of_row.astype("timedelta64[D]")).astype("datetime64[D]"),
-                     pa.date32())
+    dates = pa.array(
+        (np.datetime64(spec.start) + day_of_row.astype("timedelta64[D]")).astype("datetime64[D]"), pa.date32()
+    )
     return table.append_column("date", dates)
 
 
@@ -205,7 +215,7 @@ def _write_subjects(args: tuple) -> dict[str, list]:
 def write_scale_lake(data_dir: str | os.PathLike[str], spec: ScaleSpec, *, workers: int = 2) -> dict[str, int]:
     """Write the lake (summaries, small tables, study side) under data_dir/lake; returns files per dataset."""
     lake_root = Path(data_dir) / "lake"
-    received_at = datetime(2027, 1, 20, tzinfo=timezone.utc)
+    received_at = datetime(2027, 1, 20, tzinfo=UTC)
     with tempfile.TemporaryDirectory() as tmp:
         template = _template(Path(tmp), spec.start)
     lake = Lake(lake_root)
@@ -229,32 +239,101 @@ def _write_study_tables(lake: Lake, spec: ScaleSpec, received_at: datetime) -> N
     n = spec.subjects
     users = [spec.user_id(i) for i in range(n)]
     names = [spec.username(i) for i in range(n)]
-    lake.write_study_table("subjects", pa.Table.from_pylist([
-        {"user_id": u, "username": s, "first_name": "Scale", "last_name": s[-4:], "email": f"{s}@example.org",
-         "received_at": received_at} for u, s in zip(users, names, strict=True)], contract.schema_of("subjects")))
+    lake.write_study_table(
+        "subjects",
+        pa.Table.from_pylist(
+            [
+                {
+                    "user_id": u,
+                    "username": s,
+                    "first_name": "Scale",
+                    "last_name": s[-4:],
+                    "email": f"{s}@example.org",
+                    "received_at": received_at,
+                }
+                for u, s in zip(users, names, strict=True)
+            ],
+            contract.schema_of("subjects"),
+        ),
+    )
     lake.write_study_table("datatypes", datatype_table())
     last = spec.end - timedelta(days=1)
-    lake.write_study_table("study", pa.Table.from_pylist([{
-        "study_id": 1, "uuid": STUDY_UUID, "name": f"Scale study {n} x {spec.days}", "start_date": spec.start,
-        "end_date": last, "timezone": "UTC", "owner_id": 1, "planning_json": "[]", "last_modified": received_at,
-        "received_at": received_at}], contract.schema_of("study")))
-    lake.write_study_table("study_groups", pa.Table.from_pylist([
-        {"group_id": 11, "study_id": 1, "name": "control", "description": "", "received_at": received_at},
-        {"group_id": 12, "study_id": 1, "name": "intervention", "description": "", "received_at": received_at}],
-        contract.schema_of("study_groups")))
-    lake.write_study_table("study_members", pa.Table.from_pylist([
-        {"member_id": 100 + i, "study_id": 1, "user_id": u, "subject_id": s.split("_", 1)[1],
-         "onboarding_date": spec.start, "end_date": last, "group_id": 11 + i % 2, "last_modified": received_at,
-         "received_at": received_at} for i, (u, s) in enumerate(zip(users, names, strict=True))],
-        contract.schema_of("study_members")))
-    lake.write_study_table("study_group_history", pa.Table.from_pylist([
-        {"user_id": u, "group_id": 11 + i % 2, "since": spec.start, "assignment_index": 0,
-         "assigned_at": datetime.combine(spec.start, datetime.min.time(), tzinfo=timezone.utc),
-         "received_at": received_at} for i, u in enumerate(users)], contract.schema_of("study_group_history")))
+    lake.write_study_table(
+        "study",
+        pa.Table.from_pylist(
+            [
+                {
+                    "study_id": 1,
+                    "uuid": STUDY_UUID,
+                    "name": f"Scale study {n} x {spec.days}",
+                    "start_date": spec.start,
+                    "end_date": last,
+                    "timezone": "UTC",
+                    "owner_id": 1,
+                    "planning_json": "[]",
+                    "last_modified": received_at,
+                    "received_at": received_at,
+                }
+            ],
+            contract.schema_of("study"),
+        ),
+    )
+    lake.write_study_table(
+        "study_groups",
+        pa.Table.from_pylist(
+            [
+                {"group_id": 11, "study_id": 1, "name": "control", "description": "", "received_at": received_at},
+                {"group_id": 12, "study_id": 1, "name": "intervention", "description": "", "received_at": received_at},
+            ],
+            contract.schema_of("study_groups"),
+        ),
+    )
+    lake.write_study_table(
+        "study_members",
+        pa.Table.from_pylist(
+            [
+                {
+                    "member_id": 100 + i,
+                    "study_id": 1,
+                    "user_id": u,
+                    "subject_id": s.split("_", 1)[1],
+                    "onboarding_date": spec.start,
+                    "end_date": last,
+                    "group_id": 11 + i % 2,
+                    "last_modified": received_at,
+                    "received_at": received_at,
+                }
+                for i, (u, s) in enumerate(zip(users, names, strict=True))
+            ],
+            contract.schema_of("study_members"),
+        ),
+    )
+    lake.write_study_table(
+        "study_group_history",
+        pa.Table.from_pylist(
+            [
+                {
+                    "user_id": u,
+                    "group_id": 11 + i % 2,
+                    "since": spec.start,
+                    "assignment_index": 0,
+                    "assigned_at": datetime.combine(spec.start, datetime.min.time(), tzinfo=UTC),
+                    "received_at": received_at,
+                }
+                for i, u in enumerate(users)
+            ],
+            contract.schema_of("study_group_history"),
+        ),
+    )
 
 
-def write_days(data_dir: str | os.PathLike[str], spec: ScaleSpec, offsets: Iterable[int], subjects: Iterable[int],
-               received_at: datetime) -> int:
+def write_days(
+    data_dir: str | os.PathLike[str],
+    spec: ScaleSpec,
+    offsets: Iterable[int],
+    subjects: Iterable[int],
+    received_at: datetime,
+) -> int:
     """New or re-ingested subject-days as the ingestion writes them (daily files, one manifest entry each)."""
     lake = Lake(Path(data_dir) / "lake")
     with tempfile.TemporaryDirectory() as tmp:
@@ -268,7 +347,9 @@ def write_days(data_dir: str | os.PathLike[str], spec: ScaleSpec, offsets: Itera
                 if t in per_subject:
                     table = _tile(per_subject[t], np.array([offset], dtype=np.int64), i, spec, received_at)
                     own_date = "date" in contract.schema_of(name).names
-                    lake.write_partition(name, spec.username(i), day, table if own_date else table.drop_columns(["date"]))
+                    lake.write_partition(
+                        name, spec.username(i), day, table if own_date else table.drop_columns(["date"])
+                    )
                     written += 1
     return written
 

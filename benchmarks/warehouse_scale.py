@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -40,11 +40,11 @@ MEMORY_LIMIT = "4GB"
 # The README's example queries (a test runs the same blocks against the demo warehouse).
 BI_QUERIES = {
     "adherence per subject": "select username, group_name, adherence_pct, wear_hours_per_day, days_with_data, "
-                             "valid_days from marts.rpt_study_adherence order by group_name, username",
+    "valid_days from marts.rpt_study_adherence order by group_name, username",
     "group trends per day": "select local_date, group_name, hr_mean_bpm, rmssd_ms from marts.agg_group_day "
-                            "order by local_date, group_name",
+    "order by local_date, group_name",
     "valid days per subject": "select subject_id, count(*) filter (where is_valid_day) as valid_days, count(*) as days "
-                              "from marts.fct_subject_day group by subject_id order by subject_id",
+    "from marts.fct_subject_day group by subject_id order by subject_id",
 }
 
 # The core of fct_subject_day by hand: worn minutes and the valid day (>= 600 worn minutes), the clean
@@ -70,11 +70,15 @@ def lake_table_sql(lake: Path, dataset: str) -> str:
     """A dataset's daily files and compacted months as one relation (as dbt's lake_relation reads it)."""
     parts = []
     if any((lake / dataset).glob("subject=*/date=*/*.parquet")):
-        parts.append(f"select * from read_parquet('{lake}/{dataset}/subject=*/date=*/*.parquet', "
-                     "hive_partitioning = true, union_by_name = true)")
+        parts.append(
+            f"select * from read_parquet('{lake}/{dataset}/subject=*/date=*/*.parquet', "
+            "hive_partitioning = true, union_by_name = true)"
+        )
     if any((lake / dataset).glob("subject=*/month=*/*.parquet")):
-        parts.append(f"select * exclude (month) from read_parquet('{lake}/{dataset}/subject=*/month=*/*.parquet', "
-                     "hive_partitioning = true, union_by_name = true)")
+        parts.append(
+            f"select * exclude (month) from read_parquet('{lake}/{dataset}/subject=*/month=*/*.parquet', "
+            "hive_partitioning = true, union_by_name = true)"
+        )
     return "(" + " union all by name ".join(parts) + ")"
 
 
@@ -83,14 +87,19 @@ def run_marts(data_dir: Path, *extra: str) -> dict:
     cli = Path(sys.executable).with_name("hexo-pipeline")
     cmd = [str(cli), "marts", "--data-dir", str(data_dir), "--no-report", *extra]
     # A wrapper process so RUSAGE_CHILDREN covers exactly this build (dbt and DuckDB included).
-    wrapper = ("import json, resource, subprocess, sys, time; t0 = time.perf_counter(); "
-               "p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True); "
-               "print(json.dumps({'rc': p.returncode, 's': time.perf_counter() - t0, "
-               "'rss_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, 'out': p.stdout[-3000:]}))")
-    env = {**os.environ, "HEXO_DATA_DIR": str(data_dir), "HEXO_DUCKDB_MEMORY_LIMIT": MEMORY_LIMIT,
-           "HEXO_STUDY_TZ": "UTC"}
-    proc = subprocess.run([sys.executable, "-c", wrapper, *cmd], env=env, stdout=subprocess.PIPE, text=True,
-                          check=True)
+    wrapper = (
+        "import json, resource, subprocess, sys, time; t0 = time.perf_counter(); "
+        "p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True); "
+        "print(json.dumps({'rc': p.returncode, 's': time.perf_counter() - t0, "
+        "'rss_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, 'out': p.stdout[-3000:]}))"
+    )
+    env = {
+        **os.environ,
+        "HEXO_DATA_DIR": str(data_dir),
+        "HEXO_DUCKDB_MEMORY_LIMIT": MEMORY_LIMIT,
+        "HEXO_STUDY_TZ": "UTC",
+    }
+    proc = subprocess.run([sys.executable, "-c", wrapper, *cmd], env=env, stdout=subprocess.PIPE, text=True, check=True)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     if result["rc"] != 0:
         raise SystemExit(f"marts build failed (exit {result['rc']}):\n{result['out']}")
@@ -114,8 +123,11 @@ def bi_latency(published: Path, repeat: int) -> dict[str, float]:
 def direct_query(lake: Path) -> float:
     with duckdb.connect(config={"memory_limit": MEMORY_LIMIT}) as con:
         t0 = time.perf_counter()
-        con.execute(DIRECT_QUERY.format(vitals_minutes=lake_table_sql(lake, "vitals_minutes"),
-                                        hrv_windows=lake_table_sql(lake, "hrv_windows"))).fetchall()
+        con.execute(
+            DIRECT_QUERY.format(
+                vitals_minutes=lake_table_sql(lake, "vitals_minutes"), hrv_windows=lake_table_sql(lake, "hrv_windows")
+            )
+        ).fetchall()
         return time.perf_counter() - t0
 
 
@@ -129,15 +141,18 @@ def run(subjects: int, days: int, workdir: Path) -> dict:
     figures["lake_write_s"] = time.perf_counter() - t0
     figures["lake_files"] = files_in(data / "lake")
     figures["lake_mb"] = sum(p.stat().st_size for p in (data / "lake").rglob("*") if p.is_file()) / 1e6
-    print(f"  lake: {figures['lake_files']:,} files, {figures['lake_mb']:,.0f} MB, written in "
-          f"{figures['lake_write_s']:.0f} s ({', '.join(f'{k} {v}' for k, v in counts.items())})", flush=True)
+    print(
+        f"  lake: {figures['lake_files']:,} files, {figures['lake_mb']:,.0f} MB, written in "
+        f"{figures['lake_write_s']:.0f} s ({', '.join(f'{k} {v}' for k, v in counts.items())})",
+        flush=True,
+    )
 
     full = run_marts(data)
     figures["full_build_s"], figures["full_build_peak_rss_mb"] = full["s"], full["rss_mb"]
     nochange = run_marts(data)
     figures["nochange_build_s"], figures["nochange_peak_rss_mb"] = nochange["s"], nochange["rss_mb"]
 
-    received = datetime.now(timezone.utc).replace(microsecond=0)
+    received = datetime.now(UTC).replace(microsecond=0)
     write_days(data, spec, [days], range(subjects), received)  # one new day for every subject
     daily = run_marts(data)
     figures["daily_build_s"], figures["daily_peak_rss_mb"] = daily["s"], daily["rss_mb"]
@@ -157,14 +172,30 @@ def run(subjects: int, days: int, workdir: Path) -> dict:
 def print_table(f: dict) -> None:
     d = f["direct_query_s"]
     rows = [
-        ("full build + publish", f"{f['full_build_s']:,.1f} s", f"x{f['full_build_s'] / d:.1f} direct",
-         f"peak {f['full_build_peak_rss_mb']:,.0f} MB"),
-        ("no-change rebuild", f"{f['nochange_build_s']:,.1f} s", f"x{f['nochange_build_s'] / d:.1f} direct",
-         f"peak {f['nochange_peak_rss_mb']:,.0f} MB"),
-        ("one new day, every subject", f"{f['daily_build_s']:,.1f} s", f"x{f['daily_build_s'] / d:.1f} direct",
-         f"peak {f['daily_peak_rss_mb']:,.0f} MB"),
-        ("one late subject-day", f"{f['late_day_build_s']:,.1f} s", f"x{f['late_day_build_s'] / d:.1f} direct",
-         f"peak {f['late_peak_rss_mb']:,.0f} MB"),
+        (
+            "full build + publish",
+            f"{f['full_build_s']:,.1f} s",
+            f"x{f['full_build_s'] / d:.1f} direct",
+            f"peak {f['full_build_peak_rss_mb']:,.0f} MB",
+        ),
+        (
+            "no-change rebuild",
+            f"{f['nochange_build_s']:,.1f} s",
+            f"x{f['nochange_build_s'] / d:.1f} direct",
+            f"peak {f['nochange_peak_rss_mb']:,.0f} MB",
+        ),
+        (
+            "one new day, every subject",
+            f"{f['daily_build_s']:,.1f} s",
+            f"x{f['daily_build_s'] / d:.1f} direct",
+            f"peak {f['daily_peak_rss_mb']:,.0f} MB",
+        ),
+        (
+            "one late subject-day",
+            f"{f['late_day_build_s']:,.1f} s",
+            f"x{f['late_day_build_s'] / d:.1f} direct",
+            f"peak {f['late_peak_rss_mb']:,.0f} MB",
+        ),
         ("hand-written DuckDB query", f"{d:,.1f} s", "x1.0", "same summaries"),
         ("published file", f"{f['published_mb']:,.1f} MB", "", ""),
         ("BI queries (README)", f"p50 {f['bi_p50_ms']:,.1f} ms", f"p95 {f['bi_p95_ms']:,.1f} ms", ""),

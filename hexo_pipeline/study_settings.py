@@ -14,8 +14,8 @@ from pathlib import Path
 
 DEFAULT_STUDY_START = date(2026, 10, 5)  # the sandbox's demo study
 DEFAULT_STUDY_TZ = "America/Montreal"
-DEFAULT_VALID_DAY_MIN_MINUTES = 600   # ActiWearCheck/ABCD: a valid day has >= 10 h of wear
-DEFAULT_VALID_HOUR_MIN_MINUTES = 30   # RAPIDS: a valid hour has >= 30 worn minutes
+DEFAULT_VALID_DAY_MIN_MINUTES = 600  # ActiWearCheck/ABCD: a valid day has >= 10 h of wear
+DEFAULT_VALID_HOUR_MIN_MINUTES = 30  # RAPIDS: a valid hour has >= 30 worn minutes
 
 # StudySettings field -> environment variable.
 ENVIRONMENT = {
@@ -41,13 +41,13 @@ class StudySettings:
     valid_hour_min_minutes: int = DEFAULT_VALID_HOUR_MIN_MINUTES
 
     @classmethod
-    def from_environment(cls) -> "StudySettings":
+    def from_environment(cls) -> StudySettings:
         """The settings of this process's environment (unset variables keep the defaults)."""
         env = {field: os.environ[var] for field, var in ENVIRONMENT.items() if os.environ.get(var)}
         return cls.from_strings(**env)
 
     @classmethod
-    def from_strings(cls, **values: str | int | None) -> "StudySettings":
+    def from_strings(cls, **values: str | int | None) -> StudySettings:
         """Settings from text values (environment variables, resource config); None or "" = unset."""
         given = {k: v for k, v in values.items() if v not in (None, "")}
         return cls(

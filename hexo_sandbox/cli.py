@@ -27,19 +27,30 @@ def add_study_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def study_config_from_args(ns: argparse.Namespace) -> StudyConfig:
-    return StudyConfig(seed=ns.seed, subjects=ns.subjects, days=ns.days, start=ns.start, timezone=ns.timezone,
-                       now=getattr(ns, "now", None))
+    return StudyConfig(
+        seed=ns.seed,
+        subjects=ns.subjects,
+        days=ns.days,
+        start=ns.start,
+        timezone=ns.timezone,
+        now=getattr(ns, "now", None),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hexo-sandbox", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="hexo-sandbox", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the synthetic study on loopback")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765, help="0 picks a free port (read it from the JSON line)")
-    serve.add_argument("--now", type=datetime.fromisoformat, default=None,
-                       help="fix the sandbox clock (ISO datetime with offset); default: the wall clock")
+    serve.add_argument(
+        "--now",
+        type=datetime.fromisoformat,
+        default=None,
+        help="fix the sandbox clock (ISO datetime with offset); default: the wall clock",
+    )
     serve.add_argument("--quiet", action="store_true", help="no access log on stderr (the demo's progress bar)")
     add_study_arguments(serve)
     add_fault_arguments(serve)

@@ -3,7 +3,6 @@ end (DuckDB 2.0 connections stream results: a result left half-read is invalidat
 
 from __future__ import annotations
 
-
 QUERIES = ("select", "with", "from", "pragma", "show", "describe", "summarize", "call", "(")
 
 

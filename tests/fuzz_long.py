@@ -60,10 +60,17 @@ def run(entry: str, n: int, seed: int, timeout_s: float, save: bool) -> dict:
         slowest = max(slowest, (elapsed, i))
         if finding:
             outcomes["GENERIC"] += 1
-            kind = ":".join(finding.split(":")[:2])      # exception type and where it was raised
+            kind = ":".join(finding.split(":")[:2])  # exception type and where it was raised
             generic[kind] += 1
-            found.append({"case": case, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
-                          "found": finding, "kind": kind})
+            found.append(
+                {
+                    "case": case,
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "size": len(data),
+                    "found": finding,
+                    "kind": kind,
+                }
+            )
     if save and found:
         CORPUS.mkdir(parents=True, exist_ok=True)
         path = CORPUS / f"{entry}.jsonl"
@@ -73,8 +80,15 @@ def run(entry: str, n: int, seed: int, timeout_s: float, save: bool) -> dict:
                 if record["sha256"] not in known:
                     known.add(record["sha256"])
                     fh.write(json.dumps(record) + "\n")
-    return {"entry": entry, "n": n, "generic": outcomes["GENERIC"], "outcomes": dict(outcomes),
-            "kinds": dict(generic.most_common(12)), "slowest_s": round(slowest[0], 3), "slowest_case": slowest[1]}
+    return {
+        "entry": entry,
+        "n": n,
+        "generic": outcomes["GENERIC"],
+        "outcomes": dict(outcomes),
+        "kinds": dict(generic.most_common(12)),
+        "slowest_s": round(slowest[0], 3),
+        "slowest_case": slowest[1],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,9 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     for entry in ns.entry or ENTRIES:
         r = run(entry, ns.n, ns.seed, ns.timeout_s, ns.save)
         failed |= r["generic"] > 0
-        print(f"{entry}: {r['generic']} generic exceptions in {r['n']} inputs "
-              f"({100 * r['generic'] / r['n']:.1f} %); slowest case {r['slowest_case']}: {r['slowest_s']} s; "
-              f"outcomes {r['outcomes']}", flush=True)
+        print(
+            f"{entry}: {r['generic']} generic exceptions in {r['n']} inputs "
+            f"({100 * r['generic'] / r['n']:.1f} %); slowest case {r['slowest_case']}: {r['slowest_s']} s; "
+            f"outcomes {r['outcomes']}",
+            flush=True,
+        )
         for kind, count in r["kinds"].items():
             print(f"    {count:5d}  {kind}", flush=True)
     return 1 if failed else 0

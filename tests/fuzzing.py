@@ -11,8 +11,8 @@ import gzip
 import os
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pyarrow as pa
 
@@ -27,9 +27,28 @@ CORPUS = REPO / "tests" / "fuzz_corpus"
 ENTRIES = ("fit", "tcx", "convert")
 
 # Element texts a broken or hostile writer may put where a number or a time belongs.
-BAD_TEXTS = ("inf", "-inf", "nan", "NaN", "1e309", "-99999999999", "99999999999999999999999", "abc", "",
-             " ", "0x1F", "1,5", "--1", "1e-400", "9" * 400, "2021-13-45T99:99:99Z", "-0", "+1.5e3",
-             "\u0663\u0662", "1_000")
+BAD_TEXTS = (
+    "inf",
+    "-inf",
+    "nan",
+    "NaN",
+    "1e309",
+    "-99999999999",
+    "99999999999999999999999",
+    "abc",
+    "",
+    " ",
+    "0x1F",
+    "1,5",
+    "--1",
+    "1e-400",
+    "9" * 400,
+    "2021-13-45T99:99:99Z",
+    "-0",
+    "+1.5e3",
+    "\u0663\u0662",
+    "1_000",
+)
 
 
 def real_files(entry: str) -> list[bytes]:
@@ -51,7 +70,7 @@ def mutate(data: bytes, others: list[bytes], rng: random.Random) -> bytes:
     """One to three random mutations: byte flips, truncation, splices, chunk duplication or deletion,
     XML text replacement (TCX) and FIT header/definition size fields set to extreme values."""
     if data.lstrip()[:1] == b"<" and rng.random() < 0.6:
-        data = _xml_text(data, others, rng)   # well-formed XML with bad values: reaches the tables
+        data = _xml_text(data, others, rng)  # well-formed XML with bad values: reaches the tables
     else:
         for _ in range(rng.randint(1, 3)):
             data = _MUTATORS[rng.randrange(len(_MUTATORS))](data, others, rng)
@@ -76,7 +95,7 @@ def _truncate(data: bytes, _others: list[bytes], rng: random.Random) -> bytes:
 
 def _splice(data: bytes, others: list[bytes], rng: random.Random) -> bytes:
     other = others[rng.randrange(len(others))]
-    return data[: rng.randrange(len(data) + 1)] + other[rng.randrange(len(other) + 1):]
+    return data[: rng.randrange(len(data) + 1)] + other[rng.randrange(len(other) + 1) :]
 
 
 def _chunk(data: bytes, _others: list[bytes], rng: random.Random) -> bytes:
@@ -84,7 +103,7 @@ def _chunk(data: bytes, _others: list[bytes], rng: random.Random) -> bytes:
         return data
     i = rng.randrange(len(data))
     j = min(len(data), i + rng.randint(1, 256))
-    return data[:j] + data[i:] if rng.random() < 0.5 else data[:i] + data[j:]   # duplicate or delete
+    return data[:j] + data[i:] if rng.random() < 0.5 else data[:i] + data[j:]  # duplicate or delete
 
 
 def _xml_text(data: bytes, _others: list[bytes], rng: random.Random) -> bytes:
@@ -105,8 +124,7 @@ def _fit_sizes(data: bytes, _others: list[bytes], rng: random.Random) -> bytes:
         return data
     buf = bytearray(data)
     if rng.random() < 0.5:
-        buf[4:8] = rng.choice([b"\xff\xff\xff\xff", b"\xff\xff\xff\x7f", b"\x00\x00\x00\x00",
-                               rng.randbytes(4)])
+        buf[4:8] = rng.choice([b"\xff\xff\xff\xff", b"\xff\xff\xff\x7f", b"\x00\x00\x00\x00", rng.randbytes(4)])
     else:
         defs = [i for i in range(buf[0], min(len(buf), 50_000)) if buf[i] & 0xF0 == 0x40]
         if defs:
@@ -117,7 +135,15 @@ def _fit_sizes(data: bytes, _others: list[bytes], rng: random.Random) -> bytes:
 
 
 _MUTATORS: list[Callable[[bytes, list[bytes], random.Random], bytes]] = [
-    _flip, _flip, _truncate, _splice, _chunk, _xml_text, _xml_text, _fit_sizes]
+    _flip,
+    _flip,
+    _truncate,
+    _splice,
+    _chunk,
+    _xml_text,
+    _xml_text,
+    _fit_sizes,
+]
 
 
 def run_entry(entry: str, data: bytes) -> object:
@@ -145,7 +171,7 @@ def check(entry: str, data: bytes) -> str:
 def _check_tables(result: object) -> None:
     for name, schema in ACTIVITY_TABLE_SCHEMAS.items():
         table = getattr(result, name, None)
-        if table is None:          # TCX results have no rr_intervals
+        if table is None:  # TCX results have no rr_intervals
             continue
         assert isinstance(table, pa.Table)
         assert table.schema.remove_metadata().equals(schema), name

@@ -9,17 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 # Stable codes, so quarantine reports can group failures without parsing sentences.
-CODES = frozenset({
-    "unsupported_format",  # not a format we know (sniffing failed)
-    "malformed",           # recognised format, but bytes contradict its layout
-    "invalid_header",      # a FIT header (or a chained FIT segment header) is not valid
-    "truncated",           # the file ends before its declared end
-    "no_data",             # structurally valid but carries nothing to decode
-    "crc_mismatch",        # only raised when the caller asks for strict CRC checking
-    "missing_metadata",    # e.g. a Hexoskin export without a record start time
-    "implausible_value",   # a number that is not finite or outside its column's plausible range
-    "too_large",           # a declared or decompressed size beyond the decoders' memory bound
-})
+CODES = frozenset(
+    {
+        "unsupported_format",  # not a format we know (sniffing failed)
+        "malformed",  # recognised format, but bytes contradict its layout
+        "invalid_header",  # a FIT header (or a chained FIT segment header) is not valid
+        "truncated",  # the file ends before its declared end
+        "no_data",  # structurally valid but carries nothing to decode
+        "crc_mismatch",  # only raised when the caller asks for strict CRC checking
+        "missing_metadata",  # e.g. a Hexoskin export without a record start time
+        "implausible_value",  # a number that is not finite or outside its column's plausible range
+        "too_large",  # a declared or decompressed size beyond the decoders' memory bound
+    }
+)
 
 
 class DecodeError(ValueError):
@@ -30,8 +32,7 @@ class DecodeError(ValueError):
     as partial by the decoder that produced it, so nobody mistakes it for a whole file.
     """
 
-    def __init__(self, reason: str, *, code: str = "malformed", source: str | None = None,
-                 partial: Any = None) -> None:
+    def __init__(self, reason: str, *, code: str = "malformed", source: str | None = None, partial: Any = None) -> None:
         if code not in CODES:
             raise ValueError(f"unknown DecodeError code {code!r}")
         self.reason = reason
@@ -40,7 +41,7 @@ class DecodeError(ValueError):
         self.partial = partial
         super().__init__(f"{source}: {reason}" if source else reason)
 
-    def with_source(self, source: str) -> "DecodeError":
+    def with_source(self, source: str) -> DecodeError:
         """The same error, naming the file (decoders of bytes do not know the path; callers do)."""
         if self.source:
             return self

@@ -37,7 +37,7 @@ import struct
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import fitdecode
@@ -47,25 +47,69 @@ import pyarrow as pa
 
 from hexo_pipeline.decoders.errors import DecodeError
 from hexo_pipeline.decoders.plausible import check_columns
-from hexo_pipeline.decoders.schemas import (ACTIVITIES_SCHEMA, LAPS_SCHEMA, RR_INTERVALS_SCHEMA,
-                                            TIME_US, TRACKPOINTS_SCHEMA)
+from hexo_pipeline.decoders.schemas import (
+    ACTIVITIES_SCHEMA,
+    LAPS_SCHEMA,
+    RR_INTERVALS_SCHEMA,
+    TIME_US,
+    TRACKPOINTS_SCHEMA,
+)
 
 WANTED = ("file_id", "record", "lap", "session", "hrv", "event", "sport")
 SEMICIRCLE_TO_DEG = 180.0 / 2**31
-RR_INVALID_S = 65.535            # 0xFFFF ms: padding / invalid
+RR_INVALID_S = 65.535  # 0xFFFF ms: padding / invalid
 RR_OVERRUN_TOLERANCE_S = 5.0
-MAX_FIT_DATA_BYTES = 256 << 20   # a header declaring more is damaged (real activities: < 20 MiB)
+MAX_FIT_DATA_BYTES = 256 << 20  # a header declaring more is damaged (real activities: < 20 MiB)
 # What fitparse/fitdecode raise, besides their own error types, on bytes that contradict their layout
 # (measured by fuzzing: AssertionError, "ValueError: size", TypeError, struct.error, ...).
-LIBRARY_FAILURES = (AssertionError, ValueError, TypeError, struct.error, IndexError, KeyError,
-                    OverflowError, UnicodeDecodeError, ArithmeticError, EOFError, LookupError)
+LIBRARY_FAILURES = (
+    AssertionError,
+    ValueError,
+    TypeError,
+    struct.error,
+    IndexError,
+    KeyError,
+    OverflowError,
+    UnicodeDecodeError,
+    ArithmeticError,
+    EOFError,
+    LookupError,
+)
 
-_RECORD_CONSUMED = {"timestamp", "position_lat", "position_long", "altitude", "enhanced_altitude",
-                    "distance", "heart_rate", "cadence", "speed", "enhanced_speed", "power", "temperature"}
-_LAP_CONSUMED = {"timestamp", "start_time", "total_timer_time", "total_elapsed_time", "total_distance",
-                 "max_speed", "enhanced_max_speed", "total_calories", "avg_heart_rate", "max_heart_rate",
-                 "intensity", "lap_trigger", "message_index", "event", "event_type", "event_group",
-                 "sport", "sub_sport"}
+_RECORD_CONSUMED = {
+    "timestamp",
+    "position_lat",
+    "position_long",
+    "altitude",
+    "enhanced_altitude",
+    "distance",
+    "heart_rate",
+    "cadence",
+    "speed",
+    "enhanced_speed",
+    "power",
+    "temperature",
+}
+_LAP_CONSUMED = {
+    "timestamp",
+    "start_time",
+    "total_timer_time",
+    "total_elapsed_time",
+    "total_distance",
+    "max_speed",
+    "enhanced_max_speed",
+    "total_calories",
+    "avg_heart_rate",
+    "max_heart_rate",
+    "intensity",
+    "lap_trigger",
+    "message_index",
+    "event",
+    "event_type",
+    "event_group",
+    "sport",
+    "sub_sport",
+}
 
 
 @dataclass
@@ -88,14 +132,14 @@ class FitResult:
     laps: pa.Table
     trackpoints: pa.Table
     rr_intervals: pa.Table
-    decoder: str                     # "fitparse" | "fitdecode"
+    decoder: str  # "fitparse" | "fitdecode"
     decoder_version: str
-    fallback_reason: str | None      # fitparse's error when fitdecode had to decode
+    fallback_reason: str | None  # fitparse's error when fitdecode had to decode
     manufacturer: str | None
     product: str | None
     serial_number: str | None
     file_type: str | None
-    crc_ok: bool | None              # None when the decoder that succeeded does not report it
+    crc_ok: bool | None  # None when the decoder that succeeded does not report it
     partial: bool
     n_segments: int | None
     warnings: tuple[str, ...]
@@ -105,7 +149,7 @@ class FitResult:
 def _utc(value: Any) -> datetime | None:
     if not isinstance(value, datetime):
         return None  # FIT "system time" (< 0x10000000 s since power-on) has no calendar meaning
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _collect_fitparse(data: bytes) -> _Messages:
@@ -129,8 +173,8 @@ def _collect_fitdecode(data: bytes) -> _FitdecodeRun:
     msgs = _Messages()
     notes: list[str] = []
     segments = seg_data = 0
-    segment_at = 0               # byte offset of the current chained segment's header
-    next_segment_at = 0          # byte offset where the next chained segment must start
+    segment_at = 0  # byte offset of the current chained segment's header
+    next_segment_at = 0  # byte offset where the next chained segment must start
     crc_ok = True
     error: DecodeError | None = None
     with warnings.catch_warnings(record=True) as caught:
@@ -149,38 +193,48 @@ def _collect_fitdecode(data: bytes) -> _FitdecodeRun:
                     elif isinstance(frame, fitdecode.FitCRC):
                         if not frame.matched:
                             crc_ok = False
-                            notes.append(f"segment {segments}: file CRC mismatch (read 0x{frame.crc:04X}); "
-                                         f"all its messages parsed")
+                            notes.append(
+                                f"segment {segments}: file CRC mismatch (read 0x{frame.crc:04X}); "
+                                f"all its messages parsed"
+                            )
                     elif isinstance(frame, fitdecode.FitDataMessage):
                         seg_data += 1
                         msgs.add(frame.name, {f.name: f.value for f in frame.fields})
         except fitdecode.FitHeaderError as exc:
             if "truncated" in str(exc):
-                error = DecodeError(f"file ends inside the header of segment {segments + 1} "
-                                    f"(byte {next_segment_at}): {exc}", code="truncated")
+                error = DecodeError(
+                    f"file ends inside the header of segment {segments + 1} (byte {next_segment_at}): {exc}",
+                    code="truncated",
+                )
             else:
                 where = "" if segments == 0 else f" of chained segment {segments + 1}"
-                error = DecodeError(f"invalid FIT header{where} at byte {next_segment_at}: {exc}",
-                                    code="invalid_header")
+                error = DecodeError(
+                    f"invalid FIT header{where} at byte {next_segment_at}: {exc}", code="invalid_header"
+                )
         except fitdecode.FitEOFError as exc:
             if seg_data == 0:
-                error = DecodeError(f"no data: segment {segments} (byte {segment_at}) holds a header and "
-                                    f"no complete message; the file ends at byte {exc.offset + exc.got} "
-                                    f"({exc})", code="no_data")
+                error = DecodeError(
+                    f"no data: segment {segments} (byte {segment_at}) holds a header and "
+                    f"no complete message; the file ends at byte {exc.offset + exc.got} "
+                    f"({exc})",
+                    code="no_data",
+                )
             else:
-                error = DecodeError(f"truncated: segment {segments} (byte {segment_at}) ends early after "
-                                    f"{seg_data} messages ({exc})", code="truncated")
+                error = DecodeError(
+                    f"truncated: segment {segments} (byte {segment_at}) ends early after {seg_data} messages ({exc})",
+                    code="truncated",
+                )
         except fitdecode.FitError as exc:
             error = DecodeError(f"malformed FIT data in segment {segments}: {exc}", code="malformed")
         except LIBRARY_FAILURES as exc:  # the library tripped over bytes it did not expect
-            error = DecodeError(f"malformed FIT data in segment {segments}: fitdecode "
-                                f"{type(exc).__name__}: {exc}", code="malformed")
+            error = DecodeError(
+                f"malformed FIT data in segment {segments}: fitdecode {type(exc).__name__}: {exc}", code="malformed"
+            )
     notes.extend(f"fitdecode: {w.message}" for w in caught if "CRC" not in str(w.message))
     return _FitdecodeRun(msgs, segments, crc_ok, notes, error)
 
 
-def decode_fit(data: bytes, *, source: str, allow_partial: bool = False,
-               strict_crc: bool = False) -> FitResult:
+def decode_fit(data: bytes, *, source: str, allow_partial: bool = False, strict_crc: bool = False) -> FitResult:
     """FIT bytes -> tables, fitparse first, fitdecode when fitparse raises (see module doc)."""
     _check_declared_size(data)
     try:
@@ -189,24 +243,49 @@ def decode_fit(data: bytes, *, source: str, allow_partial: bool = False,
         fallback_reason = f"fitparse {type(exc).__name__}: {exc}"
     else:
         _require_activity_data(msgs)
-        return _build(msgs, source, decoder="fitparse", version=fitparse.__version__, fallback_reason=None,
-                      crc_ok=True, partial=False, n_segments=None, notes=[])
+        return _build(
+            msgs,
+            source,
+            decoder="fitparse",
+            version=fitparse.__version__,
+            fallback_reason=None,
+            crc_ok=True,
+            partial=False,
+            n_segments=None,
+            notes=[],
+        )
 
     run = _collect_fitdecode(data)
     notes = run.warnings
     if run.error is not None:
         if run.messages.n_data == 0 or not _has_activity_data(run.messages):
             raise run.error
-        partial = _build(run.messages, source, decoder="fitdecode", version=fitdecode.__version__,
-                         fallback_reason=fallback_reason, crc_ok=run.crc_ok, partial=True,
-                         n_segments=run.n_segments, notes=notes + [f"PARTIAL: {run.error.reason}"])
+        partial = _build(
+            run.messages,
+            source,
+            decoder="fitdecode",
+            version=fitdecode.__version__,
+            fallback_reason=fallback_reason,
+            crc_ok=run.crc_ok,
+            partial=True,
+            n_segments=run.n_segments,
+            notes=notes + [f"PARTIAL: {run.error.reason}"],
+        )
         if allow_partial:
             return partial
         raise DecodeError(run.error.reason, code=run.error.code, partial=partial)
     _require_activity_data(run.messages)
-    result = _build(run.messages, source, decoder="fitdecode", version=fitdecode.__version__,
-                    fallback_reason=fallback_reason, crc_ok=run.crc_ok, partial=False,
-                    n_segments=run.n_segments, notes=notes)
+    result = _build(
+        run.messages,
+        source,
+        decoder="fitdecode",
+        version=fitdecode.__version__,
+        fallback_reason=fallback_reason,
+        crc_ok=run.crc_ok,
+        partial=False,
+        n_segments=run.n_segments,
+        notes=notes,
+    )
     if strict_crc and not run.crc_ok:
         raise DecodeError("FIT CRC mismatch (strict_crc)", code="crc_mismatch", partial=result)
     return result
@@ -217,8 +296,9 @@ def _check_declared_size(data: bytes) -> None:
     if len(data) >= 12 and data[0] >= 12:
         declared = int.from_bytes(data[4:8], "little")
         if declared > MAX_FIT_DATA_BYTES:
-            raise DecodeError(f"FIT header declares {declared} bytes of data (limit {MAX_FIT_DATA_BYTES})",
-                              code="too_large")
+            raise DecodeError(
+                f"FIT header declares {declared} bytes of data (limit {MAX_FIT_DATA_BYTES})", code="too_large"
+            )
 
 
 def _has_activity_data(msgs: _Messages) -> bool:
@@ -232,8 +312,10 @@ def _require_activity_data(msgs: _Messages) -> None:
         raise DecodeError("FIT file holds no data messages", code="no_data")
     if not _has_activity_data(msgs):
         file_type = (msgs.get("file_id") or [{}])[0].get("type")
-        raise DecodeError(f"no activity data: FIT file of type {file_type!r} has no record, lap, session "
-                          f"or hrv message", code="no_data")
+        raise DecodeError(
+            f"no activity data: FIT file of type {file_type!r} has no record, lap, session or hrv message",
+            code="no_data",
+        )
 
 
 # ------------------------------------------------------------------------------------ tables
@@ -261,17 +343,24 @@ def _text(value: Any) -> str | None:
 
 def _extensions(values: dict[str, Any], consumed: set[str]) -> list[tuple[str, float]] | None:
     """Other named numeric scalar fields (running dynamics, fractional cadence, dev fields...)."""
-    out = [(k, float(v)) for k, v in values.items()
-           if k not in consumed and not k.startswith("unknown_") and "position" not in k
-           and not k.endswith(("_lat", "_long")) and _num(v) is not None]
+    out = [
+        (k, float(v))
+        for k, v in values.items()
+        if k not in consumed
+        and not k.startswith("unknown_")
+        and "position" not in k
+        and not k.endswith(("_lat", "_long"))
+        and _num(v) is not None
+    ]
     return out or None
 
 
 def _to_us(times: list[datetime | None]) -> np.ndarray:
     """datetimes -> int64 us since epoch, NaT (min int64) for None."""
     nat = np.iinfo(np.int64).min
-    return np.array([nat if t is None else int(t.timestamp()) * 1_000_000 + t.microsecond
-                     for t in times], dtype=np.int64)
+    return np.array(
+        [nat if t is None else int(t.timestamp()) * 1_000_000 + t.microsecond for t in times], dtype=np.int64
+    )
 
 
 def _index_by_start(times_us: np.ndarray, starts_us: np.ndarray) -> np.ndarray:
@@ -284,14 +373,22 @@ def _index_by_start(times_us: np.ndarray, starts_us: np.ndarray) -> np.ndarray:
     return np.clip(idx, 0, None).astype(np.int32)
 
 
-def _build(msgs: _Messages, source: str, *, decoder: str, version: str, fallback_reason: str | None,
-           crc_ok: bool | None, partial: bool, n_segments: int | None, notes: list[str]) -> FitResult:
+def _build(
+    msgs: _Messages,
+    source: str,
+    *,
+    decoder: str,
+    version: str,
+    fallback_reason: str | None,
+    crc_ok: bool | None,
+    partial: bool,
+    n_segments: int | None,
+    notes: list[str],
+) -> FitResult:
     notes = list(notes)
     file_id = msgs.get("file_id")[0] if msgs.get("file_id") else {}
-    sessions = sorted(msgs.get("session"), key=lambda s: _utc(s.get("start_time")) or datetime.max.replace(
-        tzinfo=timezone.utc))
-    laps = sorted(msgs.get("lap"), key=lambda s: _utc(s.get("start_time")) or datetime.max.replace(
-        tzinfo=timezone.utc))
+    sessions = sorted(msgs.get("session"), key=lambda s: _utc(s.get("start_time")) or datetime.max.replace(tzinfo=UTC))
+    laps = sorted(msgs.get("lap"), key=lambda s: _utc(s.get("start_time")) or datetime.max.replace(tzinfo=UTC))
     records = msgs.get("record")
 
     session_starts = _to_us([_utc(s.get("start_time")) for s in sessions])
@@ -309,7 +406,7 @@ def _build(msgs: _Messages, source: str, *, decoder: str, version: str, fallback
         "activity_index": _index_by_start(rec_us, session_starts),
         "lap_index": _index_by_start(rec_us, lap_starts),
         "time": pa.array(rec_times, type=TIME_US),
-        "latitude_deg": pa.array(lat * SEMICIRCLE_TO_DEG, from_pandas=True),   # NaN -> null
+        "latitude_deg": pa.array(lat * SEMICIRCLE_TO_DEG, from_pandas=True),  # NaN -> null
         "longitude_deg": pa.array(lon * SEMICIRCLE_TO_DEG, from_pandas=True),
         "altitude_m": [_num(_first(r, "enhanced_altitude", "altitude")) for r in records],
         "distance_m": [_num(r.get("distance")) for r in records],
@@ -320,8 +417,9 @@ def _build(msgs: _Messages, source: str, *, decoder: str, version: str, fallback
         "temperature_c": [_num(r.get("temperature")) for r in records],
         "extensions": [_extensions(r, _RECORD_CONSUMED) for r in records],
     }
-    check_columns(tp_columns | {"latitude_deg": lat * SEMICIRCLE_TO_DEG, "longitude_deg": lon * SEMICIRCLE_TO_DEG},
-                  "trackpoints")
+    check_columns(
+        tp_columns | {"latitude_deg": lat * SEMICIRCLE_TO_DEG, "longitude_deg": lon * SEMICIRCLE_TO_DEG}, "trackpoints"
+    )
     trackpoints = pa.Table.from_pydict(tp_columns, schema=TRACKPOINTS_SCHEMA)
 
     # --- laps
@@ -346,9 +444,17 @@ def _build(msgs: _Messages, source: str, *, decoder: str, version: str, fallback
 
     # --- activities (sessions); a file without sessions (cut short) still gets one row to join on
     sport_msg = msgs.get("sport")[0] if msgs.get("sport") else {}
-    rows = sessions or ([{"start_time": next((t for t in rec_times if t), None),
-                          "sport": sport_msg.get("sport"), "sub_sport": sport_msg.get("sub_sport")}]
-                        if (records or laps) else [])
+    rows = sessions or (
+        [
+            {
+                "start_time": next((t for t in rec_times if t), None),
+                "sport": sport_msg.get("sport"),
+                "sub_sport": sport_msg.get("sub_sport"),
+            }
+        ]
+        if (records or laps)
+        else []
+    )
     if not sessions and rows:
         notes.append("no session message: one activity row synthesised from the records")
     activity_columns = {
@@ -373,17 +479,27 @@ def _build(msgs: _Messages, source: str, *, decoder: str, version: str, fallback
     product = _first(file_id, "garmin_product", "product", "favero_product")
     serial = file_id.get("serial_number")
     return FitResult(
-        activities=activities, laps=lap_table, trackpoints=trackpoints, rr_intervals=rr_table,
-        decoder=decoder, decoder_version=version, fallback_reason=fallback_reason,
+        activities=activities,
+        laps=lap_table,
+        trackpoints=trackpoints,
+        rr_intervals=rr_table,
+        decoder=decoder,
+        decoder_version=version,
+        fallback_reason=fallback_reason,
         manufacturer=None if manufacturer is None else str(manufacturer),
         product=None if product is None else str(product),
         serial_number=None if serial is None else str(serial),
-        file_type=_text(file_id.get("type")), crc_ok=crc_ok, partial=partial,
-        n_segments=n_segments, warnings=tuple(notes))
+        file_type=_text(file_id.get("type")),
+        crc_ok=crc_ok,
+        partial=partial,
+        n_segments=n_segments,
+        warnings=tuple(notes),
+    )
 
 
-def rr_anchor(msgs: _Messages, rec_times: list[datetime | None], sessions: list[dict[str, Any]],
-              file_id: dict[str, Any]) -> tuple[datetime | None, str]:
+def rr_anchor(
+    msgs: _Messages, rec_times: list[datetime | None], sessions: list[dict[str, Any]], file_id: dict[str, Any]
+) -> tuple[datetime | None, str]:
     """The instant the first RR interval starts from, and which rule chose it (module doc)."""
     for ev in msgs.get("event"):
         if ev.get("event") == "timer" and ev.get("event_type") == "start" and _utc(ev.get("timestamp")):
@@ -397,12 +513,17 @@ def rr_anchor(msgs: _Messages, rec_times: list[datetime | None], sessions: list[
     return _utc(file_id.get("time_created")), "file_id time_created"
 
 
-def _rr_table(msgs: _Messages, source: str, rec_times: list[datetime | None],
-              sessions: list[dict[str, Any]], file_id: dict[str, Any], session_starts: np.ndarray,
-              notes: list[str]) -> pa.Table:
+def _rr_table(
+    msgs: _Messages,
+    source: str,
+    rec_times: list[datetime | None],
+    sessions: list[dict[str, Any]],
+    file_id: dict[str, Any],
+    session_starts: np.ndarray,
+    notes: list[str],
+) -> pa.Table:
     hrv = msgs.get("hrv")
-    values = [v for m in hrv for v in (m.get("time") if isinstance(m.get("time"), (tuple, list))
-                                       else (m.get("time"),))]
+    values = [v for m in hrv for v in (m.get("time") if isinstance(m.get("time"), (tuple, list)) else (m.get("time"),))]
     rr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
     rr = rr[np.isfinite(rr) & (rr > 0) & (rr < RR_INVALID_S)]
     if rr.size == 0:
@@ -414,17 +535,24 @@ def _rr_table(msgs: _Messages, source: str, rec_times: list[datetime | None],
     rr_ms = np.rint(rr * 1000).astype(np.int64)
     anchor_us = int(anchor.timestamp()) * 1_000_000 + anchor.microsecond
     beat_us = anchor_us + np.cumsum(rr_ms) * 1000
-    last_known = max([t for t in rec_times if t] + [_utc(s.get("timestamp")) for s in sessions
-                                                    if _utc(s.get("timestamp"))], default=None)
+    last_known = max(
+        [t for t in rec_times if t] + [_utc(s.get("timestamp")) for s in sessions if _utc(s.get("timestamp"))],
+        default=None,
+    )
     if last_known is not None:
         overrun = (beat_us[-1] / 1e6) - last_known.timestamp()
         if overrun > RR_OVERRUN_TOLERANCE_S:
-            notes.append(f"RR beat times (anchored at the {rule}) run {overrun:.1f} s past the last "
-                         f"timestamped message: intervals are missing or spurious")
-    return pa.Table.from_pydict({
-        "source": [source] * rr.size,
-        "activity_index": _index_by_start(beat_us, session_starts),
-        "beat_index": np.arange(rr.size, dtype=np.int32),
-        "time": pa.array(beat_us, type=pa.int64()).cast(TIME_US),
-        "rr_s": rr_ms / 1000.0,
-    }, schema=RR_INTERVALS_SCHEMA)
+            notes.append(
+                f"RR beat times (anchored at the {rule}) run {overrun:.1f} s past the last "
+                f"timestamped message: intervals are missing or spurious"
+            )
+    return pa.Table.from_pydict(
+        {
+            "source": [source] * rr.size,
+            "activity_index": _index_by_start(beat_us, session_starts),
+            "beat_index": np.arange(rr.size, dtype=np.int32),
+            "time": pa.array(beat_us, type=pa.int64()).cast(TIME_US),
+            "rr_s": rr_ms / 1000.0,
+        },
+        schema=RR_INTERVALS_SCHEMA,
+    )

@@ -63,8 +63,10 @@ def detect_ticks_per_second(start_ticks: int) -> int:
     for rate in SUPPORTED_TICK_RATES:
         if _EPOCH_2009_S * rate < start_ticks < _EPOCH_2050_S * rate:
             return rate
-    raise DecodeError(f"record start {start_ticks} is not a HexoTimestamp between 2009 and 2050 at "
-                      f"256 or 1000 ticks/s", code="missing_metadata")
+    raise DecodeError(
+        f"record start {start_ticks} is not a HexoTimestamp between 2009 and 2050 at 256 or 1000 ticks/s",
+        code="missing_metadata",
+    )
 
 
 def ticks_to_ns(ticks: int, ticks_per_second: int = 256) -> int:
@@ -101,8 +103,10 @@ def parse_info_json(data: bytes | str | dict[str, Any]) -> RecordInfo:
 
     ts = info.get("timestamp")
     if isinstance(ts, (int, float)) and "start" in info and abs(ts * tps - start_ticks) > 1:
-        warnings.append(f"info.json 'timestamp' {ts} disagrees with 'start' {start_ticks} by "
-                        f"{ts - start_ticks / tps:.3f} s; using 'start'")
+        warnings.append(
+            f"info.json 'timestamp' {ts} disagrees with 'start' {start_ticks} by "
+            f"{ts - start_ticks / tps:.3f} s; using 'start'"
+        )
 
     request = info.get("request") if isinstance(info.get("request"), str) else None
     record_id = None
@@ -126,11 +130,11 @@ def parse_info_json(data: bytes | str | dict[str, Any]) -> RecordInfo:
 # --------------------------------------------------------------------------------------------- WAV
 @dataclass(frozen=True)
 class WavData:
-    framerate: int          # the header field: Hz, or the PERIOD in s for channels slower than 1 Hz
+    framerate: int  # the header field: Hz, or the PERIOD in s for channels slower than 1 Hz
     sample_width: int
     declared_frames: int
-    values: np.ndarray      # raw samples, int16/uint16 (or int32) as stored
-    truncated: bool         # fewer bytes than the header declares (whole samples kept)
+    values: np.ndarray  # raw samples, int16/uint16 (or int32) as stored
+    truncated: bool  # fewer bytes than the header declares (whole samples kept)
 
 
 def decode_wav(data: bytes | bytearray | memoryview | BinaryIO, *, signed: bool) -> WavData:
@@ -159,8 +163,9 @@ def decode_wav(data: bytes | bytearray | memoryview | BinaryIO, *, signed: bool)
         raise DecodeError(f"not a PCM WAV file: {exc}") from exc
     n_whole = len(payload) // width
     values = np.frombuffer(payload, dtype=dtype, count=n_whole)
-    return WavData(framerate=framerate, sample_width=width, declared_frames=nframes, values=values,
-                   truncated=n_whole < nframes)
+    return WavData(
+        framerate=framerate, sample_width=width, declared_frames=nframes, values=values, truncated=n_whole < nframes
+    )
 
 
 def wav_rate_hz(framerate: int, datatype: Datatype) -> tuple[float, str | None]:
@@ -177,14 +182,15 @@ def wav_rate_hz(framerate: int, datatype: Datatype) -> tuple[float, str | None]:
         period_s = round(1 / catalog)
         if framerate == period_s:
             return catalog, None
-        raise DecodeError(f"{datatype.name}: WAV framerate field {framerate} is not the expected period "
-                          f"{period_s} s")
+        raise DecodeError(f"{datatype.name}: WAV framerate field {framerate} is not the expected period {period_s} s")
     if framerate <= 0:
         raise DecodeError(f"{datatype.name}: WAV framerate {framerate} is not positive")
     if framerate == catalog:
         return catalog, None
-    return float(framerate), (f"{datatype.name}: WAV rate {framerate} Hz differs from the catalog's "
-                              f"{catalog:g} Hz; timestamps use the file's rate")
+    return float(framerate), (
+        f"{datatype.name}: WAV rate {framerate} Hz differs from the catalog's "
+        f"{catalog:g} Hz; timestamps use the file's rate"
+    )
 
 
 def synchronous_offsets_ns(n: int, rate_hz: float, *, at_period_end: bool) -> np.ndarray:
@@ -201,8 +207,9 @@ def synchronous_ts_ns(start_ns: int, k0: int, k1: int, rate_hz: float, *, at_per
         if NS_PER_SECOND % fs == 0:
             # One pass: the vendor's rates (256, 128, 64, 1 Hz) have a whole number of ns per sample.
             step = NS_PER_SECOND // fs
-            return np.arange(start_ns + (k0 + shift) * step, start_ns + (k1 + shift) * step, step,
-                             dtype=np.int64)[: max(k1 - k0, 0)]
+            return np.arange(start_ns + (k0 + shift) * step, start_ns + (k1 + shift) * step, step, dtype=np.int64)[
+                : max(k1 - k0, 0)
+            ]
         # k * 1e9 // fs: drift-free for any other integer rate.
         k = np.arange(k0 + shift, k1 + shift, dtype=np.int64)
         return start_ns + k * NS_PER_SECOND // fs
@@ -220,8 +227,10 @@ def ns_timestamps(ns: np.ndarray) -> pa.Array:
 def decode_hxd(data: bytes | bytearray | memoryview) -> np.ndarray:
     """.hxd -> structured array (offset_ticks uint64 from record start, value int64), zero-copy view."""
     if len(data) % HXD_DTYPE.itemsize:
-        raise DecodeError(f".hxd size {len(data)} bytes is not a multiple of 16 (records are '<Qq': "
-                          f"uint64 offset ticks, int64 value); the file is truncated or not .hxd")
+        raise DecodeError(
+            f".hxd size {len(data)} bytes is not a multiple of 16 (records are '<Qq': "
+            f"uint64 offset ticks, int64 value); the file is truncated or not .hxd"
+        )
     records = np.frombuffer(data, dtype=HXD_DTYPE)
     if records.size and int(records["offset_ticks"].max()) >= 2**62:
         raise DecodeError(".hxd offsets are implausibly large; not a Hexoskin .hxd file")
@@ -231,18 +240,19 @@ def decode_hxd(data: bytes | bytearray | memoryview) -> np.ndarray:
 # --------------------------------------------------------------------------------------- event CSV
 _COLUMN_RE = re.compile(
     r"^\s*(?P<name>[^\[(]+?)\s*\[(?P<unit>[^\]]*)\]\s*"
-    r"(?:\(\s*/api/(?:v\d+/)?datatype/(?P<id>\d+)/?\s*\))?\s*$")
+    r"(?:\(\s*/api/(?:v\d+/)?datatype/(?P<id>\d+)/?\s*\))?\s*$"
+)
 
 
 @dataclass(frozen=True)
 class EventColumn:
     """One value column of an event CSV, nulls (`nan` cells) already dropped."""
 
-    datatype_id: int | None   # from the header's /api/datatype/<id>/ (None if the header has no URI)
+    datatype_id: int | None  # from the header's /api/datatype/<id>/ (None if the header has no URI)
     name: str
     unit: str
-    time_s: np.ndarray        # float64 seconds from record start
-    values: np.ndarray        # int64 raw values
+    time_s: np.ndarray  # float64 seconds from record start
+    values: np.ndarray  # int64 raw values
     n_null_dropped: int
 
 
@@ -260,8 +270,9 @@ def parse_event_csv_header(line: str) -> list[tuple[str, str, int | None]]:
     time_name, time_unit, _ = parsed[0]
     if time_name.lower() != "time" or time_unit != "s":
         # Dashboard CSVs (`time [s/256]`, absolute time, PHYSICAL values) are a different product.
-        raise DecodeError(f"first column is {cells[0]!r}; an export event CSV starts with 'time [s]' "
-                          f"(relative seconds, raw values)")
+        raise DecodeError(
+            f"first column is {cells[0]!r}; an export event CSV starts with 'time [s]' (relative seconds, raw values)"
+        )
     if len(parsed) < 2:
         raise DecodeError("event CSV has no value column")
     return parsed[1:]
@@ -299,12 +310,23 @@ def decode_event_csv(data: bytes) -> list[EventColumn]:
         values = table.column(i).to_numpy(zero_copy_only=False)
         keep = ~(np.isnan(values) | np.isnan(time_col))
         kept = values[keep]
-        if kept.size and (not np.all(np.isfinite(kept)) or np.any(kept != np.floor(kept))
-                          or np.abs(kept).max() >= 2**53):
-            raise DecodeError(f"column {name!r} holds non-integer values: an export event CSV carries raw "
-                              f"integers (is this a converted, physical-unit CSV?)")
-        out.append(EventColumn(datatype_id=dt_id, name=name, unit=unit, time_s=time_col[keep],
-                               values=kept.astype(np.int64), n_null_dropped=int((~keep).sum())))
+        if kept.size and (
+            not np.all(np.isfinite(kept)) or np.any(kept != np.floor(kept)) or np.abs(kept).max() >= 2**53
+        ):
+            raise DecodeError(
+                f"column {name!r} holds non-integer values: an export event CSV carries raw "
+                f"integers (is this a converted, physical-unit CSV?)"
+            )
+        out.append(
+            EventColumn(
+                datatype_id=dt_id,
+                name=name,
+                unit=unit,
+                time_s=time_col[keep],
+                values=kept.astype(np.int64),
+                n_null_dropped=int((~keep).sum()),
+            )
+        )
     return out
 
 

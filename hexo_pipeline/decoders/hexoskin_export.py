@@ -61,16 +61,16 @@ class ChannelSummary:
     datatype_id: int
     name: str
     family: Family
-    kind: str                 # wav | hxd | csv
+    kind: str  # wav | hxd | csv
     n_samples: int
-    n_null_dropped: int = 0   # `nan` cells of event CSVs
+    n_null_dropped: int = 0  # `nan` cells of event CSVs
     rate_hz: float | None = None
 
 
 @dataclass(frozen=True)
 class SkippedMember:
     member: str
-    kind: str                 # unknown | duplicate | not_signal | error
+    kind: str  # unknown | duplicate | not_signal | error
     reason: str
 
 
@@ -78,8 +78,8 @@ class SkippedMember:
 class SignalExport:
     """One record of an export, decoded."""
 
-    source: str               # the zip or folder path
-    record_dir: str           # folder of the record inside it ('' at top level)
+    source: str  # the zip or folder path
+    record_dir: str  # folder of the record inside it ('' at top level)
     info: hb.RecordInfo
     tables: dict[Family, pa.Table]
     channels: tuple[ChannelSummary, ...]
@@ -170,9 +170,9 @@ class DecodedChannel:
     """
 
     summary: ChannelSummary
-    values: np.ndarray                 # raw samples as stored (int16/uint16 WAV, int64 events)
+    values: np.ndarray  # raw samples as stored (int16/uint16 WAV, int64 events)
     start_ns: int
-    ts_ns: np.ndarray | None = None    # events: int64 ns, sorted; None: synchronous (rate_hz)
+    ts_ns: np.ndarray | None = None  # events: int64 ns, sorted; None: synchronous (rate_hz)
     at_period_end: bool = False
 
     @property
@@ -191,8 +191,7 @@ class DecodedChannel:
         k1 = len(self) if k1 is None else k1
         if self.ts_ns is not None:
             return self.ts_ns[k0:k1]
-        return hb.synchronous_ts_ns(self.start_ns, k0, k1, self.summary.rate_hz,
-                                    at_period_end=self.at_period_end)
+        return hb.synchronous_ts_ns(self.start_ns, k0, k1, self.summary.rate_hz, at_period_end=self.at_period_end)
 
     def raw(self, k0: int = 0, k1: int | None = None) -> np.ndarray:
         """Raw values (int64) of samples k0..k1."""
@@ -210,8 +209,9 @@ class DecodedChannel:
             k1 = n if hi_ns is None else bisect.bisect_left(range(n), hi_ns, key=ts_at)
         return k0, max(k0, k1)
 
-    def slices(self, max_rows: int, lo_ns: int | None = None, hi_ns: int | None = None, *,
-               widen: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def slices(
+        self, max_rows: int, lo_ns: int | None = None, hi_ns: int | None = None, *, widen: bool = True
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(ts int64 ns, raw values) slices of at most max_rows samples with lo_ns <= ts < hi_ns. Values
         are int64, or with widen=False views of the stored samples (int16/uint16 for WAV)."""
         k0, k1 = self.index_range(lo_ns, hi_ns)
@@ -229,8 +229,8 @@ class RecordStream:
     info: hb.RecordInfo
     skipped: list[SkippedMember]
     warnings: list[str]
-    _container: "_Container" = field(repr=False)
-    _members: list[tuple[int, str, str, Datatype]] = field(repr=False)   # (datatype id, member, kind, dt)
+    _container: _Container = field(repr=False)
+    _members: list[tuple[int, str, str, Datatype]] = field(repr=False)  # (datatype id, member, kind, dt)
     decoded: list[ChannelSummary] = field(default_factory=list)
 
     def channels(self) -> Iterator[DecodedChannel]:
@@ -247,13 +247,13 @@ class RecordStream:
             per_family[entry[2].family].append(entry)
         return {family: _run(entries) for family, entries in per_family.items()}
 
-    def _entries(self) -> list[tuple[int, int, "_Thunk"]]:
+    def _entries(self) -> list[tuple[int, int, _Thunk]]:
         """(datatype id, 0 wav / 1 events, decode thunk) for every channel to read."""
         events: dict[int, list[DecodedChannel]] = defaultdict(list)
         entries: list[tuple] = []
         for dt_id, member, kind, dt in self._members:
             if kind == "wav":
-                thunk = (lambda m=member, d=dt: self._decode(m, "wav", d))
+                thunk = lambda m=member, d=dt: self._decode(m, "wav", d)
                 entries.append((dt_id, 0, _Thunk(thunk, dt.family)))
                 continue
             for channel in self._decode(member, kind, dt):
@@ -274,7 +274,7 @@ class RecordStream:
         return out
 
 
-def _run(entries: list[tuple[int, int, "_Thunk"]]) -> Iterator[DecodedChannel]:
+def _run(entries: list[tuple[int, int, _Thunk]]) -> Iterator[DecodedChannel]:
     for _, _, decode in sorted(entries, key=lambda e: e[:2]):
         yield from decode()
 
@@ -283,7 +283,7 @@ def _run(entries: list[tuple[int, int, "_Thunk"]]) -> Iterator[DecodedChannel]:
 class _Thunk:
     """A channel's decoding, deferred until the caller reaches it; `family` is known beforehand."""
 
-    run: "Callable[[], list[DecodedChannel]]"
+    run: Callable[[], list[DecodedChannel]]
     family: Family
 
     def __call__(self) -> list[DecodedChannel]:
@@ -315,11 +315,11 @@ def open_exports(path: str | os.PathLike[str], *, start_ticks: int | None = None
             if not _ignored(member):
                 parent = PurePosixPath(member).parent
                 groups["" if parent == PurePosixPath(".") else str(parent)].append(member)
-        records = [d for d, ms in groups.items()
-                   if any(PurePosixPath(m).suffix.lower() in SIGNAL_EXTENSIONS for m in ms)]
+        records = [
+            d for d, ms in groups.items() if any(PurePosixPath(m).suffix.lower() in SIGNAL_EXTENSIONS for m in ms)
+        ]
         if not records:
-            raise DecodeError("no signal files (.wav, .hxd, .csv) in the export", code="no_data",
-                              source=str(path))
+            raise DecodeError("no signal files (.wav, .hxd, .csv) in the export", code="no_data", source=str(path))
         yield [_plan_record(container, d, groups[d], start_ticks) for d in sorted(records)]
     finally:
         container.close()
@@ -338,8 +338,11 @@ def read_export(path: str | os.PathLike[str], *, start_ticks: int | None = None)
     """The single record of an export; DecodeError if it holds several (use read_exports)."""
     records = read_exports(path, start_ticks=start_ticks)
     if len(records) != 1:
-        raise DecodeError(f"export holds {len(records)} records ({[r.record_dir for r in records]}); "
-                          f"use read_exports", code="malformed", source=str(path))
+        raise DecodeError(
+            f"export holds {len(records)} records ({[r.record_dir for r in records]}); use read_exports",
+            code="malformed",
+            source=str(path),
+        )
     return records[0]
 
 
@@ -348,29 +351,36 @@ def _read_record(record: RecordStream) -> SignalExport:
     for channel in record.channels():
         per_family[channel.family].append((channel.datatype_id, channel.ts(), channel.raw()))
     tables = {family: _family_table(parts) for family, parts in per_family.items()}
-    return SignalExport(source=record.source, record_dir=record.record_dir, info=record.info, tables=tables,
-                        channels=tuple(sorted(record.decoded, key=lambda c: c.datatype_id)),
-                        skipped=tuple(record.skipped), warnings=tuple(record.warnings))
+    return SignalExport(
+        source=record.source,
+        record_dir=record.record_dir,
+        info=record.info,
+        tables=tables,
+        channels=tuple(sorted(record.decoded, key=lambda c: c.datatype_id)),
+        skipped=tuple(record.skipped),
+        warnings=tuple(record.warnings),
+    )
 
 
-def _plan_record(container: _Container, record_dir: str, members: list[str],
-                 start_ticks: int | None) -> RecordStream:
+def _plan_record(container: _Container, record_dir: str, members: list[str], start_ticks: int | None) -> RecordStream:
     source = str(container.path)
     warnings: list[str] = []
     skipped: list[SkippedMember] = []
     info_member = next((m for m in members if PurePosixPath(m).name.lower() == "info.json"), None)
     if start_ticks is not None:
-        info = hb.RecordInfo(start_ticks=start_ticks,
-                             ticks_per_second=hb.detect_ticks_per_second(start_ticks))
+        info = hb.RecordInfo(start_ticks=start_ticks, ticks_per_second=hb.detect_ticks_per_second(start_ticks))
     elif info_member is not None:
         try:
             info = hb.parse_info_json(container.read(info_member))
         except DecodeError as exc:
-            raise exc.with_source(f"{source}:{info_member}")
+            raise exc.with_source(f"{source}:{info_member}") from exc
         warnings.extend(info.warnings)
     else:
-        raise DecodeError(f"no info.json in {record_dir or 'the export root'}: the record start is unknown "
-                          f"(pass start_ticks)", code="missing_metadata", source=source)
+        raise DecodeError(
+            f"no info.json in {record_dir or 'the export root'}: the record start is unknown (pass start_ticks)",
+            code="missing_metadata",
+            source=source,
+        )
 
     # Resolve every member first so duplicates are decided before any bytes are decoded.
     candidates: dict[int, list[tuple[tuple[int, int], str, str, Datatype]]] = defaultdict(list)
@@ -400,12 +410,24 @@ def _plan_record(container: _Container, record_dir: str, members: list[str],
         ranked = sorted(candidates[dt_id])
         _, member, kind, dt = ranked[0]
         for _, other, _, _ in ranked[1:]:
-            skipped.append(SkippedMember(other, "duplicate",
-                                         f"datatype {dt_id} ({dt.name}) is read from {member}; this file "
-                                         f"is an alias or duplicate and is not decoded"))
+            skipped.append(
+                SkippedMember(
+                    other,
+                    "duplicate",
+                    f"datatype {dt_id} ({dt.name}) is read from {member}; this file "
+                    f"is an alias or duplicate and is not decoded",
+                )
+            )
         chosen.append((dt_id, member, kind, dt))
-    return RecordStream(source=source, record_dir=record_dir, info=info, skipped=skipped, warnings=warnings,
-                        _container=container, _members=chosen)
+    return RecordStream(
+        source=source,
+        record_dir=record_dir,
+        info=info,
+        skipped=skipped,
+        warnings=warnings,
+        _container=container,
+        _members=chosen,
+    )
 
 
 def _datatype_from_csv_header(container: _Container, member: str) -> tuple[Datatype, str] | None:
@@ -418,8 +440,9 @@ def _datatype_from_csv_header(container: _Container, member: str) -> tuple[Datat
     return None
 
 
-def _decode_member(container: _Container, member: str, kind: str, dt: Datatype, info: hb.RecordInfo,
-                   warnings: list[str]) -> list[DecodedChannel]:
+def _decode_member(
+    container: _Container, member: str, kind: str, dt: Datatype, info: hb.RecordInfo, warnings: list[str]
+) -> list[DecodedChannel]:
     start_ns = info.start_ns
     if kind == "wav":
         with container.open(member) as fh:
@@ -428,8 +451,9 @@ def _decode_member(container: _Container, member: str, kind: str, dt: Datatype, 
         if warning:
             warnings.append(f"{member}: {warning}")
         if wav.truncated:
-            warnings.append(f"{member}: data chunk shorter than declared ({wav.values.size} of "
-                            f"{wav.declared_frames} samples kept)")
+            warnings.append(
+                f"{member}: data chunk shorter than declared ({wav.values.size} of {wav.declared_frames} samples kept)"
+            )
         summary = ChannelSummary(member, dt.id, dt.name, dt.family, kind, int(wav.values.size), 0, rate)
         return [DecodedChannel(summary, wav.values, start_ns, at_period_end=dt.first_sample_at_period)]
 
@@ -446,12 +470,14 @@ def _decode_member(container: _Container, member: str, kind: str, dt: Datatype, 
             # The header URI is explicit; the file name may be an alias or a user's rename.
             if col.datatype_id not in catalog.BY_ID:
                 raise DecodeError(f"header declares datatype {col.datatype_id}, not in the catalog")
-            warnings.append(f"{member}: header datatype {col.datatype_id} differs from the file name's "
-                            f"{dt.id}; the header wins")
+            warnings.append(
+                f"{member}: header datatype {col.datatype_id} differs from the file name's {dt.id}; the header wins"
+            )
             col_dt = catalog.BY_ID[col.datatype_id]
         ts = start_ns + hb.csv_seconds_to_offsets_ns(col.time_s, info.ticks_per_second)
-        summary = ChannelSummary(member, col_dt.id, col_dt.name, col_dt.family, kind, int(col.values.size),
-                                 col.n_null_dropped)
+        summary = ChannelSummary(
+            member, col_dt.id, col_dt.name, col_dt.family, kind, int(col.values.size), col.n_null_dropped
+        )
         out.append(_event_channel(summary, ts, col.values, start_ns))
     return out
 
@@ -474,7 +500,10 @@ def _family_table(parts: list[tuple[int, np.ndarray, np.ndarray]]) -> pa.Table:
         stamps.append(ts)
         values.append(val)
     return pa.Table.from_arrays(
-        [hb.ns_timestamps(np.concatenate(stamps)),
-         pa.array(np.concatenate(ids), type=pa.int32()),
-         pa.array(np.concatenate(values), type=pa.int64())],
-        schema=SIGNAL_SCHEMA)
+        [
+            hb.ns_timestamps(np.concatenate(stamps)),
+            pa.array(np.concatenate(ids), type=pa.int32()),
+            pa.array(np.concatenate(values), type=pa.int64()),
+        ],
+        schema=SIGNAL_SCHEMA,
+    )

@@ -80,7 +80,9 @@ def atomic_write_parquet(table: pa.Table, path: str | os.PathLike[str], **option
 # Lake signal files also carry the lineage columns (record_id, received_at): constant over long runs, so a
 # dictionary + RLE stores them for almost nothing (the same options `Lake.write_partition(signal=True)` uses).
 SIGNAL_LINEAGE_PARQUET_OPTIONS: dict[str, Any] = {
-    **SIGNAL_PARQUET_OPTIONS, "use_dictionary": ["datatype_id", "record_id", "received_at"]}
+    **SIGNAL_PARQUET_OPTIONS,
+    "use_dictionary": ["datatype_id", "record_id", "received_at"],
+}
 
 
 class StagedParquetFile:

@@ -10,7 +10,8 @@ Checks are vectorised (numpy), one pass per column.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -22,7 +23,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "latitude_deg": (-90.0, 90.0),
     "longitude_deg": (-180.0, 180.0),
     "altitude_m": (-12_000.0, 100_000.0),
-    "distance_m": (0.0, 1e8),               # 100,000 km in one file
+    "distance_m": (0.0, 1e8),  # 100,000 km in one file
     "heart_rate_bpm": (0, 300),
     "avg_hr_bpm": (0, 300),
     "max_hr_bpm": (0, 300),
@@ -31,7 +32,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "max_speed_mps": (0.0, 1_000.0),
     "watts": (0, 100_000),
     "temperature_c": (-100.0, 100.0),
-    "total_time_s": (0.0, 1e8),             # ~3 years
+    "total_time_s": (0.0, 1e8),  # ~3 years
     "elapsed_time_s": (0.0, 1e8),
     "calories": (0, 10_000_000),
 }
@@ -61,8 +62,7 @@ def _check_scalar(value: float, column: str) -> None:
         raise DecodeError(f"bad number for {column}: {value} is not finite", code="implausible_value")
     lo, hi = LIMITS.get(column, (-math.inf, math.inf))
     if not lo <= value <= hi:
-        raise DecodeError(f"bad number for {column}: {value:g} is outside [{lo:g}, {hi:g}]",
-                          code="implausible_value")
+        raise DecodeError(f"bad number for {column}: {value:g} is outside [{lo:g}, {hi:g}]", code="implausible_value")
 
 
 def check_columns(columns: dict[str, Any], table: str, names: Iterable[str] | None = None) -> None:
@@ -73,7 +73,7 @@ def check_columns(columns: dict[str, Any], table: str, names: Iterable[str] | No
             continue
         values = columns[name]
         if isinstance(values, (pa.Array, pa.ChunkedArray)):
-            arr = values.cast(pa.float64()).to_numpy(zero_copy_only=False)   # nulls -> NaN
+            arr = values.cast(pa.float64()).to_numpy(zero_copy_only=False)  # nulls -> NaN
         elif isinstance(values, np.ndarray):
             arr = values.astype(np.float64, copy=False)
         else:
@@ -81,11 +81,13 @@ def check_columns(columns: dict[str, Any], table: str, names: Iterable[str] | No
         if arr.size == 0:
             continue
         lo, hi = LIMITS[name]
-        bad = ~np.isnan(arr) & ~((arr >= lo) & (arr <= hi))   # NaN is "missing"; inf fails the range
+        bad = ~np.isnan(arr) & ~((arr >= lo) & (arr <= hi))  # NaN is "missing"; inf fails the range
         if bad.any():
             row = int(np.argmax(bad))
-            raise DecodeError(f"{table}.{name} row {row}: {arr[row]:g} is outside the plausible range "
-                              f"[{lo:g}, {hi:g}]", code="implausible_value")
+            raise DecodeError(
+                f"{table}.{name} row {row}: {arr[row]:g} is outside the plausible range [{lo:g}, {hi:g}]",
+                code="implausible_value",
+            )
 
 
 def finite_items(values: dict[str, float]) -> list[tuple[str, float]] | None:

@@ -17,8 +17,17 @@ from __future__ import annotations
 import pyarrow as pa
 
 # The schemas live in the lake contract (one place); re-exported here for the decoders.
-from ..lake.contract import (ACTIVITIES_SCHEMA, ACTIVITY_TABLE_SCHEMAS, EXTENSIONS, LAPS_SCHEMA,  # noqa: F401
-                             RR_INTERVALS_SCHEMA, SIGNAL_SCHEMA, TIME_NS, TIME_US, TRACKPOINTS_SCHEMA)
+from ..lake.contract import (  # noqa: F401
+    ACTIVITIES_SCHEMA,
+    ACTIVITY_TABLE_SCHEMAS,
+    EXTENSIONS,
+    LAPS_SCHEMA,
+    RR_INTERVALS_SCHEMA,
+    SIGNAL_SCHEMA,
+    TIME_NS,
+    TIME_US,
+    TRACKPOINTS_SCHEMA,
+)
 
 
 def empty_table(schema: pa.Schema) -> pa.Table:

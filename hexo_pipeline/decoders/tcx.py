@@ -31,8 +31,7 @@ from lxml import etree
 
 from hexo_pipeline.decoders.errors import DecodeError
 from hexo_pipeline.decoders.plausible import check_columns, finite_items, integer, number
-from hexo_pipeline.decoders.schemas import (ACTIVITIES_SCHEMA, LAPS_SCHEMA, TIME_US,
-                                            TRACKPOINTS_SCHEMA)
+from hexo_pipeline.decoders.schemas import ACTIVITIES_SCHEMA, LAPS_SCHEMA, TIME_US, TRACKPOINTS_SCHEMA
 
 TCD_NS = "http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2"
 AX_NS = "http://www.garmin.com/xmlschemas/ActivityExtension/v2"
@@ -44,8 +43,14 @@ def _t(local: str, ns: str = TCD_NS) -> str:
 
 ACTIVITY, LAP, TRACKPOINT = _t("Activity"), _t("Lap"), _t("Trackpoint")
 TIME, POSITION, LAT, LON = _t("Time"), _t("Position"), _t("LatitudeDegrees"), _t("LongitudeDegrees")
-ALT, DIST, HR, CAD, VALUE, EXT = (_t("AltitudeMeters"), _t("DistanceMeters"), _t("HeartRateBpm"),
-                                  _t("Cadence"), _t("Value"), _t("Extensions"))
+ALT, DIST, HR, CAD, VALUE, EXT = (
+    _t("AltitudeMeters"),
+    _t("DistanceMeters"),
+    _t("HeartRateBpm"),
+    _t("Cadence"),
+    _t("Value"),
+    _t("Extensions"),
+)
 CREATOR, NAME, ID = _t("Creator"), _t("Name"), _t("Id")
 LAP_NUMBERS = {
     _t("TotalTimeSeconds"): "total_time_s",
@@ -55,7 +60,7 @@ LAP_NUMBERS = {
 LAP_TEXTS = {_t("Intensity"): "intensity", _t("TriggerMethod"): "trigger"}
 # TPX children that have a column of their own.
 TPX_COLUMNS = {"Speed": "speed_mps", "Watts": "watts", "RunCadence": "run_cadence"}
-SPORTS = {"biking": "cycling"}          # TCX word -> FIT word, so marts see one vocabulary
+SPORTS = {"biking": "cycling"}  # TCX word -> FIT word, so marts see one vocabulary
 INTENSITIES = {"resting": "rest"}
 
 
@@ -78,7 +83,7 @@ def _numeric_leaves(ext: etree._Element) -> dict[str, float]:
             value = float(el.text)
         except ValueError:
             continue  # textual extension values are not channels
-        if math.isfinite(value):   # inf/nan are not measurements either
+        if math.isfinite(value):  # inf/nan are not measurements either
             out[etree.QName(el).localname] = value
     return out
 
@@ -94,19 +99,39 @@ def _times(texts: list[str | None], what: str) -> pa.Array:
 
 def decode_tcx(data: bytes, *, source: str) -> TcxResult:
     """TCX bytes -> tables. `source` fills the tables' `source` column."""
-    tp: dict[str, list[Any]] = {k: [] for k in (
-        "activity_index", "lap_index", "time", "latitude_deg", "longitude_deg", "altitude_m",
-        "distance_m", "heart_rate_bpm", "cadence", "speed_mps", "watts", "extensions")}
+    tp: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "activity_index",
+            "lap_index",
+            "time",
+            "latitude_deg",
+            "longitude_deg",
+            "altitude_m",
+            "distance_m",
+            "heart_rate_bpm",
+            "cadence",
+            "speed_mps",
+            "watts",
+            "extensions",
+        )
+    }
     laps: list[dict[str, Any]] = []
     activities: list[dict[str, Any]] = []
     device = application = None
     activity_index = lap_index = -1
-    in_activity = 0          # trackpoints of <Course>s are not activity data: count only inside Activity
+    in_activity = 0  # trackpoints of <Course>s are not activity data: count only inside Activity
     n_trackpoint = 0
 
     parser_events = etree.iterparse(
-        io.BytesIO(data), events=("start", "end"), tag=(ACTIVITY, LAP, TRACKPOINT, _t("Author")),
-        resolve_entities=False, no_network=True, huge_tree=True, remove_comments=True)
+        io.BytesIO(data),
+        events=("start", "end"),
+        tag=(ACTIVITY, LAP, TRACKPOINT, _t("Author")),
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=True,
+        remove_comments=True,
+    )
     try:
         for event, el in parser_events:
             tag = el.tag
@@ -117,8 +142,9 @@ def decode_tcx(data: bytes, *, source: str) -> TcxResult:
                     activities.append({"activity_index": activity_index, "sport": el.get("Sport")})
                 elif tag == LAP and in_activity:
                     lap_index += 1
-                    laps.append({"activity_index": activity_index, "lap_index": lap_index,
-                                 "start_time": el.get("StartTime")})
+                    laps.append(
+                        {"activity_index": activity_index, "lap_index": lap_index, "start_time": el.get("StartTime")}
+                    )
                 continue
 
             if tag == TRACKPOINT:
@@ -146,9 +172,10 @@ def decode_tcx(data: bytes, *, source: str) -> TcxResult:
         raise DecodeError(f"not well-formed XML: {exc}", code="malformed") from exc
     except DecodeError as exc:
         raise DecodeError(f"{exc.reason} (near trackpoint {n_trackpoint})", code=exc.code) from None
-    except (etree.LxmlError, ValueError, UnicodeError) as exc:   # lxml on bytes it cannot read
-        raise DecodeError(f"unreadable XML near trackpoint {n_trackpoint}: {type(exc).__name__}: {exc}",
-                          code="malformed") from exc
+    except (etree.LxmlError, ValueError, UnicodeError) as exc:  # lxml on bytes it cannot read
+        raise DecodeError(
+            f"unreadable XML near trackpoint {n_trackpoint}: {type(exc).__name__}: {exc}", code="malformed"
+        ) from exc
 
     if not activities:
         raise DecodeError("TCX holds no <Activity> (a course or workout file?)", code="no_data")
@@ -164,8 +191,7 @@ def decode_tcx(data: bytes, *, source: str) -> TcxResult:
     )
 
 
-def _read_trackpoint(el: etree._Element, tp: dict[str, list[Any]], activity_index: int,
-                     lap_index: int) -> None:
+def _read_trackpoint(el: etree._Element, tp: dict[str, list[Any]], activity_index: int, lap_index: int) -> None:
     time = lat = lon = alt = dist = hr = cad = None
     ext: dict[str, float] = {}
     for child in el:
@@ -245,7 +271,7 @@ def _laps_table(laps: list[dict[str, Any]], source: str) -> pa.Table:
         "lap_index": col("lap_index"),
         "start_time": _times(col("start_time"), "lap StartTime"),
         "total_time_s": col("total_time_s"),
-        "elapsed_time_s": [None] * n,     # TCX has no elapsed time distinct from timer time
+        "elapsed_time_s": [None] * n,  # TCX has no elapsed time distinct from timer time
         "distance_m": col("distance_m"),
         "max_speed_mps": col("max_speed_mps"),
         "calories": col("calories"),
@@ -259,9 +285,9 @@ def _laps_table(laps: list[dict[str, Any]], source: str) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=LAPS_SCHEMA)
 
 
-def _activities_table(activities: list[dict[str, Any]], laps: list[dict[str, Any]],
-                      source: str) -> pa.Table:
+def _activities_table(activities: list[dict[str, Any]], laps: list[dict[str, Any]], source: str) -> pa.Table:
     """Activity summaries from their laps: sums and max; avg HR stays null rather than re-weighted by us."""
+
     def present(values: list[Any]) -> list[Any]:
         return [v for v in values if v is not None]
 
@@ -273,20 +299,22 @@ def _activities_table(activities: list[dict[str, Any]], laps: list[dict[str, Any
         cals = present([lap.get("calories") for lap in mine])
         maxhr = present([lap.get("max_hr_bpm") for lap in mine])
         sport = (act.get("sport") or "").strip().lower() or None
-        rows.append({
-            "source": source,
-            "activity_index": act["activity_index"],
-            "sport": SPORTS.get(sport, sport) if sport else None,
-            "sub_sport": None,
-            # TCX's activity <Id> is its start time (xsd:dateTime); fall back on the first lap.
-            "start_time": act.get("id") or (mine[0]["start_time"] if mine else None),
-            "total_time_s": sum(times) if times else None,
-            "elapsed_time_s": None,
-            "distance_m": sum(dists) if dists else None,
-            "calories": sum(cals) if cals else None,
-            "avg_hr_bpm": None,
-            "max_hr_bpm": max(maxhr) if maxhr else None,
-        })
+        rows.append(
+            {
+                "source": source,
+                "activity_index": act["activity_index"],
+                "sport": SPORTS.get(sport, sport) if sport else None,
+                "sub_sport": None,
+                # TCX's activity <Id> is its start time (xsd:dateTime); fall back on the first lap.
+                "start_time": act.get("id") or (mine[0]["start_time"] if mine else None),
+                "total_time_s": sum(times) if times else None,
+                "elapsed_time_s": None,
+                "distance_m": sum(dists) if dists else None,
+                "calories": sum(cals) if cals else None,
+                "avg_hr_bpm": None,
+                "max_hr_bpm": max(maxhr) if maxhr else None,
+            }
+        )
     columns = {name: [r[name] for r in rows] for name in ACTIVITIES_SCHEMA.names}
     check_columns(columns, "activities")
     columns["start_time"] = _times(columns["start_time"], "activity Id")
@@ -300,5 +328,4 @@ def _trackpoints_table(tp: dict[str, list[Any]], source: str) -> pa.Table:
     columns["temperature_c"] = pa.nulls(n, pa.float64())
     columns["source"] = pa.array([source] * n, pa.string())
     check_columns(columns, "trackpoints")
-    return pa.Table.from_pydict({name: columns[name] for name in TRACKPOINTS_SCHEMA.names},
-                                schema=TRACKPOINTS_SCHEMA)
+    return pa.Table.from_pydict({name: columns[name] for name in TRACKPOINTS_SCHEMA.names}, schema=TRACKPOINTS_SCHEMA)

@@ -1,9 +1,9 @@
 """Hexoskin REST API client (knows HTTP; decoders know bytes).
 
-    from hexo_pipeline.hexoskin import HexoskinClient, HexoskinConfig
-    with HexoskinClient(HexoskinConfig.from_env()) as api:
-        records = list(api.iter_list("record", user=9, order_by="-start"))
-        hr = api.get_data([19], record=records[0]["id"])[19]
+from hexo_pipeline.hexoskin import HexoskinClient, HexoskinConfig
+with HexoskinClient(HexoskinConfig.from_env()) as api:
+    records = list(api.iter_list("record", user=9, order_by="-start"))
+    hr = api.get_data([19], record=records[0]["id"])[19]
 """
 
 from .auth import HexoApiKeyAuth, TokenFile, sign

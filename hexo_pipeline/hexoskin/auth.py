@@ -18,8 +18,9 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import requests
 from oauthlib.common import urldecode, urlencode
@@ -33,7 +34,7 @@ AUTHORIZE_PATH = "/api/connect/oauth2/auth/"
 
 def sign(private_key: str, timestamp: int, url: str) -> str:
     """X-HEXOAPISIGNATURE: sha1 hex of private key + timestamp + full URL ("Key, Timestamp, Url")."""
-    return hashlib.sha1(f"{private_key}{int(timestamp)}{url}".encode("utf-8")).hexdigest()
+    return hashlib.sha1(f"{private_key}{int(timestamp)}{url}".encode()).hexdigest()
 
 
 class HexoApiKeyAuth(AuthBase):
@@ -152,12 +153,13 @@ class TokenFile:
 TokenKey = tuple[str, str, str, str, str]
 
 
-def token_key(base_url: str, client_id: str | None, username: str, scope: str | None,
-              client_secret: str | None, password: str) -> TokenKey:
+def token_key(
+    base_url: str, client_id: str | None, username: str, scope: str | None, client_secret: str | None, password: str
+) -> TokenKey:
     """(base_url, client_id, username, scope, digest of the credentials): a client shares a token only
     with clients that would have been granted the very same one (a wrong password or a readonly scope
     never rides on another client's token). The digest never leaves memory."""
-    digest = hashlib.sha256(f"{client_secret or ''}\0{password}".encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(f"{client_secret or ''}\0{password}".encode()).hexdigest()
     return (base_url, client_id or "", username, scope or "", digest)
 
 

@@ -15,18 +15,19 @@ import secrets
 import threading
 import time
 import zipfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 import numpy as np
 import requests
 from oauthlib.oauth2 import LegacyApplicationClient, OAuth2Error, WebApplicationClient
 from requests.adapters import HTTPAdapter
-from requests_ratelimiter import LimiterAdapter
 from requests_oauthlib import OAuth2Session
+from requests_ratelimiter import LimiterAdapter
 from urllib3.util.retry import Retry
 
 from . import datatypes as catalog
@@ -234,10 +235,18 @@ class HexoskinClient:
         self.auth_scheme = self.config.resolved_auth()
         # Password-grant clients share one token per process (auth.TokenCache); their lock is the
         # key's, so a grant or refresh happens once for all clients of the key.
-        self._cache_key = (token_key(self.config.base_url, self.config.client_id, self.config.username,
-                                     self.config.scope, self.config.client_secret, self.config.password)
-                           if self.auth_scheme == "oauth2" and self.config.username and self.config.password
-                           else None)
+        self._cache_key = (
+            token_key(
+                self.config.base_url,
+                self.config.client_id,
+                self.config.username,
+                self.config.scope,
+                self.config.client_secret,
+                self.config.password,
+            )
+            if self.auth_scheme == "oauth2" and self.config.username and self.config.password
+            else None
+        )
         self._lock = TOKENS.lock(self._cache_key) if self._cache_key else threading.Lock()
         self._grant: str | None = None  # OAuth2 only: "password" or "authorization_code"
         self._period_cache: dict[int, int | None] = {}
@@ -265,7 +274,7 @@ class HexoskinClient:
         mount_transport(self._session, cfg)
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> "HexoskinClient":
+    def from_env(cls, **overrides: Any) -> HexoskinClient:
         """Client from HEXO_* environment variables; keyword arguments override them."""
         return cls(HexoskinConfig.from_env(**overrides))
 
@@ -274,7 +283,7 @@ class HexoskinClient:
     def close(self) -> None:
         self._session.close()
 
-    def __enter__(self) -> "HexoskinClient":
+    def __enter__(self) -> HexoskinClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -385,8 +394,10 @@ class HexoskinClient:
         """Take the token another client obtained, in this process (TOKENS) or another one (the token
         file), when we have none or it outlives ours. Called under self._lock."""
         mine = dict(self._session.token or {})
-        candidates = [TOKENS.get(self._cache_key) if self._cache_key else None,
-                      self._token_file.load() if self._token_file else None]
+        candidates = [
+            TOKENS.get(self._cache_key) if self._cache_key else None,
+            self._token_file.load() if self._token_file else None,
+        ]
         best = max((c for c in candidates if c), key=expires_at, default=None)
         if best is None or best.get("access_token") == mine.get("access_token"):
             return False
@@ -431,8 +442,11 @@ class HexoskinClient:
         if refresh:
             try:
                 token = self._token_call(
-                    self._session.refresh_token, self._token_url, refresh_token=refresh,
-                    auth=self._client_auth, timeout=self.config.timeout,
+                    self._session.refresh_token,
+                    self._token_url,
+                    refresh_token=refresh,
+                    auth=self._client_auth,
+                    timeout=self.config.timeout,
                 )
             except HexoskinError:
                 if self._grant != "password":
@@ -498,8 +512,14 @@ class HexoskinClient:
             started = time.monotonic()
             try:
                 response = self._send(
-                    method, url, params=query, json=json, headers=dict(headers or {}),
-                    timeout=self.config.timeout, stream=stream, **extra,
+                    method,
+                    url,
+                    params=query,
+                    json=json,
+                    headers=dict(headers or {}),
+                    timeout=self.config.timeout,
+                    stream=stream,
+                    **extra,
                 )
             except OAuth2Error as exc:
                 raise Unauthorized(None, f"OAuth2: {exc.error}", self._token_url) from exc
@@ -515,7 +535,10 @@ class HexoskinClient:
             except requests.RequestException as exc:
                 raise TransportError(f"{type(exc).__name__}: {exc}", url) from exc
             logger.debug(
-                "%s %s -> %s in %.3f s", method, redact_url(response.url), response.status_code,
+                "%s %s -> %s in %.3f s",
+                method,
+                redact_url(response.url),
+                response.status_code,
                 time.monotonic() - started,
             )
             if response.status_code == 401 and attempt == 1 and self.auth_scheme == "oauth2":
@@ -681,8 +704,14 @@ class HexoskinClient:
         params.update({"start": _ticks(start), "end": _ticks(end)})
         if user is not None and (start is None or end is None):
             raise ValueError("a user= request needs start and end")
-        return self.download("data", dest, params=params, headers={"Accept": "application/octet-stream"},
-                             verify=verify_zip, chunk_size=chunk_size)
+        return self.download(
+            "data",
+            dest,
+            params=params,
+            headers={"Accept": "application/octet-stream"},
+            verify=verify_zip,
+            chunk_size=chunk_size,
+        )
 
     def download(
         self,
@@ -721,8 +750,9 @@ class HexoskinClient:
             tmp.unlink(missing_ok=True)
         raise AssertionError("unreachable")
 
-    def _download_once(self, url: str, tmp: Path, params: Mapping[str, Any] | None,
-                       headers: Mapping[str, str] | None, chunk_size: int) -> None:
+    def _download_once(
+        self, url: str, tmp: Path, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None, chunk_size: int
+    ) -> None:
         with self.request("GET", url, params=params, headers=headers, stream=True) as response:
             written = 0
             with open(tmp, "wb") as f:

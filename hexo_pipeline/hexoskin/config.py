@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
@@ -133,7 +134,7 @@ class HexoskinConfig:
         )
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "HexoskinConfig":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> HexoskinConfig:
         """Build from environment variables; explicit keyword arguments win over the environment."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}

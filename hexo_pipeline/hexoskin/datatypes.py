@@ -9,10 +9,10 @@ CSV carry physical values (`physical = (raw - offset) * scale`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Family(str, Enum):
+class Family(StrEnum):
     """Channel families: one Parquet dataset each (issue 4)."""
 
     ECG = "ecg"
@@ -74,33 +74,84 @@ DATATYPES: tuple[Datatype, ...] = (
     Datatype(4114, "ECG_II", **_ECG, info="ECG lead II (Astroskin 3-lead)"),
     # Lead III is exported as raw I - II, centred on 0 (the real Astroskin export): no ADC offset.
     Datatype(4115, "ECG_III", **{**_ECG, "offset": 0.0}, info="ECG lead III (Astroskin 3-lead), I - II"),
-    Datatype(4129, "respiration_thoracic", "count", 128.0, Family.RESPIRATION, quality_id=1001,
-             info="thoracic inductance plethysmography, raw counts"),
-    Datatype(4130, "respiration_abdominal", "count", 128.0, Family.RESPIRATION, quality_id=1001,
-             info="abdominal inductance plethysmography, raw counts"),
+    Datatype(
+        4129,
+        "respiration_thoracic",
+        "count",
+        128.0,
+        Family.RESPIRATION,
+        quality_id=1001,
+        info="thoracic inductance plethysmography, raw counts",
+    ),
+    Datatype(
+        4130,
+        "respiration_abdominal",
+        "count",
+        128.0,
+        Family.RESPIRATION,
+        quality_id=1001,
+        info="abdominal inductance plethysmography, raw counts",
+    ),
     Datatype(4145, "acceleration_X", **_ACC, info="3-axis accelerometer, X"),
     Datatype(4146, "acceleration_Y", **_ACC, info="3-axis accelerometer, Y"),
     Datatype(4147, "acceleration_Z", **_ACC, info="3-axis accelerometer, Z"),
     # 1 Hz vitals
-    Datatype(19, "heart_rate", "bpm", 1.0, Family.VITALS, quality_id=1000,
-             info="heart rate, average of the last 16 beats"),
-    Datatype(1000, "heart_rate_quality", "bits", 1.0, Family.VITALS,
-             info="HR status flags: 2 disconnected, 4 50/60Hz, 8 saturated, 16 artifacts, 32 RR unreliable"),
+    Datatype(
+        19, "heart_rate", "bpm", 1.0, Family.VITALS, quality_id=1000, info="heart rate, average of the last 16 beats"
+    ),
+    Datatype(
+        1000,
+        "heart_rate_quality",
+        "bits",
+        1.0,
+        Family.VITALS,
+        info="HR status flags: 2 disconnected, 4 50/60Hz, 8 saturated, 16 artifacts, 32 RR unreliable",
+    ),
     Datatype(33, "breathing_rate", "rpm", 1.0, Family.VITALS, quality_id=1001, info="breathing rate"),
-    Datatype(1001, "breathing_rate_quality", "bits", 1.0, Family.VITALS,
-             info="BR status flags: 1/2 no thoracic/abdominal, 4/8 baseline, 16/32 noisy"),
-    Datatype(36, "minute_ventilation", "mL/min", 1.0, Family.VITALS, scale=13.28, quality_id=1001,
-             info="minute ventilation = tidal volume x breathing rate"),
+    Datatype(
+        1001,
+        "breathing_rate_quality",
+        "bits",
+        1.0,
+        Family.VITALS,
+        info="BR status flags: 1/2 no thoracic/abdominal, 4/8 baseline, 16/32 noisy",
+    ),
+    Datatype(
+        36,
+        "minute_ventilation",
+        "mL/min",
+        1.0,
+        Family.VITALS,
+        scale=13.28,
+        quality_id=1001,
+        info="minute ventilation = tidal volume x breathing rate",
+    ),
     Datatype(37, "tidal_volume", "mL", 1.0, Family.VITALS, scale=13.28, quality_id=1001, info="tidal volume"),
     Datatype(38, "minute_ventilation_adjusted", "mL/min", 1.0, Family.VITALS, scale=10.0),
     Datatype(39, "tidal_volume_adjusted", "mL", 1.0, Family.VITALS),
-    Datatype(49, "activity", "g", 1.0, Family.VITALS, scale=1 / 256, signed=True,
-             info="high-passed acceleration norm, 1 s average"),
+    Datatype(
+        49,
+        "activity",
+        "g",
+        1.0,
+        Family.VITALS,
+        scale=1 / 256,
+        signed=True,
+        info="high-passed acceleration norm, 1 s average",
+    ),
     Datatype(53, "cadence", "spm", 1.0, Family.VITALS, info="steps per minute"),
     Datatype(1006, "ECG_quality", "bits", 1.0, Family.VITALS),
     # Events (asynchronous)
-    Datatype(18, "RR_interval", "s", None, Family.EVENTS, scale=1 / 256, quality_id=1004,
-             info="RR interval per beat, raw in 1/256 s"),
+    Datatype(
+        18,
+        "RR_interval",
+        "s",
+        None,
+        Family.EVENTS,
+        scale=1 / 256,
+        quality_id=1004,
+        info="RR interval per beat, raw in 1/256 s",
+    ),
     Datatype(1004, "RR_interval_quality", "bits", None, Family.EVENTS, info="RR quality flags per beat"),
     Datatype(318, "NN_interval", "s", None, Family.EVENTS, scale=1 / 256),
     Datatype(52, "step", "step", None, Family.EVENTS, info="running step count"),
@@ -116,10 +167,25 @@ DATATYPES: tuple[Datatype, ...] = (
     # Astroskin
     Datatype(64, "PPG", "count", 64.0, Family.ASTROSKIN, signed=True, info="photoplethysmogram, raw"),
     Datatype(66, "SPO2", "%", 1.0, Family.ASTROSKIN, quality_id=1002, info="blood oxygen saturation"),
-    Datatype(1002, "SPO2_quality", "bits", 1.0, Family.ASTROSKIN,
-             info="SpO2 flags: 4 alarm, 8 out of track, 16 artifacts, 32 disconnected, 64/128 unreliable"),
-    Datatype(81, "temperature_celcius", "degC", 1.0, Family.ASTROSKIN, scale=1 / 256, signed=True,
-             quality_id=1003, info="skin temperature (raw/256 on the 256-tick server, per a real export)"),
+    Datatype(
+        1002,
+        "SPO2_quality",
+        "bits",
+        1.0,
+        Family.ASTROSKIN,
+        info="SpO2 flags: 4 alarm, 8 out of track, 16 artifacts, 32 disconnected, 64/128 unreliable",
+    ),
+    Datatype(
+        81,
+        "temperature_celcius",
+        "degC",
+        1.0,
+        Family.ASTROSKIN,
+        scale=1 / 256,
+        signed=True,
+        quality_id=1003,
+        info="skin temperature (raw/256 on the 256-tick server, per a real export)",
+    ),
     Datatype(1003, "temperature_quality", "bits", 1.0, Family.ASTROSKIN),
     Datatype(98, "systolic_pressure", "mmHg", 1.0, Family.ASTROSKIN, quality_id=1005),
     Datatype(1005, "systolic_pressure_quality", "bits", 1.0, Family.ASTROSKIN),
@@ -131,9 +197,26 @@ BY_NAME: dict[str, Datatype] = {d.name: d for d in DATATYPES}
 
 # The datatypes every Hexoskin record carries, and what Astroskin adds.
 HEXOSKIN_IDS: tuple[int, ...] = (
-    4113, 4129, 4130, 4145, 4146, 4147,
-    19, 1000, 33, 1001, 36, 37, 49, 53,
-    18, 1004, 52, 34, 35, 270,
+    4113,
+    4129,
+    4130,
+    4145,
+    4146,
+    4147,
+    19,
+    1000,
+    33,
+    1001,
+    36,
+    37,
+    49,
+    53,
+    18,
+    1004,
+    52,
+    34,
+    35,
+    270,
 )
 ASTROSKIN_EXTRA_IDS: tuple[int, ...] = (4114, 4115, 64, 66, 1002, 81, 1003, 98, 1005, 97)
 

@@ -6,7 +6,7 @@ export). Only request parameters and data use ticks: the X-HEXOTIMESTAMP auth he
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 
 TICKS_PER_SECOND = 256
 
@@ -26,7 +26,7 @@ def from_ticks(ticks: int | float) -> datetime:
     """HexoTimestamp -> timezone-aware UTC datetime (microsecond precision, exact for tick multiples)."""
     whole, frac = divmod(int(ticks), TICKS_PER_SECOND)
     micro = round(frac * 1_000_000 / TICKS_PER_SECOND)
-    return datetime.fromtimestamp(whole, tz=timezone.utc).replace(microsecond=micro)
+    return datetime.fromtimestamp(whole, tz=UTC).replace(microsecond=micro)
 
 
 def ticks_to_seconds(ticks: int | float) -> float:

@@ -32,10 +32,10 @@ import os
 import secrets
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Iterable
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -57,8 +57,12 @@ UNKNOWN_SUBJECT = "_inbox"
 
 ACCEPT = {"tcx": "application/vnd.garmin.tcx+xml", "fit": "application/vnd.ant.fit"}
 FILES_DATASET = "activity_files"
-TABLE_DATASETS = {"activities": "activities", "laps": "activity_laps", "trackpoints": "activity_trackpoints",
-                  "rr_intervals": "activity_rr_intervals"}
+TABLE_DATASETS = {
+    "activities": "activities",
+    "laps": "activity_laps",
+    "trackpoints": "activity_trackpoints",
+    "rr_intervals": "activity_rr_intervals",
+}
 DATASETS = (FILES_DATASET, *TABLE_DATASETS.values())
 
 # Plausible RR for humans at rest or exercising: 24..240 bpm. Outside it, rows are kept and flagged.
@@ -67,7 +71,7 @@ RR_PLAUSIBLE_S = (0.25, 2.5)
 _SKIP_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", "~")
 
 LAKE_SCHEMAS: dict[str, pa.Schema] = {**ACTIVITY_LAKE_SCHEMAS, FILES_DATASET: ACTIVITY_FILES_SCHEMA}
-SORT_KEYS = [("file_path", "ascending")]      # stable: a file's rows keep the decoder's order
+SORT_KEYS = [("file_path", "ascending")]  # stable: a file's rows keep the decoder's order
 
 
 # ------------------------------------------------------------------------------------------ outcomes
@@ -75,10 +79,10 @@ SORT_KEYS = [("file_path", "ascending")]      # stable: a file's rows keep the d
 class FileOutcome:
     """What happened to one file: landed, unchanged, quarantined, failed (download), duplicate, pending."""
 
-    file_path: str                    # relative to the data root, where the file was found/written
+    file_path: str  # relative to the data root, where the file was found/written
     source_kind: str
     status: str
-    subject: str | None = None        # known subject username, None if unknown
+    subject: str | None = None  # known subject username, None if unknown
     range_id: int | None = None
     format: str | None = None
     sha256: str | None = None
@@ -99,7 +103,7 @@ class FileOutcome:
 @dataclass
 class IngestReport:
     outcomes: list[FileOutcome] = field(default_factory=list)
-    partitions: dict[str, Counter] = field(default_factory=dict)   # dataset -> Counter(written/unchanged/...)
+    partitions: dict[str, Counter] = field(default_factory=dict)  # dataset -> Counter(written/unchanged/...)
     seconds: float = 0.0
 
     def by_status(self, *statuses: str) -> list[FileOutcome]:
@@ -120,7 +124,7 @@ class IngestReport:
             total.update(o.rows)
         return total
 
-    def extend(self, other: "IngestReport") -> None:
+    def extend(self, other: IngestReport) -> None:
         self.outcomes += other.outcomes
         for ds, c in other.partitions.items():
             self.partitions.setdefault(ds, Counter()).update(c)
@@ -139,22 +143,40 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
 def local_start_date(converted: ConvertedFile, tz: str | ZoneInfo) -> date | None:
     """Local date (in `tz`) of the file's first activity start, else of its first trackpoint."""
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    for table, column in ((converted.activities, "start_time"), (converted.trackpoints, "time"),
-                          (converted.laps, "start_time"), (converted.rr_intervals, "time")):
+    for table, column in (
+        (converted.activities, "start_time"),
+        (converted.trackpoints, "time"),
+        (converted.laps, "start_time"),
+        (converted.rr_intervals, "time"),
+    ):
         first = pc.min(table.column(column)).as_py() if table.num_rows else None
         if first is not None:
             return first.astimezone(zone).date()
     return None
 
 
-def lake_tables(converted: ConvertedFile, *, source_kind: str, file_path: str, received_at: datetime,
-                subject: str | None = None, range_id: int | None = None) -> dict[str, pa.Table]:
+def lake_tables(
+    converted: ConvertedFile,
+    *,
+    source_kind: str,
+    file_path: str,
+    received_at: datetime,
+    subject: str | None = None,
+    range_id: int | None = None,
+) -> dict[str, pa.Table]:
     """The lake datasets of one converted file: its four tables with lineage columns, plus its
     `activity_files` row."""
     src = converted.source
-    lineage = {"subject_username": subject, "source_kind": source_kind, "range_id": range_id,
-               "file_path": file_path, "sha256": src.sha256, "format": src.format, "decoder": src.decoder,
-               "received_at": received_at}
+    lineage = {
+        "subject_username": subject,
+        "source_kind": source_kind,
+        "range_id": range_id,
+        "file_path": file_path,
+        "sha256": src.sha256,
+        "format": src.format,
+        "decoder": src.decoder,
+        "received_at": received_at,
+    }
     out: dict[str, pa.Table] = {}
     for name, dataset in TABLE_DATASETS.items():
         table = getattr(converted, name).replace_schema_metadata(None)
@@ -168,23 +190,47 @@ def lake_tables(converted: ConvertedFile, *, source_kind: str, file_path: str, r
             table = table.append_column(pa.field("rr_plausible", pa.bool_()), plausible)
         out[dataset] = table.cast(LAKE_SCHEMAS[dataset])
     starts = converted.activities.column("start_time")
-    out[FILES_DATASET] = pa.Table.from_pylist([{
-        "file_path": file_path, "source_kind": source_kind, "range_id": range_id, "subject_username": subject,
-        "sha256": src.sha256, "size_bytes": src.size_bytes, "format": src.format,
-        "compression": src.compression, "decoder": src.decoder, "decoder_version": src.decoder_version,
-        "fallback_reason": src.fallback_reason, "manufacturer": src.manufacturer, "device": src.device,
-        "serial_number": src.serial_number, "crc_ok": src.crc_ok, "partial": src.partial,
-        "warnings": " | ".join(src.warnings) or None, "decode_seconds": src.decode_seconds,
-        "activity_start": pc.min(starts).as_py() if len(starts) else None,
-        "n_activities": converted.activities.num_rows, "n_laps": converted.laps.num_rows,
-        "n_trackpoints": converted.trackpoints.num_rows, "n_rr_intervals": converted.rr_intervals.num_rows,
-        "received_at": received_at,
-    }], schema=ACTIVITY_FILES_SCHEMA)
+    out[FILES_DATASET] = pa.Table.from_pylist(
+        [
+            {
+                "file_path": file_path,
+                "source_kind": source_kind,
+                "range_id": range_id,
+                "subject_username": subject,
+                "sha256": src.sha256,
+                "size_bytes": src.size_bytes,
+                "format": src.format,
+                "compression": src.compression,
+                "decoder": src.decoder,
+                "decoder_version": src.decoder_version,
+                "fallback_reason": src.fallback_reason,
+                "manufacturer": src.manufacturer,
+                "device": src.device,
+                "serial_number": src.serial_number,
+                "crc_ok": src.crc_ok,
+                "partial": src.partial,
+                "warnings": " | ".join(src.warnings) or None,
+                "decode_seconds": src.decode_seconds,
+                "activity_start": pc.min(starts).as_py() if len(starts) else None,
+                "n_activities": converted.activities.num_rows,
+                "n_laps": converted.laps.num_rows,
+                "n_trackpoints": converted.trackpoints.num_rows,
+                "n_rr_intervals": converted.rr_intervals.num_rows,
+                "received_at": received_at,
+            }
+        ],
+        schema=ACTIVITY_FILES_SCHEMA,
+    )
     return out
 
 
-def decode_or_quarantine(path: Path, outcome: FileOutcome, *, data_root: Path, quarantine_relative: str,
-                         ) -> ConvertedFile | None:
+def decode_or_quarantine(
+    path: Path,
+    outcome: FileOutcome,
+    *,
+    data_root: Path,
+    quarantine_relative: str,
+) -> ConvertedFile | None:
     """convert_file, or move the file to quarantine with its reason (filled into `outcome`)."""
     try:
         converted = convert_file(path)
@@ -192,8 +238,10 @@ def decode_or_quarantine(path: Path, outcome: FileOutcome, *, data_root: Path, q
         salvage = ""
         if exc.partial is not None:
             p = exc.partial
-            salvage = (f" A partial decode holds {p.trackpoints.num_rows} trackpoints, {p.laps.num_rows} laps, "
-                       f"{p.rr_intervals.num_rows} RR intervals (see `hexo-pipeline convert --partial`).")
+            salvage = (
+                f" A partial decode holds {p.trackpoints.num_rows} trackpoints, {p.laps.num_rows} laps, "
+                f"{p.rr_intervals.num_rows} RR intervals (see `hexo-pipeline convert --partial`)."
+            )
         _quarantine(path, outcome, exc.code, exc.reason + salvage, data_root, quarantine_relative)
         return None
     outcome.format, outcome.sha256 = converted.source.format, converted.source.sha256
@@ -202,18 +250,19 @@ def decode_or_quarantine(path: Path, outcome: FileOutcome, *, data_root: Path, q
     return converted
 
 
-def _quarantine(path: Path, outcome: FileOutcome, code: str, reason: str, data_root: Path,
-                relative: str) -> None:
+def _quarantine(path: Path, outcome: FileOutcome, code: str, reason: str, data_root: Path, relative: str) -> None:
     sha = outcome.sha256 or sha256_of(path)
-    text = (f"{code}: {reason}\nsource: {outcome.file_path}\nsha256: {sha}\n"
-            f"quarantined_at: {datetime.now(timezone.utc).isoformat()}")
+    text = (
+        f"{code}: {reason}\nsource: {outcome.file_path}\nsha256: {sha}\nquarantined_at: {datetime.now(UTC).isoformat()}"
+    )
     outcome.status, outcome.code, outcome.reason, outcome.sha256 = "quarantined", code, reason, sha
     outcome.quarantined_to = move_to_quarantine(data_root, path, text, relative=relative)
 
 
 # ---------------------------------------------------------------------------------- range exports
-def download_range_export(client: HexoskinClient, range_id: int, fmt: str, dest: Path,
-                          chunk_size: int = 1 << 20) -> Path:
+def download_range_export(
+    client: HexoskinClient, range_id: int, fmt: str, dest: Path, chunk_size: int = 1 << 20
+) -> Path:
     """GET /api/range/<id>/ as TCX or FIT, streamed (never whole in memory) to a hidden temp file beside
     `dest` and fsynced; returns the temp file. The caller decodes it, then `install`s it over `dest` or
     quarantines it, so a bad download never replaces a good export."""
@@ -238,14 +287,20 @@ def ranges_starting_on(ranges: pa.Table | None, day: date, tz: str | ZoneInfo) -
     if ranges is None or ranges.num_rows == 0:
         return []
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    return [r for r in ranges.to_pylist()
-            if (r["rank"] or 0) == 0 and r["start_at"].astimezone(zone).date() == day]
+    return [r for r in ranges.to_pylist() if (r["rank"] or 0) == 0 and r["start_at"].astimezone(zone).date() == day]
 
 
-def ingest_range_exports(client: HexoskinClient, ranges: pa.Table | None, *, subject: str, day: date,
-                         tz: str | ZoneInfo, data_root: str | os.PathLike[str],
-                         received_at: datetime | None = None, formats: Iterable[str] = ("tcx", "fit"),
-                         ) -> IngestReport:
+def ingest_range_exports(
+    client: HexoskinClient,
+    ranges: pa.Table | None,
+    *,
+    subject: str,
+    day: date,
+    tz: str | ZoneInfo,
+    data_root: str | os.PathLike[str],
+    received_at: datetime | None = None,
+    formats: Iterable[str] = ("tcx", "fit"),
+) -> IngestReport:
     """Download, keep and convert the TCX and FIT exports of the subject-day's ranges; replace the
     range-export rows of the subject-day's partitions (inbox rows there are kept).
 
@@ -255,7 +310,7 @@ def ingest_range_exports(client: HexoskinClient, ranges: pa.Table | None, *, sub
     """
     started = time.perf_counter()
     root = Path(data_root).resolve()
-    received_at = received_at or datetime.now(timezone.utc)
+    received_at = received_at or datetime.now(UTC)
     folder = root / "exports" / f"subject={subject}" / f"date={day.isoformat()}"
     quarantine_rel = f"range_exports/subject={subject}/date={day.isoformat()}"
     report = IngestReport()
@@ -266,9 +321,15 @@ def ingest_range_exports(client: HexoskinClient, ranges: pa.Table | None, *, sub
         for fmt in formats:
             dest = folder / f"range_{range_id}.{fmt}"
             wanted.add(dest.name)
-            outcome = FileOutcome(file_path=dest.relative_to(root).as_posix(), source_kind=RANGE_EXPORT,
-                                  status="landed", subject=subject, range_id=range_id, format=fmt,
-                                  partition=(subject, day))
+            outcome = FileOutcome(
+                file_path=dest.relative_to(root).as_posix(),
+                source_kind=RANGE_EXPORT,
+                status="landed",
+                subject=subject,
+                range_id=range_id,
+                format=fmt,
+                partition=(subject, day),
+            )
             report.outcomes.append(outcome)
             try:
                 tmp = download_range_export(client, range_id, fmt, dest)
@@ -277,16 +338,27 @@ def ingest_range_exports(client: HexoskinClient, ranges: pa.Table | None, *, sub
             except HexoskinError as exc:
                 outcome.status, outcome.code, outcome.reason = "failed", f"http_{exc.status}", str(exc)
                 tmp = None
-            converted = None if tmp is None else decode_or_quarantine(
-                tmp, outcome, data_root=root, quarantine_relative=f"{quarantine_rel}/{dest.name}")
+            converted = (
+                None
+                if tmp is None
+                else decode_or_quarantine(
+                    tmp, outcome, data_root=root, quarantine_relative=f"{quarantine_rel}/{dest.name}"
+                )
+            )
             if converted is None:
                 converted = _previous_export(dest, outcome)
                 if converted is None:
                     continue
             else:
                 install(tmp, dest, converted.source.sha256)
-            tables = lake_tables(converted, source_kind=RANGE_EXPORT, file_path=outcome.file_path,
-                                 received_at=received_at, subject=subject, range_id=range_id)
+            tables = lake_tables(
+                converted,
+                source_kind=RANGE_EXPORT,
+                file_path=outcome.file_path,
+                received_at=received_at,
+                subject=subject,
+                range_id=range_id,
+            )
             outcome.rows = {ds: t.num_rows for ds, t in tables.items()}
             landed.append(tables)
     if folder.is_dir():  # ranges deleted upstream: their kept exports go too (their rows do, below)
@@ -298,10 +370,14 @@ def ingest_range_exports(client: HexoskinClient, ranges: pa.Table | None, *, sub
         for dataset in DATASETS:
             new = _concat(dataset, [t[dataset] for t in landed])
             status = merge_partition(
-                lake, dataset, subject, day, new,
-                lambda existing: pc.equal(existing.column("source_kind"), RANGE_EXPORT).to_numpy(
-                    zero_copy_only=False),
-                sort_by=SORT_KEYS)
+                lake,
+                dataset,
+                subject,
+                day,
+                new,
+                lambda existing: pc.equal(existing.column("source_kind"), RANGE_EXPORT).to_numpy(zero_copy_only=False),
+                sort_by=SORT_KEYS,
+            )
             report.partitions.setdefault(dataset, Counter())[status] += 1
     if report.partitions[FILES_DATASET]["written"] == 0:
         for o in report.by_status("landed"):
@@ -327,8 +403,8 @@ def _previous_export(dest: Path, outcome: FileOutcome) -> ConvertedFile | None:
 @dataclass(frozen=True)
 class InboxFile:
     path: Path
-    relative: str                      # inside the inbox, POSIX
-    subject: str | None                # from inbox/<subject>/..., None at the top level
+    relative: str  # inside the inbox, POSIX
+    subject: str | None  # from inbox/<subject>/..., None at the top level
     size: int
     mtime_ns: int
 
@@ -338,8 +414,12 @@ def is_safe_key(key: str) -> bool:
     return bool(key) and key not in (".", "..") and not any(c in key for c in "/\\|,[]= ")
 
 
-def list_inbox(inbox: Path, *, settle_s: float = 0.0, now: float | None = None,
-               ) -> tuple[list[InboxFile], list[InboxFile]]:
+def list_inbox(
+    inbox: Path,
+    *,
+    settle_s: float = 0.0,
+    now: float | None = None,
+) -> tuple[list[InboxFile], list[InboxFile]]:
     """(ready, pending) files of the inbox, sorted by path. Hidden files and partial-copy names are
     ignored; files modified less than `settle_s` ago are pending (a copy may still be under way)."""
     if not inbox.is_dir():
@@ -379,8 +459,14 @@ def inbox_manifest(lake: Lake) -> dict[str, tuple[str, str, date]]:
     return out
 
 
-def ingest_inbox(data_root: str | os.PathLike[str], *, tz: str | ZoneInfo, received_at: datetime | None = None,
-                 settle_s: float = 0.0, reprocess: bool = False) -> IngestReport:
+def ingest_inbox(
+    data_root: str | os.PathLike[str],
+    *,
+    tz: str | ZoneInfo,
+    received_at: datetime | None = None,
+    settle_s: float = 0.0,
+    reprocess: bool = False,
+) -> IngestReport:
     """Convert new or changed inbox files into the lake; quarantine the undecodable ones.
 
     A file is identified by its path in the inbox: unchanged bytes (sha256) are skipped, changed bytes
@@ -392,13 +478,19 @@ def ingest_inbox(data_root: str | os.PathLike[str], *, tz: str | ZoneInfo, recei
     started = time.perf_counter()
     root = Path(data_root).resolve()
     inbox = root / "inbox"
-    received_at = received_at or datetime.now(timezone.utc)
+    received_at = received_at or datetime.now(UTC)
     lake = Lake(root / "lake")
     report = IngestReport()
     ready, pending = list_inbox(inbox, settle_s=settle_s)
     for f in pending:
-        report.outcomes.append(FileOutcome(file_path=f"inbox/{f.relative}", source_kind=INBOX, status="pending",
-                                           reason=f"modified less than {settle_s:g} s ago"))
+        report.outcomes.append(
+            FileOutcome(
+                file_path=f"inbox/{f.relative}",
+                source_kind=INBOX,
+                status="pending",
+                reason=f"modified less than {settle_s:g} s ago",
+            )
+        )
     with lake_lock(root):
         manifest = inbox_manifest(lake)
         present = {f"inbox/{f.relative}" for f in ready}
@@ -422,25 +514,31 @@ def ingest_inbox(data_root: str | os.PathLike[str], *, tz: str | ZoneInfo, recei
             if other and other != file_path and other in present:
                 outcome.status, outcome.reason = "duplicate", f"same bytes as {other}, already in the lake"
                 continue
-            converted = decode_or_quarantine(f.path, outcome, data_root=root,
-                                             quarantine_relative=f"inbox/{f.relative}")
+            converted = decode_or_quarantine(f.path, outcome, data_root=root, quarantine_relative=f"inbox/{f.relative}")
             if converted is None:
                 continue
             day = local_start_date(converted, tz)
             if day is None:
-                _quarantine(f.path, outcome, "no_data", "no timestamp in the file: no date to file it under",
-                            root, f"inbox/{f.relative}")
+                _quarantine(
+                    f.path,
+                    outcome,
+                    "no_data",
+                    "no timestamp in the file: no date to file it under",
+                    root,
+                    f"inbox/{f.relative}",
+                )
                 continue
             key = (subject or UNKNOWN_SUBJECT, day)
             outcome.partition = key
-            tables = lake_tables(converted, source_kind=INBOX, file_path=file_path, received_at=received_at,
-                                 subject=subject)
+            tables = lake_tables(
+                converted, source_kind=INBOX, file_path=file_path, received_at=received_at, subject=subject
+            )
             outcome.rows = {ds: t.num_rows for ds, t in tables.items()}
             landed.append((key, tables))
             present.add(file_path)
-            by_sha[sha] = file_path                        # a second copy in this run is a duplicate
+            by_sha[sha] = file_path  # a second copy in this run is a duplicate
             replaced_paths.setdefault(key, set()).add(file_path)
-            for old_path in {file_path, other} - {None}:   # earlier version, or where a moved file was
+            for old_path in {file_path, other} - {None}:  # earlier version, or where a moved file was
                 if old_path in manifest:
                     _, s, d = manifest[old_path]
                     replaced_paths.setdefault((s, d), set()).add(old_path)
@@ -449,11 +547,17 @@ def ingest_inbox(data_root: str | os.PathLike[str], *, tz: str | ZoneInfo, recei
             for dataset in DATASETS:
                 new = _concat(dataset, [t[dataset] for k, t in landed if k == (subject_key, day)])
                 status = merge_partition(
-                    lake, dataset, subject_key, day, new,
-                    lambda existing: pc.and_(pc.equal(existing.column("source_kind"), INBOX),
-                                             pc.is_in(existing.column("file_path"), value_set=values)
-                                             ).to_numpy(zero_copy_only=False),
-                    sort_by=SORT_KEYS)
+                    lake,
+                    dataset,
+                    subject_key,
+                    day,
+                    new,
+                    lambda existing: pc.and_(
+                        pc.equal(existing.column("source_kind"), INBOX),
+                        pc.is_in(existing.column("file_path"), value_set=values),
+                    ).to_numpy(zero_copy_only=False),
+                    sort_by=SORT_KEYS,
+                )
                 report.partitions.setdefault(dataset, Counter())[status] += 1
     report.seconds = time.perf_counter() - started
     return report

@@ -17,10 +17,11 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import TextIO
 
 from ..decoders import DecodeError, convert_file
 from ..decoders.parquet import atomic_write_parquet
@@ -31,11 +32,11 @@ from .activity_files import CONVERT, FILES_DATASET, lake_tables
 @dataclass
 class Converted:
     path: Path
-    outputs: dict[str, Path]            # dataset -> Parquet file written
+    outputs: dict[str, Path]  # dataset -> Parquet file written
     rows: dict[str, int]
     summary: str
     error: Exception | None = None
-    traceback: str | None = None        # kept for --debug
+    traceback: str | None = None  # kept for --debug
 
 
 def expand(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -45,42 +46,47 @@ def expand(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return out
 
 
-def convert_files(paths: Iterable[str | os.PathLike[str]], out_dir: str | os.PathLike[str], *,
-                  allow_partial: bool = False) -> list[Converted]:
+def convert_files(
+    paths: Iterable[str | os.PathLike[str]], out_dir: str | os.PathLike[str], *, allow_partial: bool = False
+) -> list[Converted]:
     out = Path(out_dir)
-    received_at = datetime.now(timezone.utc)
+    received_at = datetime.now(UTC)
     used: set[str] = set()
     results = []
     for path in expand(paths):
         try:
             results.append(_convert_one(path, out, used, received_at, allow_partial))
         except DecodeError as exc:
-            salvage = (" (a partial decode exists: add --partial to write it)"
-                       if exc.partial is not None and not allow_partial else "")
-            results.append(Converted(path, {}, {}, f"{path}: FAILED [{exc.code}] {exc.reason}{salvage}", exc,
-                                     traceback.format_exc()))
+            salvage = (
+                " (a partial decode exists: add --partial to write it)"
+                if exc.partial is not None and not allow_partial
+                else ""
+            )
+            results.append(
+                Converted(
+                    path, {}, {}, f"{path}: FAILED [{exc.code}] {exc.reason}{salvage}", exc, traceback.format_exc()
+                )
+            )
         except Exception as exc:  # noqa: BLE001 - one file's failure must not stop the others
             reason = " ".join(str(exc).split())[:300]
-            results.append(Converted(path, {}, {}, f"{path}: FAILED [{type(exc).__name__}] {reason}", exc,
-                                     traceback.format_exc()))
+            results.append(
+                Converted(path, {}, {}, f"{path}: FAILED [{type(exc).__name__}] {reason}", exc, traceback.format_exc())
+            )
     return results
 
 
-def _convert_one(path: Path, out: Path, used: set[str], received_at: datetime,
-                 allow_partial: bool) -> Converted:
+def _convert_one(path: Path, out: Path, used: set[str], received_at: datetime, allow_partial: bool) -> Converted:
     converted = convert_file(path, allow_partial=allow_partial)
     name = path.name if path.name not in used else f"{path.name}-{converted.source.sha256[:8]}"
-    tables = lake_tables(converted, source_kind=CONVERT, file_path=str(path.resolve()),
-                         received_at=received_at)
+    tables = lake_tables(converted, source_kind=CONVERT, file_path=str(path.resolve()), received_at=received_at)
     outputs: dict[str, Path] = {}
     try:
         for dataset, table in tables.items():
             if table.num_rows:
                 (out / dataset).mkdir(parents=True, exist_ok=True)
-                outputs[dataset] = atomic_write_parquet(table, out / dataset / f"{name}.parquet",
-                                                        **TABLE_OPTIONS)
+                outputs[dataset] = atomic_write_parquet(table, out / dataset / f"{name}.parquet", **TABLE_OPTIONS)
     except BaseException:
-        for written in outputs.values():   # all of a file's tables or none of them
+        for written in outputs.values():  # all of a file's tables or none of them
             written.unlink(missing_ok=True)
         raise
     used.add(name)
@@ -88,14 +94,23 @@ def _convert_one(path: Path, out: Path, used: set[str], received_at: datetime,
     rows = {ds: t.num_rows for ds, t in tables.items() if ds != FILES_DATASET}
     via = src.decoder + (f" (fallback: {src.fallback_reason})" if src.fallback_reason else "")
     flags = "".join([" PARTIAL" if src.partial else "", " CRC-MISMATCH" if src.crc_ok is False else ""])
-    summary = (f"{path}: {src.format} via {via}{flags}, "
-               + ", ".join(f"{n} {ds.removeprefix('activity_')}" for ds, n in rows.items())
-               + f", {src.decode_seconds:.3f} s")
+    summary = (
+        f"{path}: {src.format} via {via}{flags}, "
+        + ", ".join(f"{n} {ds.removeprefix('activity_')}" for ds, n in rows.items())
+        + f", {src.decode_seconds:.3f} s"
+    )
     return Converted(path, outputs, rows, summary)
 
 
-def run(paths: list[str], out_dir: str, *, allow_partial: bool = False, debug: bool = False,
-        stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def run(
+    paths: list[str],
+    out_dir: str,
+    *,
+    allow_partial: bool = False,
+    debug: bool = False,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
     """Convert every file; 0 when all converted, 1 when some failed, 2 when there was nothing to do."""
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     results = convert_files(paths, out_dir, allow_partial=allow_partial)

@@ -32,7 +32,7 @@ import time
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import TextIO
 from zoneinfo import ZoneInfo
@@ -47,8 +47,8 @@ from ..hexoskin.timestamps import from_ticks
 from ..lake import SIGNAL_DATASETS, Lake
 from .activity_files import is_safe_key
 from .lake_merge import lake_lock, merge_partition
-from .summaries import rebuild_summaries
 from .subject_day import NS_PER_TICK, TS, DayWindow, records_table
+from .summaries import rebuild_summaries
 
 SIGNAL_SORT = [("datatype_id", "ascending"), ("ts", "ascending"), ("record_id", "ascending")]
 RECORD_SORT = [("start_ticks", "ascending"), ("record_id", "ascending")]
@@ -69,9 +69,9 @@ class RecordImport:
     end_at: datetime
     duration_s: float
     days: list[date]
-    rows: Counter = field(default_factory=Counter)                 # dataset -> rows written for this record
-    past_end: dict[str, int] = field(default_factory=dict)         # channel -> samples after the record end
-    partitions: dict[tuple[str, date], str] = field(default_factory=dict)   # -> written/unchanged/removed
+    rows: Counter = field(default_factory=Counter)  # dataset -> rows written for this record
+    past_end: dict[str, int] = field(default_factory=dict)  # channel -> samples after the record end
+    partitions: dict[tuple[str, date], str] = field(default_factory=dict)  # -> written/unchanged/removed
     warnings: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()
 
@@ -94,16 +94,21 @@ def default_timezone() -> str:
     return StudySettings.from_environment().timezone if os.environ.get("HEXO_STUDY_TZ") else "UTC"
 
 
-def import_export(path: str | os.PathLike[str], *, data_dir: str | os.PathLike[str],
-                  subject: str | None = None, tz: str | None = None,
-                  received_at: datetime | None = None) -> ImportReport:
+def import_export(
+    path: str | os.PathLike[str],
+    *,
+    data_dir: str | os.PathLike[str],
+    subject: str | None = None,
+    tz: str | None = None,
+    received_at: datetime | None = None,
+) -> ImportReport:
     """Import every record of the export at `path` (zip or folder); returns what was written."""
     started = time.perf_counter()
     source = Path(path)
     zone = ZoneInfo(tz or default_timezone())
-    received_at = received_at or datetime.now(timezone.utc)
-    exports = read_exports(source)          # DecodeError if it is not an export at all
-    plans = [_plan(source, e, subject) for e in exports]   # every record resolved before any write
+    received_at = received_at or datetime.now(UTC)
+    exports = read_exports(source)  # DecodeError if it is not an export at all
+    plans = [_plan(source, e, subject) for e in exports]  # every record resolved before any write
     root = Path(data_dir).resolve()
     lake = Lake(root / "lake")
     out = []
@@ -124,8 +129,10 @@ def _plan(source: Path, export: SignalExport, subject: str | None) -> tuple[int,
                 record_id = int(m.group(1))
                 break
     if record_id is None:
-        raise ExportImportError(f"{source}:{export.record_dir or '/'}: no record id in info.json, statistics.csv "
-                           f"or the folder name (record_<id>)")
+        raise ExportImportError(
+            f"{source}:{export.record_dir or '/'}: no record id in info.json, statistics.csv "
+            f"or the folder name (record_<id>)"
+        )
     key = subject or (f"user_{export.info.user}" if export.info.user is not None else None)
     if key is None:
         raise ExportImportError(f"{source}: info.json names no user; pass --subject")
@@ -158,8 +165,11 @@ def _statistics_record_id(source: Path, record_dir: str) -> int | None:
 
 def record_duration_ns(export: SignalExport) -> int:
     """Longest channel duration, at the best resolution available (module doc)."""
-    fast = [c.n_samples * 1_000_000_000 // int(c.rate_hz) for c in export.channels
-            if c.rate_hz and c.rate_hz > 1 and float(c.rate_hz).is_integer()]
+    fast = [
+        c.n_samples * 1_000_000_000 // int(c.rate_hz)
+        for c in export.channels
+        if c.rate_hz and c.rate_hz > 1 and float(c.rate_hz).is_integer()
+    ]
     if fast:
         return max(fast)
     start = export.info.start_ns
@@ -171,19 +181,27 @@ def record_duration_ns(export: SignalExport) -> int:
 
 
 # ----------------------------------------------------------------------------------------- import
-def _import_record(lake: Lake, export: SignalExport, record_id: int, subject: str, zone: ZoneInfo,
-                   received_at: datetime) -> RecordImport:
+def _import_record(
+    lake: Lake, export: SignalExport, record_id: int, subject: str, zone: ZoneInfo, received_at: datetime
+) -> RecordImport:
     start_ns = export.info.start_ns
     start_ticks = -(-start_ns // NS_PER_TICK) if start_ns % NS_PER_TICK else start_ns // NS_PER_TICK
     end_ticks = start_ticks + -(-record_duration_ns(export) // NS_PER_TICK)
     end_ns = end_ticks * NS_PER_TICK
     rec = {"id": record_id, "user": export.info.user, "start": start_ticks, "end": end_ticks}
     days = _local_days(start_ns, end_ns, zone)
-    result = RecordImport(record_id=record_id, subject=subject, user_id=export.info.user,
-                          start_at=from_ticks(start_ticks), end_at=from_ticks(end_ticks), duration_s=(end_ns - start_ns) / 1e9,
-                          days=days, warnings=export.warnings,
-                          skipped=tuple(f"{s.member}: {s.kind}: {s.reason}" for s in export.skipped))
-    for family, table in export.tables.items():
+    result = RecordImport(
+        record_id=record_id,
+        subject=subject,
+        user_id=export.info.user,
+        start_at=from_ticks(start_ticks),
+        end_at=from_ticks(end_ticks),
+        duration_s=(end_ns - start_ns) / 1e9,
+        days=days,
+        warnings=export.warnings,
+        skipped=tuple(f"{s.member}: {s.kind}: {s.reason}" for s in export.skipped),
+    )
+    for table in export.tables.values():
         past = _past_end(table, end_ns)
         result.past_end.update(past)
     for day in days:
@@ -196,8 +214,9 @@ def _import_record(lake: Lake, export: SignalExport, record_id: int, subject: st
             dataset = SIGNAL_DATASETS[family]
             rows = _clip(table, max(window.start_ns, start_ns), window.end_ns, end_ns)
             new = _with_lineage(rows, record_id, received_at) if rows.num_rows else None
-            status = merge_partition(lake, dataset, subject, day, new, _of_record(record_id),
-                                     sort_by=SIGNAL_SORT, signal=True)
+            status = merge_partition(
+                lake, dataset, subject, day, new, _of_record(record_id), sort_by=SIGNAL_SORT, signal=True
+            )
             result.partitions[(dataset, day)] = status
             result.rows[dataset] += rows.num_rows
         # The summaries cover every record of the partition: recomputed from the merged signal files.
@@ -217,8 +236,7 @@ def _local_days(start_ns: int, end_ns: int, zone: ZoneInfo) -> list[date]:
 
 
 def _utc(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns // 1_000_000_000, tz=timezone.utc) + timedelta(
-        microseconds=(ns % 1_000_000_000) // 1000)
+    return datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC) + timedelta(microseconds=(ns % 1_000_000_000) // 1000)
 
 
 def _clip(table: pa.Table, lo_ns: int, day_end_ns: int, record_end_ns: int) -> pa.Table:
@@ -239,8 +257,9 @@ def _past_end(table: pa.Table, record_end_ns: int) -> dict[str, int]:
 
 def _with_lineage(table: pa.Table, record_id: int, received_at: datetime) -> pa.Table:
     n = table.num_rows
-    return (table.append_column("record_id", pa.repeat(pa.scalar(record_id, pa.int64()), n))
-            .append_column("received_at", pa.repeat(pa.scalar(received_at, TS), n)))
+    return table.append_column("record_id", pa.repeat(pa.scalar(record_id, pa.int64()), n)).append_column(
+        "received_at", pa.repeat(pa.scalar(received_at, TS), n)
+    )
 
 
 def summary_lines(report: ImportReport) -> list[str]:
@@ -248,13 +267,17 @@ def summary_lines(report: ImportReport) -> list[str]:
     lines = [f"{report.source}: {len(report.records)} record(s) in {report.seconds:.2f} s"]
     for r in report.records:
         statuses = Counter(r.partitions.values())
-        lines.append(f"record {r.record_id} -> subject={r.subject}, {r.start_at.isoformat()} .. "
-                     f"{r.end_at.isoformat()} ({r.duration_s:g} s), days {', '.join(map(str, r.days))}")
+        lines.append(
+            f"record {r.record_id} -> subject={r.subject}, {r.start_at.isoformat()} .. "
+            f"{r.end_at.isoformat()} ({r.duration_s:g} s), days {', '.join(map(str, r.days))}"
+        )
         lines.append("  rows: " + ", ".join(f"{ds} {n}" for ds, n in sorted(r.rows.items()) if n))
         lines.append("  partitions: " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())))
         if r.past_end:
-            lines.append("  past the record end (padding, not imported): "
-                         + ", ".join(f"{k} {v}" for k, v in sorted(r.past_end.items())))
+            lines.append(
+                "  past the record end (padding, not imported): "
+                + ", ".join(f"{k} {v}" for k, v in sorted(r.past_end.items()))
+            )
         for s in r.skipped:
             lines.append(f"  skipped {s}")
         for w in r.warnings:
@@ -262,8 +285,15 @@ def summary_lines(report: ImportReport) -> list[str]:
     return lines
 
 
-def run(path: str, *, subject: str | None = None, tz: str | None = None, data_dir: str | None = None,
-        stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def run(
+    path: str,
+    *,
+    subject: str | None = None,
+    tz: str | None = None,
+    data_dir: str | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
     """`hexo-pipeline import-export`: 0 on success, 1 when the export cannot be imported."""
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     from ..lake import data_dir as default_data_dir
@@ -277,5 +307,13 @@ def run(path: str, *, subject: str | None = None, tz: str | None = None, data_di
     return 0
 
 
-__all__ = ["ExportImportError", "ImportReport", "RecordImport", "default_timezone", "import_export",
-           "record_duration_ns", "run", "summary_lines"]
+__all__ = [
+    "ExportImportError",
+    "ImportReport",
+    "RecordImport",
+    "default_timezone",
+    "import_export",
+    "record_duration_ns",
+    "run",
+    "summary_lines",
+]

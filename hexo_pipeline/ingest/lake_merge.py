@@ -48,9 +48,17 @@ def same_content(a: pa.Table, b: pa.Table, volatile: Sequence[str] = VOLATILE_CO
     return a.drop_columns(drop).equals(b.drop_columns(drop))
 
 
-def merge_partition(lake: Lake, dataset: str, subject: str, day: date, new_rows: pa.Table | None,
-                    replaced: Callable[[pa.Table], np.ndarray], *, sort_by: Sequence[tuple[str, str]],
-                    signal: bool = False) -> str:
+def merge_partition(
+    lake: Lake,
+    dataset: str,
+    subject: str,
+    day: date,
+    new_rows: pa.Table | None,
+    replaced: Callable[[pa.Table], np.ndarray],
+    *,
+    sort_by: Sequence[tuple[str, str]],
+    signal: bool = False,
+) -> str:
     """Replace the rows `replaced(existing)` marks with `new_rows`; returns 'written', 'unchanged' or
     'removed'. The caller holds `lake_lock`. `new_rows` fixes the schema; existing rows are cast to it
     (a column added later becomes null in old rows)."""
@@ -70,7 +78,7 @@ def merge_partition(lake: Lake, dataset: str, subject: str, day: date, new_rows:
         lake.write_partition(dataset, subject, day, None)
         return "removed"
     merged = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-    merged = merged.sort_by(list(sort_by))          # Arrow's sort is stable: ties keep input order
+    merged = merged.sort_by(list(sort_by))  # Arrow's sort is stable: ties keep input order
     if existing is not None and same_content(existing, merged):
         return "unchanged"
     lake.write_partition(dataset, subject, day, merged, signal=signal)
@@ -82,6 +90,8 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     table = table.replace_schema_metadata(None)
     if table.schema == schema:
         return table
-    columns = [table.column(f.name).cast(f.type) if f.name in table.column_names
-               else pa.nulls(table.num_rows, f.type) for f in schema]
+    columns = [
+        table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+        for f in schema
+    ]
     return pa.Table.from_arrays(columns, schema=schema)

@@ -39,25 +39,29 @@ from ..lake import SIGNAL_DATASETS, Lake
 from .subject_day import NS_PER_TICK, SIGNAL_DATATYPES, TS, DayWindow, SignalDownloadError
 from .summaries import SUMMARY_INPUT_IDS, concat_summaries, summarize_signals, write_summaries
 
-ROW_GROUP_ROWS = 1 << 20   # rows per slice / row group (pyarrow's default row group size)
-WRITER_THREADS = 2         # Parquet encoders working beside the decoding thread
+ROW_GROUP_ROWS = 1 << 20  # rows per slice / row group (pyarrow's default row group size)
+WRITER_THREADS = 2  # Parquet encoders working beside the decoding thread
 LAKE_SIGNAL_SCHEMA = pa.schema(list(SIGNAL_SCHEMA) + [pa.field("record_id", pa.int64()), pa.field("received_at", TS)])
 # Allowed difference between expected and stored samples per channel and record: the first/last sample
 # of a clipped window may fall on either side of the boundary.
 COUNT_TOLERANCE = 2
-CHECK_NAMES = ("row_counts_match_durations", "no_duplicate_timestamps", "timestamps_inside_day",
-               "quality_flag_coverage")
+CHECK_NAMES = (
+    "row_counts_match_durations",
+    "no_duplicate_timestamps",
+    "timestamps_inside_day",
+    "quality_flag_coverage",
+)
 
 
 @dataclass
 class SignalDayResult:
     """What one subject-day's ingestion wrote, and the figures its checks need."""
 
-    rows: Counter = field(default_factory=Counter)                       # dataset -> rows written
-    samples: dict[int, Counter] = field(default_factory=dict)            # record_id -> datatype_id -> rows
-    duplicates: Counter = field(default_factory=Counter)                 # family -> repeated (channel, ts)
-    outside: Counter = field(default_factory=Counter)                    # family -> rows outside the day
-    overlaps: list[str] = field(default_factory=list)                    # records sharing a channel's time span
+    rows: Counter = field(default_factory=Counter)  # dataset -> rows written
+    samples: dict[int, Counter] = field(default_factory=dict)  # record_id -> datatype_id -> rows
+    duplicates: Counter = field(default_factory=Counter)  # family -> repeated (channel, ts)
+    outside: Counter = field(default_factory=Counter)  # family -> rows outside the day
+    overlaps: list[str] = field(default_factory=list)  # records sharing a channel's time span
 
     def problems(self, key: str, records: pa.Table, window: DayWindow) -> dict[str, list[str]]:
         """The subject-day's findings per check (CHECK_NAMES), as one-line messages."""
@@ -78,19 +82,28 @@ class SignalDayResult:
                 expected = seconds * dt.rate_hz
                 if abs(n - expected) > COUNT_TOLERANCE + 1e-9:
                     found["row_counts_match_durations"].append(
-                        f"{key} record {rec['record_id']} {dt.name}: {n} samples, expected {expected:.0f}")
+                        f"{key} record {rec['record_id']} {dt.name}: {n} samples, expected {expected:.0f}"
+                    )
         per_channel: Counter = Counter()
         for counts in self.samples.values():
             per_channel.update(counts)
         for channel, quality in ((19, 1000), (33, 1001)):
             if per_channel[channel] != per_channel[quality]:
                 found["quality_flag_coverage"].append(
-                    f"{key}: {per_channel[channel]} samples of {channel} but {per_channel[quality]} flags ({quality})")
+                    f"{key}: {per_channel[channel]} samples of {channel} but {per_channel[quality]} flags ({quality})"
+                )
         return found
 
 
-def ingest_subject_day_signals(api: HexoskinClient, lake: Lake, subject: str, window: DayWindow,
-                               records: pa.Table, received_at: datetime, quarantine_dir: Path) -> SignalDayResult:
+def ingest_subject_day_signals(
+    api: HexoskinClient,
+    lake: Lake,
+    subject: str,
+    window: DayWindow,
+    records: pa.Table,
+    received_at: datetime,
+    quarantine_dir: Path,
+) -> SignalDayResult:
     """Download, decode, clip and write one subject-day's signals and their summaries (module doc).
 
     All-or-nothing: if a record's download cannot be decoded it is quarantined, nothing of the
@@ -108,7 +121,7 @@ def ingest_subject_day_signals(api: HexoskinClient, lake: Lake, subject: str, wi
                 try:
                     writer.add_record(zip_path, rec)
                 except _WriteError as exc:  # the lake, not the download, failed (disk full...)
-                    raise exc.__cause__
+                    raise exc.__cause__ from None
                 except (DecodeError, zipfile.BadZipFile, OSError, ValueError) as exc:
                     raise _quarantine(zip_path, rec["record_id"], exc, quarantine_dir) from exc
                 zip_path.unlink()
@@ -141,8 +154,15 @@ class _DayWriter:
     stays bounded).
     """
 
-    def __init__(self, lake: Lake, subject: str, window: DayWindow, received_at: datetime,
-                 result: SignalDayResult, threads: int = WRITER_THREADS):
+    def __init__(
+        self,
+        lake: Lake,
+        subject: str,
+        window: DayWindow,
+        received_at: datetime,
+        result: SignalDayResult,
+        threads: int = WRITER_THREADS,
+    ):
         self.lake, self.subject, self.window, self.result = lake, subject, window, result
         self.received_at = received_at
         self.received_us = int(pa.scalar(received_at, TS).value)
@@ -161,10 +181,12 @@ class _DayWriter:
         summary_rows: dict[Family, list[tuple[int, np.ndarray, np.ndarray]]] = defaultdict(list)
         with open_exports(zip_path) as exports:
             for export in exports:
-                streams = {family: self._slices(family, channels, lo, hi, record_id, summary_rows[family])
-                           for family, channels in export.channels_by_family().items()}
+                streams = {
+                    family: self._slices(family, channels, lo, hi, record_id, summary_rows[family])
+                    for family, channels in export.channels_by_family().items()
+                }
                 buffers = {family: _RowGroupBuffer() for family in streams}
-                while streams:   # one slice of each family in turn
+                while streams:  # one slice of each family in turn
                     for family in list(streams):
                         item = next(streams[family], None)
                         if item is None:
@@ -175,8 +197,9 @@ class _DayWriter:
         tables = {family: _long_table(parts, record_id) for family, parts in summary_rows.items() if parts}
         self.summaries.append(summarize_signals(tables, self.received_at))
 
-    def _slices(self, family: Family, channels: Iterator[DecodedChannel], lo: int, hi: int, record_id: int,
-                summary: list) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    def _slices(
+        self, family: Family, channels: Iterator[DecodedChannel], lo: int, hi: int, record_id: int, summary: list
+    ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """(datatype_id, ts, values) slices of a family's channels, clipped, with the checks' figures."""
         counts = self.result.samples.setdefault(record_id, Counter())
         for channel in channels:
@@ -187,11 +210,12 @@ class _DayWriter:
             for ts, values in channel.slices(ROW_GROUP_ROWS, lo, hi, widen=False):
                 if not ts.size:
                     continue
-                if channel.ts_ns is not None:   # events only: synchronous channels (k/fs) strictly increase
+                if channel.ts_ns is not None:  # events only: synchronous channels (k/fs) strictly increase
                     dups = int(np.count_nonzero(ts[1:] == ts[:-1])) + int(previous_last == ts[0])
                     self.result.duplicates[family] += dups
                 self.result.outside[family] += int(np.searchsorted(ts, self.window.start_ns)) + int(
-                    ts.size - np.searchsorted(ts, self.window.end_ns))
+                    ts.size - np.searchsorted(ts, self.window.end_ns)
+                )
                 first = int(ts[0]) if first is None else first
                 previous_last = int(ts[-1])
                 counts[dt_id] += ts.size
@@ -201,7 +225,7 @@ class _DayWriter:
             if first is not None:
                 self.spans[(family, dt_id)].append((first, previous_last, record_id))
 
-    def _flush(self, family: Family, buffer: "_RowGroupBuffer", lineage: "_Lineage") -> None:
+    def _flush(self, family: Family, buffer: _RowGroupBuffer, lineage: _Lineage) -> None:
         parts, n = buffer.take()
         if not n:
             return
@@ -210,8 +234,9 @@ class _DayWriter:
             staged = self.staged.get(family)
             if staged is None:
                 path = self.lake.partition_file(SIGNAL_DATASETS[family], self.subject, self.window.day)
-                staged = self.staged[family] = StagedParquetFile(path, LAKE_SIGNAL_SCHEMA,
-                                                                 **SIGNAL_LINEAGE_PARQUET_OPTIONS)
+                staged = self.staged[family] = StagedParquetFile(
+                    path, LAKE_SIGNAL_SCHEMA, **SIGNAL_LINEAGE_PARQUET_OPTIONS
+                )
         except Exception as exc:
             raise _WriteError() from exc
         self.pending[family] = self.pool.submit(lambda: staged.write(_row_group(parts, n, lineage)))
@@ -230,15 +255,21 @@ class _DayWriter:
             for family in list(self.pending):
                 self._wait(family)
         except _WriteError as exc:
-            raise exc.__cause__
+            raise exc.__cause__ from None
         self.pool.shutdown()
         self._find_overlaps()
         for family, dataset in SIGNAL_DATASETS.items():
             if family in self.staged:
                 staged = self.staged.pop(family)
                 staged.commit()
-                self.lake.record_partition_file(dataset, self.subject, self.window.day, staged.path,
-                                                rows=self.result.rows[dataset], received_at=self.received_at)
+                self.lake.record_partition_file(
+                    dataset,
+                    self.subject,
+                    self.window.day,
+                    staged.path,
+                    rows=self.result.rows[dataset],
+                    received_at=self.received_at,
+                )
             else:
                 self.lake.write_partition(dataset, self.subject, self.window.day, None)
         summaries = concat_summaries(self.summaries, self.received_at)
@@ -258,7 +289,7 @@ class _DayWriter:
         can only come from there; inside a record they are counted exactly)."""
         for (family, dt_id), spans in sorted(self.spans.items(), key=lambda kv: (kv[0][0].value, kv[0][1])):
             spans = sorted(spans)
-            for (a0, a1, ra), (b0, b1, rb) in zip(spans, spans[1:]):
+            for (_a0, a1, ra), (b0, _b1, rb) in zip(spans, spans[1:]):
                 if b0 <= a1:
                     self.result.overlaps.append(f"{family.value}: records {ra} and {rb} overlap in channel {dt_id}")
 
@@ -274,8 +305,10 @@ class _Lineage:
     def columns(self, n: int) -> tuple[pa.Array, pa.Array]:
         if n <= ROW_GROUP_ROWS:
             return self._record.slice(0, n), self._received.slice(0, n)
-        return (pa.array(np.full(n, self.record_id, dtype=np.int64)),
-                pa.array(np.full(n, self._received[0].value, dtype=np.int64)).view(TS))
+        return (
+            pa.array(np.full(n, self.record_id, dtype=np.int64)),
+            pa.array(np.full(n, self._received[0].value, dtype=np.int64)).view(TS),
+        )
 
 
 class _RowGroupBuffer:
@@ -307,19 +340,24 @@ def _row_group(parts: list[tuple[int, np.ndarray, np.ndarray]], n: int, lineage:
         values = np.concatenate([p[2].astype(np.int64, copy=False) for p in parts])
         ids = pa.array(np.repeat(np.array([p[0] for p in parts], dtype=np.int32), [p[1].size for p in parts]))
     record_id, received_at = lineage.columns(n)
-    return pa.Table.from_arrays([ns_timestamps(ts), ids, pa.array(values), record_id, received_at],
-                                schema=LAKE_SIGNAL_SCHEMA)
+    return pa.Table.from_arrays(
+        [ns_timestamps(ts), ids, pa.array(values), record_id, received_at], schema=LAKE_SIGNAL_SCHEMA
+    )
 
 
 def _long_table(parts: list[tuple[int, np.ndarray, np.ndarray]], record_id: int) -> pa.Table:
     """One record's rows of a few channels as a long table (the summaries' input)."""
     n = sum(p[1].size for p in parts)
-    return pa.table({
-        "ts": ns_timestamps(np.concatenate([p[1] for p in parts])),
-        "datatype_id": pa.array(np.repeat(np.array([p[0] for p in parts], dtype=np.int32), [p[1].size for p in parts])),
-        "value": pa.array(np.concatenate([p[2] for p in parts])),
-        "record_id": pa.array(np.full(n, record_id, dtype=np.int64)),
-    })
+    return pa.table(
+        {
+            "ts": ns_timestamps(np.concatenate([p[1] for p in parts])),
+            "datatype_id": pa.array(
+                np.repeat(np.array([p[0] for p in parts], dtype=np.int32), [p[1].size for p in parts])
+            ),
+            "value": pa.array(np.concatenate([p[2] for p in parts])),
+            "record_id": pa.array(np.full(n, record_id, dtype=np.int64)),
+        }
+    )
 
 
 def _prune_empty(folder: Path, stop: Path) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import tempfile
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -31,6 +32,7 @@ from ..lake.quarantine import quarantine_file
 SIGNAL_DATATYPES: tuple[int, ...] = HEXOSKIN_IDS + ASTROSKIN_EXTRA_IDS
 NS_PER_TICK = 1_000_000_000 // TICKS_PER_SECOND * 1  # 3,906,250 ns: exact
 
+
 @dataclass(frozen=True)
 class Subject:
     user_id: int
@@ -44,7 +46,7 @@ class DayWindow:
     end: int  # ticks, exclusive
 
     @classmethod
-    def of(cls, day: date, tz: str | ZoneInfo) -> "DayWindow":
+    def of(cls, day: date, tz: str | ZoneInfo) -> DayWindow:
         zone = ZoneInfo(tz) if isinstance(tz, str) else tz
         start, end = day_bounds_ticks(day, zone)
         return cls(day, start, end)
@@ -69,7 +71,7 @@ class SignalDownloadError(Exception):
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _dt(ticks: int | None) -> datetime | None:
@@ -78,10 +80,12 @@ def _dt(ticks: int | None) -> datetime | None:
 
 # -- records and ranges ------------------------------------------------------------------------------
 
+
 def overlapping(client: HexoskinClient, resource: str, subject: Subject, window: DayWindow) -> list[dict]:
     """Objects of a subject that overlap the day: start < day end and end > day start."""
-    objs = client.iter_list(resource, user=subject.user_id, start__lt=window.end, end__gt=window.start,
-                            order_by="start")
+    objs = client.iter_list(
+        resource, user=subject.user_id, start__lt=window.end, end__gt=window.start, order_by="start"
+    )
     return [o for o in objs if o.get("end") is not None]
 
 
@@ -89,16 +93,24 @@ def records_table(records: Iterable[dict], window: DayWindow, received_at: datet
     rows = []
     for rec in records:
         a, b = max(rec["start"], window.start), min(rec["end"], window.end)
-        rows.append({
-            "record_id": int(rec["id"]), "user_id": _id(rec["user"]),
-            "start_at": _dt(rec["start"]), "end_at": _dt(rec["end"]),
-            "start_ticks": int(rec["start"]), "end_ticks": int(rec["end"]),
-            "day_start_at": _dt(a), "day_end_at": _dt(b),
-            "duration_s": (rec["end"] - rec["start"]) / TICKS_PER_SECOND,
-            "day_duration_s": (b - a) / TICKS_PER_SECOND,
-            "device": _id_str(rec.get("device")), "status": rec.get("status"),
-            "last_modified": _iso(rec.get("last_modified")), "received_at": received_at,
-        })
+        rows.append(
+            {
+                "record_id": int(rec["id"]),
+                "user_id": _id(rec["user"]),
+                "start_at": _dt(rec["start"]),
+                "end_at": _dt(rec["end"]),
+                "start_ticks": int(rec["start"]),
+                "end_ticks": int(rec["end"]),
+                "day_start_at": _dt(a),
+                "day_end_at": _dt(b),
+                "duration_s": (rec["end"] - rec["start"]) / TICKS_PER_SECOND,
+                "day_duration_s": (b - a) / TICKS_PER_SECOND,
+                "device": _id_str(rec.get("device")),
+                "status": rec.get("status"),
+                "last_modified": _iso(rec.get("last_modified")),
+                "received_at": received_at,
+            }
+        )
     return pa.Table.from_pylist(rows, schema=RECORDS_SCHEMA)
 
 
@@ -112,28 +124,47 @@ def ranges_tables(ranges: Iterable[dict], window: DayWindow, received_at: dateti
     rows, metrics = [], []
     for rg in ranges:
         a, b = max(rg["start"], window.start), min(rg["end"], window.end)
-        rows.append({
-            "range_id": int(rg["id"]), "user_id": _id(rg["user"]), "name": rg.get("name"),
-            "activitytype_id": _id(rg.get("activitytype")), "trainingroutine_id": _id(rg.get("trainingroutine")),
-            "rank": int(rg.get("rank") or 0), "parent_id": _id(rg.get("parent")), "status": rg.get("status"),
-            "start_at": _dt(rg["start"]), "end_at": _dt(rg["end"]),
-            "start_ticks": int(rg["start"]), "end_ticks": int(rg["end"]),
-            "day_start_at": _dt(a), "day_end_at": _dt(b),
-            "duration_s": (rg["end"] - rg["start"]) / TICKS_PER_SECOND,
-            "last_modified": _iso(rg.get("last_modified")), "received_at": received_at,
-        })
+        rows.append(
+            {
+                "range_id": int(rg["id"]),
+                "user_id": _id(rg["user"]),
+                "name": rg.get("name"),
+                "activitytype_id": _id(rg.get("activitytype")),
+                "trainingroutine_id": _id(rg.get("trainingroutine")),
+                "rank": int(rg.get("rank") or 0),
+                "parent_id": _id(rg.get("parent")),
+                "status": rg.get("status"),
+                "start_at": _dt(rg["start"]),
+                "end_at": _dt(rg["end"]),
+                "start_ticks": int(rg["start"]),
+                "end_ticks": int(rg["end"]),
+                "day_start_at": _dt(a),
+                "day_end_at": _dt(b),
+                "duration_s": (rg["end"] - rg["start"]) / TICKS_PER_SECOND,
+                "last_modified": _iso(rg.get("last_modified")),
+                "received_at": received_at,
+            }
+        )
         for m in rg.get("metrics") or []:
             value = m.get("value")
-            metrics.append({
-                "range_id": int(rg["id"]), "metric_id": _id(m.get("resource_uri")) if "id" not in m else int(m["id"]),
-                "name": m.get("name"), "unit": (m.get("unit") or {}).get("si_short"),
-                "value": float(value) if isinstance(value, (int, float)) else None, "received_at": received_at,
-            })
-    return (pa.Table.from_pylist(rows, schema=RANGES_SCHEMA),
-            pa.Table.from_pylist(metrics, schema=RANGE_METRICS_SCHEMA))
+            metrics.append(
+                {
+                    "range_id": int(rg["id"]),
+                    "metric_id": _id(m.get("resource_uri")) if "id" not in m else int(m["id"]),
+                    "name": m.get("name"),
+                    "unit": (m.get("unit") or {}).get("si_short"),
+                    "value": float(value) if isinstance(value, (int, float)) else None,
+                    "received_at": received_at,
+                }
+            )
+    return (
+        pa.Table.from_pylist(rows, schema=RANGES_SCHEMA),
+        pa.Table.from_pylist(metrics, schema=RANGE_METRICS_SCHEMA),
+    )
 
 
 # -- signals ----------------------------------------------------------------------------------------
+
 
 def fetch_signals(
     client: HexoskinClient,
@@ -188,7 +219,8 @@ def _with_lineage(table: pa.Table, record_id: int, received_at: datetime) -> pa.
     n = table.num_rows
     received = np.full(n, np.datetime64(received_at.replace(tzinfo=None), "us"))
     return table.append_column("record_id", pa.array(np.full(n, record_id, np.int64))).append_column(
-        "received_at", pa.array(received, TS))
+        "received_at", pa.array(received, TS)
+    )
 
 
 def _sorted(table: pa.Table) -> pa.Table:

@@ -30,7 +30,11 @@ import pyarrow.parquet as pq
 from ..hexoskin.datatypes import BY_ID, Family
 from ..lake import SIGNAL_DATASETS, Lake
 from ..lake.contract import (
-    ASTROSKIN_MINUTES_SCHEMA, HRV_WINDOWS_SCHEMA, SLEEP_POSITIONS_SCHEMA, STEPS_MINUTES_SCHEMA, SUMMARY_SCHEMAS,
+    ASTROSKIN_MINUTES_SCHEMA,
+    HRV_WINDOWS_SCHEMA,
+    SLEEP_POSITIONS_SCHEMA,
+    STEPS_MINUTES_SCHEMA,
+    SUMMARY_SCHEMAS,
     VITALS_MINUTES_SCHEMA,
 )
 
@@ -40,15 +44,24 @@ US_PER_HRV_WINDOW = 5 * US_PER_MINUTE
 
 # The signal family each summary reads, and the channels it needs (the pivots of the staging models).
 SUMMARY_FAMILY: dict[str, Family] = {
-    "vitals_minutes": Family.VITALS, "hrv_windows": Family.EVENTS, "steps_minutes": Family.EVENTS,
-    "astroskin_minutes": Family.ASTROSKIN, "sleep_positions": Family.EVENTS,
+    "vitals_minutes": Family.VITALS,
+    "hrv_windows": Family.EVENTS,
+    "steps_minutes": Family.EVENTS,
+    "astroskin_minutes": Family.ASTROSKIN,
+    "sleep_positions": Family.EVENTS,
 }
 VITALS_IDS = {"hr": 19, "hr_q": 1000, "br": 33, "br_q": 1001, "mv": 36, "tv": 37, "activity": 49, "cadence": 53}
 RR_IDS = {"rr": 18, "rr_q": 1004}
 STEP_ID = 52
 SLEEP_POSITION_ID = 270
-ASTROSKIN_IDS = {"spo2": 66, "spo2_q": 1002, "temperature": 81, "temperature_q": 1003, "systolic": 98,
-                 "systolic_q": 1005}
+ASTROSKIN_IDS = {
+    "spo2": 66,
+    "spo2_q": 1002,
+    "temperature": 81,
+    "temperature_q": 1003,
+    "systolic": 98,
+    "systolic_q": 1005,
+}
 SUMMARY_INPUT_IDS: dict[Family, frozenset[int]] = {
     Family.VITALS: frozenset(VITALS_IDS.values()),
     Family.EVENTS: frozenset(RR_IDS.values()) | {STEP_ID, SLEEP_POSITION_ID},
@@ -57,15 +70,19 @@ SUMMARY_INPUT_IDS: dict[Family, frozenset[int]] = {
 
 
 # ------------------------------------------------------------------------------------------ public
-def summarize_signals(tables: Mapping[Family, pa.Table | None],
-                      received_at: datetime | None = None) -> dict[str, pa.Table]:
+def summarize_signals(
+    tables: Mapping[Family, pa.Table | None], received_at: datetime | None = None
+) -> dict[str, pa.Table]:
     """The four summary tables of the long signal tables given (missing families give empty tables).
 
     `received_at` is stamped on every row; by default the max received_at of the input tables.
     """
     if received_at is None:
-        stamps = [pc.max(t.column("received_at")).as_py() for t in tables.values()
-                  if t is not None and t.num_rows and "received_at" in t.column_names]
+        stamps = [
+            pc.max(t.column("received_at")).as_py()
+            for t in tables.values()
+            if t is not None and t.num_rows and "received_at" in t.column_names
+        ]
         received_at = max(stamps) if stamps else None
     vitals, events, astro = (tables.get(f) for f in (Family.VITALS, Family.EVENTS, Family.ASTROSKIN))
     out = {
@@ -78,8 +95,9 @@ def summarize_signals(tables: Mapping[Family, pa.Table | None],
     return {name: _stamp(table, received_at) for name, table in out.items()}
 
 
-def concat_summaries(parts: Iterable[Mapping[str, pa.Table]],
-                     received_at: datetime | None = None) -> dict[str, pa.Table]:
+def concat_summaries(
+    parts: Iterable[Mapping[str, pa.Table]], received_at: datetime | None = None
+) -> dict[str, pa.Table]:
     """Summaries of several records as one table per dataset, sorted by (record_id, time), with one
     received_at (given, or the max of the parts'): equal to summarising all the records at once."""
     parts = list(parts)
@@ -327,7 +345,7 @@ def _pivot(table: pa.Table | None, channels: Mapping[str, int]):
         return None
     ids = ids[keep]
     rec = table.column("record_id").to_numpy()[keep]
-    ts = table.column("ts").cast(pa.int64()).to_numpy()[keep]   # the unit of the lake: ns
+    ts = table.column("ts").cast(pa.int64()).to_numpy()[keep]  # the unit of the lake: ns
     values = table.column("value").to_numpy()[keep]
     order = np.lexsort((ts, rec))
     ids, rec, ts, values = ids[order], rec[order], ts[order], values[order]
@@ -341,7 +359,7 @@ def _pivot(table: pa.Table | None, channels: Mapping[str, int]):
         g, v = group[m], values[m]
         out = np.zeros(n, dtype=np.int64)
         present = np.zeros(n, dtype=bool)
-        if g.size > 1 and not np.all(g[1:] > g[:-1]):   # a (record, ts) twice: max, as the pivot does
+        if g.size > 1 and not np.all(g[1:] > g[:-1]):  # a (record, ts) twice: max, as the pivot does
             out[:] = np.iinfo(np.int64).min
             np.maximum.at(out, g, v)
         else:
@@ -380,8 +398,9 @@ def _ts(us: np.ndarray) -> pa.Array:
 def _table(schema: pa.Schema, columns: dict) -> pa.Table:
     n = len(columns["record_id"])
     arrays = [columns[f.name] if f.name in columns else pa.nulls(n, f.type) for f in schema]
-    return pa.Table.from_arrays([a if isinstance(a, pa.Array) else pa.array(a, type=f.type)
-                                 for a, f in zip(arrays, schema)], schema=schema)
+    return pa.Table.from_arrays(
+        [a if isinstance(a, pa.Array) else pa.array(a, type=f.type) for a, f in zip(arrays, schema)], schema=schema
+    )
 
 
 def _empty(schema: pa.Schema) -> pa.Table:
@@ -391,15 +410,29 @@ def _empty(schema: pa.Schema) -> pa.Table:
 def _stamp(table: pa.Table, received_at: datetime | None) -> pa.Table:
     """Set the one received_at of the file (the column exists and is null until stamped)."""
     i = table.schema.get_field_index("received_at")
-    column = (pa.repeat(pa.scalar(received_at, TS), table.num_rows) if received_at is not None
-              else pa.nulls(table.num_rows, TS))
+    column = (
+        pa.repeat(pa.scalar(received_at, TS), table.num_rows)
+        if received_at is not None
+        else pa.nulls(table.num_rows, TS)
+    )
     return table.set_column(i, table.schema.field(i), column)
 
 
 __all__ = [
-    "ASTROSKIN_MINUTES_SCHEMA", "HRV_WINDOWS_SCHEMA", "STEPS_MINUTES_SCHEMA", "SUMMARY_FAMILY",
-    "SUMMARY_INPUT_IDS", "SUMMARY_SCHEMAS", "VITALS_MINUTES_SCHEMA", "astroskin_minutes", "concat_summaries",
+    "ASTROSKIN_MINUTES_SCHEMA",
+    "HRV_WINDOWS_SCHEMA",
+    "STEPS_MINUTES_SCHEMA",
+    "SUMMARY_FAMILY",
+    "SUMMARY_INPUT_IDS",
+    "SUMMARY_SCHEMAS",
+    "VITALS_MINUTES_SCHEMA",
+    "astroskin_minutes",
+    "concat_summaries",
     "sleep_positions",
-    "hrv_windows", "rebuild_summaries", "steps_minutes", "summarize_signals", "vitals_minutes",
+    "hrv_windows",
+    "rebuild_summaries",
+    "steps_minutes",
+    "summarize_signals",
+    "vitals_minutes",
     "write_summaries",
 ]

@@ -17,8 +17,9 @@ def add_lake_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     verify = lake_sub.add_parser("verify", help="files and manifest agree; every file readable (exit 1 if not)")
     verify.add_argument("--deep", action="store_true", help="read every file's Parquet footer")
     manifest = lake_sub.add_parser("manifest", help="fold the manifest log into its snapshot, or rebuild it")
-    manifest.add_argument("--rebuild", action="store_true",
-                          help="record every file the lake holds (a lake written before the manifest)")
+    manifest.add_argument(
+        "--rebuild", action="store_true", help="record every file the lake holds (a lake written before the manifest)"
+    )
     compact = lake_sub.add_parser("compact", help="one file per subject-month for closed months")
     compact.add_argument("--before", required=True, metavar="YYYY-MM", help="compact the months before this one")
     compact.add_argument("--dataset", action="append", help="only this dataset (repeatable)")
@@ -51,6 +52,8 @@ def run_lake_command(ns: argparse.Namespace) -> int:
         except (ValueError, KeyError) as exc:
             print(f"lake compact: {exc}", file=sys.stderr)
             return 2
-        print(f"compacted {report.months} subject-month(s) from {report.files_removed} daily file(s): {report.datasets}")
+        print(
+            f"compacted {report.months} subject-month(s) from {report.files_removed} daily file(s): {report.datasets}"
+        )
         return 0
     return 2

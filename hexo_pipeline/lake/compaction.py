@@ -21,13 +21,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import contract
-from .store import Lake, LakeFile, prune_empty, lake_files, month_entries, write_table
+from .store import Lake, LakeFile, lake_files, month_entries, prune_empty, write_table
 
 
 @dataclass
 class CompactionReport:
-    months: int = 0            # subject-months written
-    files_removed: int = 0     # daily files folded into them
+    months: int = 0  # subject-months written
+    files_removed: int = 0  # daily files folded into them
     datasets: dict[str, int] = field(default_factory=dict)
 
 

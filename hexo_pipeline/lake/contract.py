@@ -30,69 +30,79 @@ EXTENSIONS = pa.map_(pa.string(), pa.float64())
 
 # Hexoskin binary signals, long format, one table (and Parquet dataset) per channel family.
 # `value` is the RAW integer as the device wrote it; physical units come from the datatype catalog.
-SIGNAL_SCHEMA = pa.schema([
-    pa.field("ts", TIME_NS),
-    pa.field("datatype_id", pa.int32()),
-    pa.field("value", pa.int64()),
-])
+SIGNAL_SCHEMA = pa.schema(
+    [
+        pa.field("ts", TIME_NS),
+        pa.field("datatype_id", pa.int32()),
+        pa.field("value", pa.int64()),
+    ]
+)
 
 # One row per TCX <Activity> or FIT `session`.
-ACTIVITIES_SCHEMA = pa.schema([
-    pa.field("source", pa.string()),
-    pa.field("activity_index", pa.int32()),
-    pa.field("sport", pa.string()),          # lower case; TCX "Biking" -> "cycling" (FIT's word)
-    pa.field("sub_sport", pa.string()),
-    pa.field("start_time", TIME_US),
-    pa.field("total_time_s", pa.float64()),  # timer time (TCX TotalTimeSeconds, FIT total_timer_time)
-    pa.field("elapsed_time_s", pa.float64()),
-    pa.field("distance_m", pa.float64()),
-    pa.field("calories", pa.int32()),
-    pa.field("avg_hr_bpm", pa.int32()),
-    pa.field("max_hr_bpm", pa.int32()),
-])
+ACTIVITIES_SCHEMA = pa.schema(
+    [
+        pa.field("source", pa.string()),
+        pa.field("activity_index", pa.int32()),
+        pa.field("sport", pa.string()),  # lower case; TCX "Biking" -> "cycling" (FIT's word)
+        pa.field("sub_sport", pa.string()),
+        pa.field("start_time", TIME_US),
+        pa.field("total_time_s", pa.float64()),  # timer time (TCX TotalTimeSeconds, FIT total_timer_time)
+        pa.field("elapsed_time_s", pa.float64()),
+        pa.field("distance_m", pa.float64()),
+        pa.field("calories", pa.int32()),
+        pa.field("avg_hr_bpm", pa.int32()),
+        pa.field("max_hr_bpm", pa.int32()),
+    ]
+)
 
-LAPS_SCHEMA = pa.schema([
-    pa.field("source", pa.string()),
-    pa.field("activity_index", pa.int32()),
-    pa.field("lap_index", pa.int32()),       # 0-based, over the whole file, in start-time order
-    pa.field("start_time", TIME_US),
-    pa.field("total_time_s", pa.float64()),
-    pa.field("elapsed_time_s", pa.float64()),
-    pa.field("distance_m", pa.float64()),
-    pa.field("max_speed_mps", pa.float64()),
-    pa.field("calories", pa.int32()),
-    pa.field("avg_hr_bpm", pa.int32()),
-    pa.field("max_hr_bpm", pa.int32()),
-    pa.field("intensity", pa.string()),      # lower case; TCX "Resting" -> "rest" (FIT's word)
-    pa.field("trigger", pa.string()),        # lower case as written (manual, distance, time, ...)
-    pa.field("extensions", EXTENSIONS),
-])
+LAPS_SCHEMA = pa.schema(
+    [
+        pa.field("source", pa.string()),
+        pa.field("activity_index", pa.int32()),
+        pa.field("lap_index", pa.int32()),  # 0-based, over the whole file, in start-time order
+        pa.field("start_time", TIME_US),
+        pa.field("total_time_s", pa.float64()),
+        pa.field("elapsed_time_s", pa.float64()),
+        pa.field("distance_m", pa.float64()),
+        pa.field("max_speed_mps", pa.float64()),
+        pa.field("calories", pa.int32()),
+        pa.field("avg_hr_bpm", pa.int32()),
+        pa.field("max_hr_bpm", pa.int32()),
+        pa.field("intensity", pa.string()),  # lower case; TCX "Resting" -> "rest" (FIT's word)
+        pa.field("trigger", pa.string()),  # lower case as written (manual, distance, time, ...)
+        pa.field("extensions", EXTENSIONS),
+    ]
+)
 
-TRACKPOINTS_SCHEMA = pa.schema([
-    pa.field("source", pa.string()),
-    pa.field("activity_index", pa.int32()),
-    pa.field("lap_index", pa.int32()),
-    pa.field("time", TIME_US),
-    pa.field("latitude_deg", pa.float64()),
-    pa.field("longitude_deg", pa.float64()),
-    pa.field("altitude_m", pa.float64()),
-    pa.field("distance_m", pa.float64()),
-    pa.field("heart_rate_bpm", pa.int32()),
-    pa.field("cadence", pa.int32()),         # as the device counts it (FIT/TCX: rpm or per-leg spm)
-    pa.field("speed_mps", pa.float64()),
-    pa.field("watts", pa.int32()),
-    pa.field("temperature_c", pa.float64()),
-    pa.field("extensions", EXTENSIONS),
-])
+TRACKPOINTS_SCHEMA = pa.schema(
+    [
+        pa.field("source", pa.string()),
+        pa.field("activity_index", pa.int32()),
+        pa.field("lap_index", pa.int32()),
+        pa.field("time", TIME_US),
+        pa.field("latitude_deg", pa.float64()),
+        pa.field("longitude_deg", pa.float64()),
+        pa.field("altitude_m", pa.float64()),
+        pa.field("distance_m", pa.float64()),
+        pa.field("heart_rate_bpm", pa.int32()),
+        pa.field("cadence", pa.int32()),  # as the device counts it (FIT/TCX: rpm or per-leg spm)
+        pa.field("speed_mps", pa.float64()),
+        pa.field("watts", pa.int32()),
+        pa.field("temperature_c", pa.float64()),
+        pa.field("extensions", EXTENSIONS),
+    ]
+)
 
 # Beat-to-beat intervals (FIT `hrv` messages). `time` is the beat that ends the interval.
-RR_INTERVALS_SCHEMA = pa.schema([
-    pa.field("source", pa.string()),
-    pa.field("activity_index", pa.int32()),
-    pa.field("beat_index", pa.int32()),
-    pa.field("time", TIME_US),
-    pa.field("rr_s", pa.float64()),
-])
+RR_INTERVALS_SCHEMA = pa.schema(
+    [
+        pa.field("source", pa.string()),
+        pa.field("activity_index", pa.int32()),
+        pa.field("beat_index", pa.int32()),
+        pa.field("time", TIME_US),
+        pa.field("rr_s", pa.float64()),
+    ]
+)
 
 ACTIVITY_TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "activities": ACTIVITIES_SCHEMA,
@@ -104,153 +114,352 @@ ACTIVITY_TABLE_SCHEMAS: dict[str, pa.Schema] = {
 # -- subject-day datasets from the API -----------------------------------------------------------------
 
 # Signals in the lake: the decoder's columns plus lineage (which record, when fetched).
-SIGNAL_LAKE_SCHEMA = pa.schema(list(SIGNAL_SCHEMA) + [
-    pa.field("record_id", pa.int64()), pa.field("received_at", TIME_US),
-])
+SIGNAL_LAKE_SCHEMA = pa.schema(
+    list(SIGNAL_SCHEMA)
+    + [
+        pa.field("record_id", pa.int64()),
+        pa.field("received_at", TIME_US),
+    ]
+)
 
-RECORDS_SCHEMA = pa.schema([
-    ("record_id", pa.int64()), ("user_id", pa.int64()), ("start_at", TS), ("end_at", TS),
-    ("start_ticks", pa.int64()), ("end_ticks", pa.int64()), ("day_start_at", TS), ("day_end_at", TS),
-    ("duration_s", pa.float64()), ("day_duration_s", pa.float64()), ("device", pa.string()),
-    ("status", pa.string()), ("last_modified", TS), ("received_at", TS),
-])
-RANGES_SCHEMA = pa.schema([
-    ("range_id", pa.int64()), ("user_id", pa.int64()), ("name", pa.string()), ("activitytype_id", pa.int64()),
-    ("trainingroutine_id", pa.int64()), ("rank", pa.int32()), ("parent_id", pa.int64()), ("status", pa.string()),
-    ("start_at", TS), ("end_at", TS), ("start_ticks", pa.int64()), ("end_ticks", pa.int64()),
-    ("day_start_at", TS), ("day_end_at", TS), ("duration_s", pa.float64()), ("last_modified", TS),
-    ("received_at", TS),
-])
-RANGE_METRICS_SCHEMA = pa.schema([
-    ("range_id", pa.int64()), ("metric_id", pa.int64()), ("name", pa.string()), ("unit", pa.string()),
-    ("value", pa.float64()), ("received_at", TS),
-])
+RECORDS_SCHEMA = pa.schema(
+    [
+        ("record_id", pa.int64()),
+        ("user_id", pa.int64()),
+        ("start_at", TS),
+        ("end_at", TS),
+        ("start_ticks", pa.int64()),
+        ("end_ticks", pa.int64()),
+        ("day_start_at", TS),
+        ("day_end_at", TS),
+        ("duration_s", pa.float64()),
+        ("day_duration_s", pa.float64()),
+        ("device", pa.string()),
+        ("status", pa.string()),
+        ("last_modified", TS),
+        ("received_at", TS),
+    ]
+)
+RANGES_SCHEMA = pa.schema(
+    [
+        ("range_id", pa.int64()),
+        ("user_id", pa.int64()),
+        ("name", pa.string()),
+        ("activitytype_id", pa.int64()),
+        ("trainingroutine_id", pa.int64()),
+        ("rank", pa.int32()),
+        ("parent_id", pa.int64()),
+        ("status", pa.string()),
+        ("start_at", TS),
+        ("end_at", TS),
+        ("start_ticks", pa.int64()),
+        ("end_ticks", pa.int64()),
+        ("day_start_at", TS),
+        ("day_end_at", TS),
+        ("duration_s", pa.float64()),
+        ("last_modified", TS),
+        ("received_at", TS),
+    ]
+)
+RANGE_METRICS_SCHEMA = pa.schema(
+    [
+        ("range_id", pa.int64()),
+        ("metric_id", pa.int64()),
+        ("name", pa.string()),
+        ("unit", pa.string()),
+        ("value", pa.float64()),
+        ("received_at", TS),
+    ]
+)
 
 # -- study side ------------------------------------------------------------------------------------------
 
-SUBJECTS_SCHEMA = pa.schema([
-    ("user_id", pa.int64()), ("username", pa.string()), ("first_name", pa.string()),
-    ("last_name", pa.string()), ("email", pa.string()),
-    ("timezone", pa.string()),  # the subject's IANA time zone when the API gives one (else null)
-    ("received_at", TS),
-])
-DATATYPES_SCHEMA = pa.schema([
-    ("datatype_id", pa.int32()), ("name", pa.string()), ("unit", pa.string()), ("rate_hz", pa.float64()),
-    ("synchronous", pa.bool_()), ("family", pa.string()), ("scale", pa.float64()), ("offset", pa.float64()),
-    ("signed", pa.bool_()), ("quality_datatype_id", pa.int32()), ("info", pa.string()),
-])
-STUDY_SCHEMA = pa.schema([
-    ("study_id", pa.int64()), ("uuid", pa.string()), ("name", pa.string()), ("start_date", pa.date32()),
-    ("end_date", pa.date32()), ("timezone", pa.string()), ("owner_id", pa.int64()), ("planning_json", pa.string()),
-    ("last_modified", TS), ("received_at", TS),
-])
-GROUPS_SCHEMA = pa.schema([
-    ("group_id", pa.int64()), ("study_id", pa.int64()), ("name", pa.string()), ("description", pa.string()),
-    ("received_at", TS),
-])
-MEMBERS_SCHEMA = pa.schema([
-    ("member_id", pa.int64()), ("study_id", pa.int64()), ("user_id", pa.int64()), ("subject_id", pa.string()),
-    ("onboarding_date", pa.date32()), ("end_date", pa.date32()), ("group_id", pa.int64()),
-    ("last_modified", TS), ("received_at", TS),
-])
-GROUP_HISTORY_SCHEMA = pa.schema([
-    ("user_id", pa.int64()), ("group_id", pa.int64()), ("since", pa.date32()), ("assigned_at", TS),
-    ("assignment_index", pa.int32()), ("received_at", TS),
-])
-CALENDAR_SCHEMA = pa.schema([
-    ("event_id", pa.int64()), ("user_id", pa.int64()), ("date", pa.date32()), ("name", pa.string()),
-    ("done", pa.bool_()), ("done_by", pa.string()), ("resource_uri", pa.string()), ("start_time", pa.string()),
-    ("end_time", pa.string()), ("received_at", TS),
-])
-SURVEY_RESPONSES_SCHEMA = pa.schema([
-    ("response_id", pa.int64()), ("user_id", pa.int64()), ("survey_id", pa.int64()), ("date", pa.date32()),
-    ("created_at", TS), ("answers_json", pa.string()), ("received_at", TS),
-])
-ANNOTATIONS_SCHEMA = pa.schema([
-    ("annotation_id", pa.int64()), ("user_id", pa.int64()), ("record_id", pa.int64()), ("datatype_id", pa.int64()),
-    ("start_ticks", pa.int64()), ("start_at", TS), ("annotation", pa.string()), ("last_modified", TS),
-    ("received_at", TS),
-])
-TRACKS_SCHEMA = pa.schema([
-    ("track_id", pa.int64()), ("user_id", pa.int64()), ("range_id", pa.int64()), ("distance_m", pa.float64()),
-    ("start_at", TS), ("end_at", TS), ("received_at", TS),
-])
-GPS_TRACKPOINTS_SCHEMA = pa.schema([
-    ("trackpoint_id", pa.int64()), ("track_id", pa.int64()), ("range_id", pa.int64()), ("user_id", pa.int64()),
-    ("ts", TS), ("latitude_deg", pa.float64()), ("longitude_deg", pa.float64()), ("altitude_m", pa.float64()),
-    ("speed_mps", pa.float64()), ("course_deg", pa.float64()), ("horizontal_accuracy_m", pa.float64()),
-    ("vertical_accuracy_m", pa.float64()), ("received_at", TS),
-])
+SUBJECTS_SCHEMA = pa.schema(
+    [
+        ("user_id", pa.int64()),
+        ("username", pa.string()),
+        ("first_name", pa.string()),
+        ("last_name", pa.string()),
+        ("email", pa.string()),
+        ("timezone", pa.string()),  # the subject's IANA time zone when the API gives one (else null)
+        ("received_at", TS),
+    ]
+)
+DATATYPES_SCHEMA = pa.schema(
+    [
+        ("datatype_id", pa.int32()),
+        ("name", pa.string()),
+        ("unit", pa.string()),
+        ("rate_hz", pa.float64()),
+        ("synchronous", pa.bool_()),
+        ("family", pa.string()),
+        ("scale", pa.float64()),
+        ("offset", pa.float64()),
+        ("signed", pa.bool_()),
+        ("quality_datatype_id", pa.int32()),
+        ("info", pa.string()),
+    ]
+)
+STUDY_SCHEMA = pa.schema(
+    [
+        ("study_id", pa.int64()),
+        ("uuid", pa.string()),
+        ("name", pa.string()),
+        ("start_date", pa.date32()),
+        ("end_date", pa.date32()),
+        ("timezone", pa.string()),
+        ("owner_id", pa.int64()),
+        ("planning_json", pa.string()),
+        ("last_modified", TS),
+        ("received_at", TS),
+    ]
+)
+GROUPS_SCHEMA = pa.schema(
+    [
+        ("group_id", pa.int64()),
+        ("study_id", pa.int64()),
+        ("name", pa.string()),
+        ("description", pa.string()),
+        ("received_at", TS),
+    ]
+)
+MEMBERS_SCHEMA = pa.schema(
+    [
+        ("member_id", pa.int64()),
+        ("study_id", pa.int64()),
+        ("user_id", pa.int64()),
+        ("subject_id", pa.string()),
+        ("onboarding_date", pa.date32()),
+        ("end_date", pa.date32()),
+        ("group_id", pa.int64()),
+        ("last_modified", TS),
+        ("received_at", TS),
+    ]
+)
+GROUP_HISTORY_SCHEMA = pa.schema(
+    [
+        ("user_id", pa.int64()),
+        ("group_id", pa.int64()),
+        ("since", pa.date32()),
+        ("assigned_at", TS),
+        ("assignment_index", pa.int32()),
+        ("received_at", TS),
+    ]
+)
+CALENDAR_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.int64()),
+        ("user_id", pa.int64()),
+        ("date", pa.date32()),
+        ("name", pa.string()),
+        ("done", pa.bool_()),
+        ("done_by", pa.string()),
+        ("resource_uri", pa.string()),
+        ("start_time", pa.string()),
+        ("end_time", pa.string()),
+        ("received_at", TS),
+    ]
+)
+SURVEY_RESPONSES_SCHEMA = pa.schema(
+    [
+        ("response_id", pa.int64()),
+        ("user_id", pa.int64()),
+        ("survey_id", pa.int64()),
+        ("date", pa.date32()),
+        ("created_at", TS),
+        ("answers_json", pa.string()),
+        ("received_at", TS),
+    ]
+)
+ANNOTATIONS_SCHEMA = pa.schema(
+    [
+        ("annotation_id", pa.int64()),
+        ("user_id", pa.int64()),
+        ("record_id", pa.int64()),
+        ("datatype_id", pa.int64()),
+        ("start_ticks", pa.int64()),
+        ("start_at", TS),
+        ("annotation", pa.string()),
+        ("last_modified", TS),
+        ("received_at", TS),
+    ]
+)
+TRACKS_SCHEMA = pa.schema(
+    [
+        ("track_id", pa.int64()),
+        ("user_id", pa.int64()),
+        ("range_id", pa.int64()),
+        ("distance_m", pa.float64()),
+        ("start_at", TS),
+        ("end_at", TS),
+        ("received_at", TS),
+    ]
+)
+GPS_TRACKPOINTS_SCHEMA = pa.schema(
+    [
+        ("trackpoint_id", pa.int64()),
+        ("track_id", pa.int64()),
+        ("range_id", pa.int64()),
+        ("user_id", pa.int64()),
+        ("ts", TS),
+        ("latitude_deg", pa.float64()),
+        ("longitude_deg", pa.float64()),
+        ("altitude_m", pa.float64()),
+        ("speed_mps", pa.float64()),
+        ("course_deg", pa.float64()),
+        ("horizontal_accuracy_m", pa.float64()),
+        ("vertical_accuracy_m", pa.float64()),
+        ("received_at", TS),
+    ]
+)
 
 # -- activity files (TCX/FIT) in the lake: the decoder's tables plus lineage ------------------------------
 
 ACTIVITY_LINEAGE_FIELDS = [
-    pa.field("subject_username", pa.string()), pa.field("source_kind", pa.string()),
-    pa.field("range_id", pa.int64()), pa.field("file_path", pa.string()), pa.field("sha256", pa.string()),
-    pa.field("format", pa.string()), pa.field("decoder", pa.string()), pa.field("received_at", TS),
+    pa.field("subject_username", pa.string()),
+    pa.field("source_kind", pa.string()),
+    pa.field("range_id", pa.int64()),
+    pa.field("file_path", pa.string()),
+    pa.field("sha256", pa.string()),
+    pa.field("format", pa.string()),
+    pa.field("decoder", pa.string()),
+    pa.field("received_at", TS),
 ]
-ACTIVITY_FILES_SCHEMA = pa.schema([
-    ("file_path", pa.string()), ("source_kind", pa.string()), ("range_id", pa.int64()),
-    ("subject_username", pa.string()), ("sha256", pa.string()), ("size_bytes", pa.int64()),
-    ("format", pa.string()), ("compression", pa.string()), ("decoder", pa.string()),
-    ("decoder_version", pa.string()), ("fallback_reason", pa.string()), ("manufacturer", pa.string()),
-    ("device", pa.string()), ("serial_number", pa.string()), ("crc_ok", pa.bool_()), ("partial", pa.bool_()),
-    ("warnings", pa.string()), ("decode_seconds", pa.float64()), ("activity_start", TS),
-    ("n_activities", pa.int32()), ("n_laps", pa.int32()), ("n_trackpoints", pa.int32()),
-    ("n_rr_intervals", pa.int32()), ("received_at", TS),
-])
+ACTIVITY_FILES_SCHEMA = pa.schema(
+    [
+        ("file_path", pa.string()),
+        ("source_kind", pa.string()),
+        ("range_id", pa.int64()),
+        ("subject_username", pa.string()),
+        ("sha256", pa.string()),
+        ("size_bytes", pa.int64()),
+        ("format", pa.string()),
+        ("compression", pa.string()),
+        ("decoder", pa.string()),
+        ("decoder_version", pa.string()),
+        ("fallback_reason", pa.string()),
+        ("manufacturer", pa.string()),
+        ("device", pa.string()),
+        ("serial_number", pa.string()),
+        ("crc_ok", pa.bool_()),
+        ("partial", pa.bool_()),
+        ("warnings", pa.string()),
+        ("decode_seconds", pa.float64()),
+        ("activity_start", TS),
+        ("n_activities", pa.int32()),
+        ("n_laps", pa.int32()),
+        ("n_trackpoints", pa.int32()),
+        ("n_rr_intervals", pa.int32()),
+        ("received_at", TS),
+    ]
+)
 # decoder table name -> lake dataset
-ACTIVITY_TABLE_DATASETS = {"activities": "activities", "laps": "activity_laps", "trackpoints": "activity_trackpoints",
-                           "rr_intervals": "activity_rr_intervals"}
+ACTIVITY_TABLE_DATASETS = {
+    "activities": "activities",
+    "laps": "activity_laps",
+    "trackpoints": "activity_trackpoints",
+    "rr_intervals": "activity_rr_intervals",
+}
 ACTIVITY_LAKE_SCHEMAS: dict[str, pa.Schema] = {
-    ACTIVITY_TABLE_DATASETS[name]: pa.schema(list(schema) + ACTIVITY_LINEAGE_FIELDS
-                                             + ([pa.field("rr_plausible", pa.bool_())] if name == "rr_intervals" else []))
+    ACTIVITY_TABLE_DATASETS[name]: pa.schema(
+        list(schema)
+        + ACTIVITY_LINEAGE_FIELDS
+        + ([pa.field("rr_plausible", pa.bool_())] if name == "rr_intervals" else [])
+    )
     for name, schema in ACTIVITY_TABLE_SCHEMAS.items()
 }
 
 
 # Summary datasets: additive statistics of the signals, written beside them at ingestion
 # (hexo_pipeline/ingest/summaries.py); the marts read these, never the samples. Time keys are UTC.
-VITALS_MINUTES_SCHEMA = pa.schema([
-    ("record_id", pa.int64()), ("minute_at", TS), ("first_ts", TS), ("last_ts", TS),
-    ("seconds_n", pa.int64()), ("worn_samples_n", pa.int64()),
-    ("hr_any_n", pa.int64()), ("hr_clean_n", pa.int64()), ("hr_clean_sum", pa.float64()),
-    ("hr_clean_sumsq", pa.float64()), ("hr_clean_min", pa.float64()), ("hr_clean_max", pa.float64()),
-    ("hr_disconnected_n", pa.int64()),
-    ("br_clean_n", pa.int64()), ("br_clean_sum", pa.float64()), ("br_clean_sumsq", pa.float64()),
-    ("br_clean_min", pa.float64()), ("br_clean_max", pa.float64()),
-    ("mv_clean_n", pa.int64()), ("mv_clean_sum", pa.float64()), ("tv_clean_n", pa.int64()),
-    ("tv_clean_sum", pa.float64()),
-    ("activity_n", pa.int64()), ("activity_sum", pa.float64()), ("activity_max", pa.float64()),
-    ("cadence_n", pa.int64()), ("cadence_sum", pa.float64()),
-    ("received_at", TS),
-])
-HRV_WINDOWS_SCHEMA = pa.schema([
-    ("record_id", pa.int64()), ("window_at", TS), ("beats_n", pa.int64()), ("rr_n", pa.int64()),
-    ("rr_sum", pa.float64()), ("rr_sumsq", pa.float64()), ("diff_n", pa.int64()), ("diff_sumsq", pa.float64()),
-    ("nn50_n", pa.int64()),
-    ("first_beat_at", TS), ("first_rr_ms", pa.float64()), ("first_rr_is_reliable", pa.bool_()),
-    ("last_beat_at", TS), ("last_rr_ms", pa.float64()), ("last_rr_is_reliable", pa.bool_()),
-    ("received_at", TS),
-])
-STEPS_MINUTES_SCHEMA = pa.schema([
-    ("record_id", pa.int64()), ("minute_at", TS), ("steps", pa.int64()), ("received_at", TS),
-])
-ASTROSKIN_MINUTES_SCHEMA = pa.schema([
-    ("record_id", pa.int64()), ("minute_at", TS),
-    ("spo2_clean_n", pa.int64()), ("spo2_clean_sum", pa.float64()), ("spo2_clean_min", pa.float64()),
-    ("spo2_clean_max", pa.float64()),
-    ("temperature_clean_n", pa.int64()), ("temperature_clean_sum", pa.float64()),
-    ("temperature_clean_min", pa.float64()), ("temperature_clean_max", pa.float64()),
-    ("systolic_clean_n", pa.int64()), ("systolic_clean_sum", pa.float64()),
-    ("received_at", TS),
-])
+VITALS_MINUTES_SCHEMA = pa.schema(
+    [
+        ("record_id", pa.int64()),
+        ("minute_at", TS),
+        ("first_ts", TS),
+        ("last_ts", TS),
+        ("seconds_n", pa.int64()),
+        ("worn_samples_n", pa.int64()),
+        ("hr_any_n", pa.int64()),
+        ("hr_clean_n", pa.int64()),
+        ("hr_clean_sum", pa.float64()),
+        ("hr_clean_sumsq", pa.float64()),
+        ("hr_clean_min", pa.float64()),
+        ("hr_clean_max", pa.float64()),
+        ("hr_disconnected_n", pa.int64()),
+        ("br_clean_n", pa.int64()),
+        ("br_clean_sum", pa.float64()),
+        ("br_clean_sumsq", pa.float64()),
+        ("br_clean_min", pa.float64()),
+        ("br_clean_max", pa.float64()),
+        ("mv_clean_n", pa.int64()),
+        ("mv_clean_sum", pa.float64()),
+        ("tv_clean_n", pa.int64()),
+        ("tv_clean_sum", pa.float64()),
+        ("activity_n", pa.int64()),
+        ("activity_sum", pa.float64()),
+        ("activity_max", pa.float64()),
+        ("cadence_n", pa.int64()),
+        ("cadence_sum", pa.float64()),
+        ("received_at", TS),
+    ]
+)
+HRV_WINDOWS_SCHEMA = pa.schema(
+    [
+        ("record_id", pa.int64()),
+        ("window_at", TS),
+        ("beats_n", pa.int64()),
+        ("rr_n", pa.int64()),
+        ("rr_sum", pa.float64()),
+        ("rr_sumsq", pa.float64()),
+        ("diff_n", pa.int64()),
+        ("diff_sumsq", pa.float64()),
+        ("nn50_n", pa.int64()),
+        ("first_beat_at", TS),
+        ("first_rr_ms", pa.float64()),
+        ("first_rr_is_reliable", pa.bool_()),
+        ("last_beat_at", TS),
+        ("last_rr_ms", pa.float64()),
+        ("last_rr_is_reliable", pa.bool_()),
+        ("received_at", TS),
+    ]
+)
+STEPS_MINUTES_SCHEMA = pa.schema(
+    [
+        ("record_id", pa.int64()),
+        ("minute_at", TS),
+        ("steps", pa.int64()),
+        ("received_at", TS),
+    ]
+)
+ASTROSKIN_MINUTES_SCHEMA = pa.schema(
+    [
+        ("record_id", pa.int64()),
+        ("minute_at", TS),
+        ("spo2_clean_n", pa.int64()),
+        ("spo2_clean_sum", pa.float64()),
+        ("spo2_clean_min", pa.float64()),
+        ("spo2_clean_max", pa.float64()),
+        ("temperature_clean_n", pa.int64()),
+        ("temperature_clean_sum", pa.float64()),
+        ("temperature_clean_min", pa.float64()),
+        ("temperature_clean_max", pa.float64()),
+        ("systolic_clean_n", pa.int64()),
+        ("systolic_clean_sum", pa.float64()),
+        ("received_at", TS),
+    ]
+)
 
 # Sleep-position events (datatype 270, a few per night) as they are: the position from ts until the next
 # event of the record. Kept apart so that sleep never rescans the events dataset.
-SLEEP_POSITIONS_SCHEMA = pa.schema([
-    ("record_id", pa.int64()), ("ts", TS), ("position_code", pa.int32()), ("received_at", TS),
-])
+SLEEP_POSITIONS_SCHEMA = pa.schema(
+    [
+        ("record_id", pa.int64()),
+        ("ts", TS),
+        ("position_code", pa.int32()),
+        ("received_at", TS),
+    ]
+)
 
 SUMMARY_SCHEMAS: dict[str, pa.Schema] = {
     "vitals_minutes": VITALS_MINUTES_SCHEMA,
@@ -261,13 +470,14 @@ SUMMARY_SCHEMAS: dict[str, pa.Schema] = {
 }
 # -- the datasets ------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Dataset:
     name: str
-    layout: str                 # SUBJECT_DAY or STUDY
+    layout: str  # SUBJECT_DAY or STUDY
     schema: pa.Schema
-    signal: bool = False        # written with the tuned signal encodings
-    compactable: bool = False   # closed months may be compacted into one file per subject-month
+    signal: bool = False  # written with the tuned signal encodings
+    compactable: bool = False  # closed months may be compacted into one file per subject-month
 
 
 # The 7 signal families (hexo_pipeline/hexoskin/datatypes.py, Family); spelled out so this module stays
@@ -289,18 +499,29 @@ def register(dataset: Dataset) -> Dataset:
 
 for _family in SIGNAL_FAMILIES:
     register(Dataset(f"signals_{_family}", SUBJECT_DAY, SIGNAL_LAKE_SCHEMA, signal=True))
-for _name, _schema in {"records": RECORDS_SCHEMA, "ranges": RANGES_SCHEMA, "range_metrics": RANGE_METRICS_SCHEMA,
-                       "calendar_events": CALENDAR_SCHEMA, "survey_responses": SURVEY_RESPONSES_SCHEMA,
-                       "annotations": ANNOTATIONS_SCHEMA, "tracks": TRACKS_SCHEMA,
-                       "trackpoints": GPS_TRACKPOINTS_SCHEMA}.items():
+for _name, _schema in {
+    "records": RECORDS_SCHEMA,
+    "ranges": RANGES_SCHEMA,
+    "range_metrics": RANGE_METRICS_SCHEMA,
+    "calendar_events": CALENDAR_SCHEMA,
+    "survey_responses": SURVEY_RESPONSES_SCHEMA,
+    "annotations": ANNOTATIONS_SCHEMA,
+    "tracks": TRACKS_SCHEMA,
+    "trackpoints": GPS_TRACKPOINTS_SCHEMA,
+}.items():
     # Small per-day tables: a closed month is better read as one file per subject.
     register(Dataset(_name, SUBJECT_DAY, _schema, compactable=True))
 register(Dataset("activity_files", SUBJECT_DAY, ACTIVITY_FILES_SCHEMA))
 for _name, _schema in ACTIVITY_LAKE_SCHEMAS.items():
     register(Dataset(_name, SUBJECT_DAY, _schema))
-for _name, _schema in {"subjects": SUBJECTS_SCHEMA, "datatypes": DATATYPES_SCHEMA, "study": STUDY_SCHEMA,
-                       "study_groups": GROUPS_SCHEMA, "study_members": MEMBERS_SCHEMA,
-                       "study_group_history": GROUP_HISTORY_SCHEMA}.items():
+for _name, _schema in {
+    "subjects": SUBJECTS_SCHEMA,
+    "datatypes": DATATYPES_SCHEMA,
+    "study": STUDY_SCHEMA,
+    "study_groups": GROUPS_SCHEMA,
+    "study_members": MEMBERS_SCHEMA,
+    "study_group_history": GROUP_HISTORY_SCHEMA,
+}.items():
     register(Dataset(_name, STUDY, _schema))
 for _name, _schema in SUMMARY_SCHEMAS.items():
     register(Dataset(_name, SUBJECT_DAY, _schema, compactable=True))

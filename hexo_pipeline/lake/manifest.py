@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -41,15 +41,23 @@ SNAPSHOT = "snapshot.parquet"
 LOG = "log"
 WRITE, DELETE = "write", "delete"
 
-ENTRY_SCHEMA = pa.schema([
-    ("dataset", pa.string()), ("subject", pa.string()), ("date", pa.date32()), ("op", pa.string()),
-    ("file", pa.string()),            # relative to the lake root; null for a delete
-    ("rows", pa.int64()), ("bytes", pa.int64()),
-    ("received_at", pa.timestamp("us", tz="UTC")),  # the newest received_at of the partition's rows
-    ("sha256", pa.string()),          # of the whole file
-    ("written_at", pa.timestamp("us", tz="UTC")),
-    ("entry", pa.string()),           # the log file that carried it (tie-break, debugging)
-])
+ENTRY_SCHEMA = pa.schema(
+    [
+        ("dataset", pa.string()),
+        ("subject", pa.string()),
+        ("date", pa.date32()),
+        ("op", pa.string()),
+        ("file", pa.string()),  # relative to the lake root; null for a delete
+        ("rows", pa.int64()),
+        ("bytes", pa.int64()),
+        ("received_at", pa.timestamp("us", tz="UTC")),  # the newest received_at of the partition's rows
+        ("sha256", pa.string()),  # of the whole file
+        ("written_at", pa.timestamp("us", tz="UTC")),
+        ("entry", pa.string()),  # the log file that carried it (tie-break, debugging)
+    ]
+)
+
+
 @dataclass(frozen=True)
 class Entry:
     dataset: str
@@ -86,10 +94,27 @@ class Manifest:
         self.root = self.lake_root / MANIFEST_DIR
 
     # -- writing -------------------------------------------------------------------------------------
-    def entry_for_file(self, dataset: str, subject: str | None, day: date | None, path: Path, *,
-                       rows: int, received_at: datetime | None) -> Entry:
-        return Entry(dataset, subject, day, WRITE, path.relative_to(self.lake_root).as_posix(), rows,
-                     path.stat().st_size, received_at, file_sha256(path))
+    def entry_for_file(
+        self,
+        dataset: str,
+        subject: str | None,
+        day: date | None,
+        path: Path,
+        *,
+        rows: int,
+        received_at: datetime | None,
+    ) -> Entry:
+        return Entry(
+            dataset,
+            subject,
+            day,
+            WRITE,
+            path.relative_to(self.lake_root).as_posix(),
+            rows,
+            path.stat().st_size,
+            received_at,
+            file_sha256(path),
+        )
 
     def record(self, entries: Iterable[Entry]) -> Path | None:
         """Append entries as one new log file (temp + rename): they become current together."""
@@ -101,7 +126,7 @@ class Manifest:
             raise ValueError("one log file holds entries of one dataset")
         folder = self.root / by_dataset.pop() / LOG
         folder.mkdir(parents=True, exist_ok=True)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         name = f"{now.strftime('%Y%m%dT%H%M%S%f')}-{os.getpid()}-{uuid.uuid4().hex[:12]}.parquet"
         rows = [{**asdict(e), "written_at": now, "entry": name} for e in entries]
         tmp = folder / f".{name}.tmp"
@@ -193,13 +218,17 @@ def current_sql(folder: Path) -> str | None:
     The snapshot holds one row per partition already (a checkpoint writes the latest writes only), so
     only the short log is ranked; snapshot rows the log supersedes are left out."""
     snapshot = folder / SNAPSHOT
-    log = (f"select * from read_parquet('{folder / LOG}/*.parquet') "
-           "qualify row_number() over (partition by subject, date order by written_at desc, entry desc) = 1")
+    log = (
+        f"select * from read_parquet('{folder / LOG}/*.parquet') "
+        "qualify row_number() over (partition by subject, date order by written_at desc, entry desc) = 1"
+    )
     has_snapshot, has_log = snapshot.exists(), any((folder / LOG).glob("*.parquet"))
     if has_snapshot and has_log:
-        return (f"with log as ({log}) select * from read_parquet('{snapshot}') as s where not exists ("
-                "select 1 from log where log.subject is not distinct from s.subject "
-                "and log.date is not distinct from s.date) union all by name select * from log")
+        return (
+            f"with log as ({log}) select * from read_parquet('{snapshot}') as s where not exists ("
+            "select 1 from log where log.subject is not distinct from s.subject "
+            "and log.date is not distinct from s.date) union all by name select * from log"
+        )
     if has_snapshot:
         return f"select * from read_parquet('{snapshot}')"
     return log if has_log else None
@@ -216,5 +245,5 @@ def stats_max(meta: pq.FileMetaData, column: str) -> datetime | None:
         if stats is not None and stats.has_min_max and (best is None or stats.max > best):
             best = stats.max
     if isinstance(best, datetime) and best.tzinfo is None:
-        best = best.replace(tzinfo=timezone.utc)
+        best = best.replace(tzinfo=UTC)
     return best

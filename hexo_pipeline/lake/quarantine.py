@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REASON_SUFFIX = ".reason.txt"
@@ -23,7 +23,7 @@ def quarantine_file(src: Path, dest: Path, reason: str) -> Path:
     shutil.move(str(src), dest)
     text = reason.rstrip("\n")
     if "quarantined_at:" not in text:
-        text += f"\nquarantined_at: {datetime.now(timezone.utc).isoformat()}"
+        text += f"\nquarantined_at: {datetime.now(UTC).isoformat()}"
     dest.with_name(dest.name + REASON_SUFFIX).write_text(text + "\n")
     return dest
 

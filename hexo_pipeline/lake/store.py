@@ -54,7 +54,7 @@ class Lake:
         self.manifest = Manifest(self.root)
 
     @classmethod
-    def in_data_dir(cls, data_root: str | os.PathLike[str] | None = None) -> "Lake":
+    def in_data_dir(cls, data_root: str | os.PathLike[str] | None = None) -> Lake:
         return cls(Path(data_root or data_dir()) / "lake")
 
     # -- paths ---------------------------------------------------------------------------------------
@@ -78,8 +78,9 @@ class Lake:
         return str(self.root / dataset / "subject=*" / "month=*" / "*.parquet")
 
     # -- subject-day partitions ----------------------------------------------------------------------
-    def write_partition(self, dataset: str, subject: str, day: date, table: pa.Table | None,
-                        *, signal: bool | None = None) -> Path | None:
+    def write_partition(
+        self, dataset: str, subject: str, day: date, table: pa.Table | None, *, signal: bool | None = None
+    ) -> Path | None:
         """Replace one subject-day partition of a dataset; None/empty removes it. Returns the file."""
         target = self.partition_file(dataset, subject, day)
         signal = _contract_signal(dataset) if signal is None else signal
@@ -95,16 +96,23 @@ class Lake:
                 return None
             target.parent.mkdir(parents=True, exist_ok=True)
             write_table(table, target, signal=signal)
-            self.manifest.record([self.manifest.entry_for_file(
-                dataset, subject, day, target, rows=table.num_rows, received_at=newest_received_at(table))])
+            self.manifest.record(
+                [
+                    self.manifest.entry_for_file(
+                        dataset, subject, day, target, rows=table.num_rows, received_at=newest_received_at(table)
+                    )
+                ]
+            )
             return target
 
-    def record_partition_file(self, dataset: str, subject: str, day: date, path: Path, *, rows: int,
-                              received_at: datetime | None) -> None:
+    def record_partition_file(
+        self, dataset: str, subject: str, day: date, path: Path, *, rows: int, received_at: datetime | None
+    ) -> None:
         """Record in the manifest a partition file its writer streamed into place itself (the signals,
         written row group by row group, then renamed): the same entry `write_partition` records."""
-        self.manifest.record([self.manifest.entry_for_file(dataset, subject, day, path, rows=rows,
-                                                           received_at=received_at)])
+        self.manifest.record(
+            [self.manifest.entry_for_file(dataset, subject, day, path, rows=rows, received_at=received_at)]
+        )
 
     def read_partition(self, dataset: str, subject: str, day: date) -> pa.Table | None:
         path = self.partition_file(dataset, subject, day)
@@ -168,8 +176,13 @@ class Lake:
         target = self.root / dataset / STUDY_FILE
         target.parent.mkdir(parents=True, exist_ok=True)
         write_table(table, target, signal=False)
-        self.manifest.record([self.manifest.entry_for_file(
-            dataset, None, None, target, rows=table.num_rows, received_at=newest_received_at(table))])
+        self.manifest.record(
+            [
+                self.manifest.entry_for_file(
+                    dataset, None, None, target, rows=table.num_rows, received_at=newest_received_at(table)
+                )
+            ]
+        )
         return target
 
     def read_study_table(self, dataset: str) -> pa.Table | None:
@@ -186,9 +199,10 @@ def month_entries(manifest: Manifest, dataset: str, subject: str, path: Path, ta
     else:
         grouped = table.group_by("date").aggregate([("date", "count")])
         received = [None] * grouped.num_rows
-    return [Entry(dataset, subject, day, base.op, base.file, rows, base.bytes, at, base.sha256)
-            for day, rows, at in zip(grouped.column("date").to_pylist(), grouped.column("date_count").to_pylist(),
-                                     received)]
+    return [
+        Entry(dataset, subject, day, base.op, base.file, rows, base.bytes, at, base.sha256)
+        for day, rows, at in zip(grouped.column("date").to_pylist(), grouped.column("date_count").to_pylist(), received)
+    ]
 
 
 def write_table(table: pa.Table, target: Path, *, signal: bool) -> Path:
@@ -200,7 +214,9 @@ def write_table(table: pa.Table, target: Path, *, signal: bool) -> Path:
     if set(table.column_names) == {"ts", "datatype_id", "value"}:
         return write_signal_parquet(table, target)
     options = dict(SIGNAL_PARQUET_OPTIONS)
-    options["use_dictionary"] = [c for c in ("datatype_id", "record_id", "received_at", "date") if c in table.column_names]
+    options["use_dictionary"] = [
+        c for c in ("datatype_id", "record_id", "received_at", "date") if c in table.column_names
+    ]
     return atomic_write_parquet(table, target, **options)
 
 
@@ -222,13 +238,14 @@ def prune_empty(folder: Path, stop: Path) -> None:
 
 # -- what the lake holds on disk (verify.py, manifest rebuild, compaction) -------------------------------
 
+
 @dataclass(frozen=True)
 class LakeFile:
     path: Path
     dataset: str
     subject: str | None = None
-    date: date | None = None      # a daily file
-    month: str | None = None      # a compacted month file
+    date: date | None = None  # a daily file
+    month: str | None = None  # a compacted month file
 
     def days(self, lake_root: Path) -> list[date | None]:
         """The partitions the file holds (a month file: the dates in its rows)."""
@@ -240,8 +257,13 @@ class LakeFile:
 
 def lake_files(root: Path, dataset_names: Iterable[str] | None = None) -> dict[str, list[LakeFile]]:
     """Every data file of the lake by dataset (directory listings only: no file is opened)."""
-    names = list(dataset_names) if dataset_names is not None else sorted(
-        p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))) if root.is_dir() else []
+    names = (
+        list(dataset_names)
+        if dataset_names is not None
+        else sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+        if root.is_dir()
+        else []
+    )
     out: dict[str, list[LakeFile]] = {}
     for name in names:
         folder = root / name

@@ -27,7 +27,7 @@ from .store import Lake, lake_files, month_entries
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str      # missing_file | unrecorded_file | changed_file | unreadable_file
+    kind: str  # missing_file | unrecorded_file | changed_file | unreadable_file
     dataset: str
     path: Path
     detail: str
@@ -36,8 +36,9 @@ class Problem:
         return f"{self.kind}: {self.path}: {self.detail}"
 
 
-def verify_lake(lake: Lake, *, since: datetime | None = None, deep: bool = False,
-                datasets: Iterable[str] | None = None) -> list[Problem]:
+def verify_lake(
+    lake: Lake, *, since: datetime | None = None, deep: bool = False, datasets: Iterable[str] | None = None
+) -> list[Problem]:
     """Every disagreement between the lake's files and its manifest (empty list: all good), for the
     datasets given (default: every dataset of the lake)."""
     problems: list[Problem] = []
@@ -50,9 +51,12 @@ def verify_lake(lake: Lake, *, since: datetime | None = None, deep: bool = False
         entries = current[name]
         recorded: dict[str, tuple[int, datetime | None, str]] = {}
         for file, size, written, subject, day in zip(
-                entries.column("file").to_pylist(), entries.column("bytes").to_pylist(),
-                entries.column("written_at").to_pylist(), entries.column("subject").to_pylist(),
-                entries.column("date").to_pylist()):
+            entries.column("file").to_pylist(),
+            entries.column("bytes").to_pylist(),
+            entries.column("written_at").to_pylist(),
+            entries.column("subject").to_pylist(),
+            entries.column("date").to_pylist(),
+        ):
             recorded.setdefault(file, (size, written, f"{subject or '-'} {day or '-'}"))
         seen = set()
         for f in on_disk.get(name, []):
@@ -60,22 +64,39 @@ def verify_lake(lake: Lake, *, since: datetime | None = None, deep: bool = False
             seen.add(rel)
             entry = recorded.get(rel)
             if entry is None:
-                problems.append(_footer_problem(name, f.path) or Problem(
-                    "unrecorded_file", name, f.path, "not in the lake manifest (a write that did not finish, or a "
-                    "file copied in by hand); re-ingest its partition or run `hexo-pipeline lake manifest --rebuild`"))
+                problems.append(
+                    _footer_problem(name, f.path)
+                    or Problem(
+                        "unrecorded_file",
+                        name,
+                        f.path,
+                        "not in the lake manifest (a write that did not finish, or a "
+                        "file copied in by hand); re-ingest its partition or run `hexo-pipeline lake manifest --rebuild`",
+                    )
+                )
                 continue
             size, written, _ = entry
             if f.path.stat().st_size != size:
-                problems.append(_footer_problem(name, f.path) or Problem(
-                    "changed_file", name, f.path, f"{f.path.stat().st_size} bytes, the manifest recorded {size}"))
+                problems.append(
+                    _footer_problem(name, f.path)
+                    or Problem(
+                        "changed_file", name, f.path, f"{f.path.stat().st_size} bytes, the manifest recorded {size}"
+                    )
+                )
             elif deep or (since is not None and written is not None and written > since):
                 problem = _footer_problem(name, f.path)
                 if problem:
                     problems.append(problem)
         for rel, (_, _, where) in recorded.items():
             if rel not in seen:
-                problems.append(Problem("missing_file", name, lake.root / rel,
-                                        f"the manifest says it holds {name} {where}, but it is not on disk"))
+                problems.append(
+                    Problem(
+                        "missing_file",
+                        name,
+                        lake.root / rel,
+                        f"the manifest says it holds {name} {where}, but it is not on disk",
+                    )
+                )
     return problems
 
 
@@ -97,8 +118,11 @@ def rebuild_manifest(manifest: Manifest, dataset_names: Iterable[str] | None = N
                 entries += month_entries(manifest, name, f.subject, f.path, pq.read_table(f.path))
                 continue
             meta = pq.read_metadata(f.path)
-            entries.append(manifest.entry_for_file(name, f.subject, f.date, f.path, rows=meta.num_rows,
-                                                   received_at=stats_max(meta, "received_at")))
+            entries.append(
+                manifest.entry_for_file(
+                    name, f.subject, f.date, f.path, rows=meta.num_rows, received_at=stats_max(meta, "received_at")
+                )
+            )
         manifest.record(entries)
         count += len(entries)
     manifest.checkpoint()

@@ -18,9 +18,23 @@ from ..lake.quarantine import quarantined
 UNKNOWN_STUDY = "study"
 
 # fct_subject_day columns the report draws (the heatmap and the per-subject small multiples).
-DAY_COLUMNS = ("subject_id", "username", "local_date", "group_name", "has_data", "is_valid_day", "worn_s",
-               "ratio_valid_minutes", "events_scheduled", "events_done", "hr_mean_bpm", "resting_hr_bpm",
-               "rmssd_ms", "sdnn_ms", "br_mean_rpm")
+DAY_COLUMNS = (
+    "subject_id",
+    "username",
+    "local_date",
+    "group_name",
+    "has_data",
+    "is_valid_day",
+    "worn_s",
+    "ratio_valid_minutes",
+    "events_scheduled",
+    "events_done",
+    "hr_mean_bpm",
+    "resting_hr_bpm",
+    "rmssd_ms",
+    "sdnn_ms",
+    "br_mean_rpm",
+)
 
 
 @dataclass
@@ -52,30 +66,46 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> pd.DataFra
 
 
 def studies(con: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = con.execute(f"select distinct coalesce(study, '{UNKNOWN_STUDY}') from marts.dim_subject order by 1").fetchall()
+    rows = con.execute(
+        f"select distinct coalesce(study, '{UNKNOWN_STUDY}') from marts.dim_subject order by 1"
+    ).fetchall()
     return [r[0] for r in rows]
 
 
 def _study_rows(con, table: str, study: str, order: str, columns: str = "t.*") -> pd.DataFrame:
     return _frame(
-        con, f"select {columns} from marts.{table} as t join marts.dim_subject as s using (subject_id) "
-        f"where coalesce(s.study, ?) = ? order by {order}", [UNKNOWN_STUDY, study])
+        con,
+        f"select {columns} from marts.{table} as t join marts.dim_subject as s using (subject_id) "
+        f"where coalesce(s.study, ?) = ? order by {order}",
+        [UNKNOWN_STUDY, study],
+    )
 
 
 def _study_groups(con, table: str, study: str, order: str) -> pd.DataFrame:
     return _frame(
-        con, f"select t.* from marts.{table} as t where t.group_name in (select distinct s.current_group_name "
-        f"from marts.dim_subject as s where coalesce(s.study, ?) = ?) order by {order}", [UNKNOWN_STUDY, study])
+        con,
+        f"select t.* from marts.{table} as t where t.group_name in (select distinct s.current_group_name "
+        f"from marts.dim_subject as s where coalesce(s.study, ?) = ?) order by {order}",
+        [UNKNOWN_STUDY, study],
+    )
 
 
 def load_study(con: duckdb.DuckDBPyConnection, study: str, data_dir: Path | None = None) -> StudyData:
     """Every frame the report draws, for the subjects of one study (and the quarantine of `data_dir`)."""
-    subjects = _frame(con, "select * from marts.dim_subject as s where coalesce(s.study, ?) = ? order by username",
-                      [UNKNOWN_STUDY, study])
+    subjects = _frame(
+        con,
+        "select * from marts.dim_subject as s where coalesce(s.study, ?) = ? order by username",
+        [UNKNOWN_STUDY, study],
+    )
     adherence = _study_rows(con, "rpt_study_adherence", study, "t.group_name, t.username")
     day_cols = ", ".join(f"t.{c}" for c in DAY_COLUMNS)
-    days = _study_rows(con, "fct_subject_day", study, "t.username, t.local_date",
-                       f"{day_cols}, coalesce(s.subject_code, s.username) as subject_label")
+    days = _study_rows(
+        con,
+        "fct_subject_day",
+        study,
+        "t.username, t.local_date",
+        f"{day_cols}, coalesce(s.subject_code, s.username) as subject_label",
+    )
     attention = _study_rows(con, "rpt_attention", study, "t.group_name, t.subject_label")
     subject_weeks = _study_rows(con, "rpt_subject_week", study, "t.subject_label, t.week_start")
     group_weeks = _study_groups(con, "rpt_group_week", study, "t.group_name, t.metric, t.week_start")
@@ -89,8 +119,20 @@ def load_study(con: duckdb.DuckDBPyConnection, study: str, data_dir: Path | None
     except duckdb.Error:
         pass
     names = subjects["study_name"].dropna().unique() if len(subjects) else []
-    return StudyData(study, names[0] if len(names) else None, built_at, subjects, adherence, days, attention,
-                     subject_weeks, group_weeks, comparison, issues, quarantine_files(data_dir))
+    return StudyData(
+        study,
+        names[0] if len(names) else None,
+        built_at,
+        subjects,
+        adherence,
+        days,
+        attention,
+        subject_weeks,
+        group_weeks,
+        comparison,
+        issues,
+        quarantine_files(data_dir),
+    )
 
 
 def quarantine_files(data_dir: Path | None) -> pd.DataFrame:

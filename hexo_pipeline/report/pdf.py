@@ -8,9 +8,17 @@ import tempfile
 from pathlib import Path
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--host-resolver-rules=MAP * ~NOTFOUND",
-         "--no-pdf-header-footer")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--no-pdf-header-footer",
+)
 
 
 class PdfError(RuntimeError):
@@ -28,8 +36,12 @@ def print_to_pdf(html: Path, pdf: Path | None = None, timeout: float = 120) -> P
         raise PdfError("headless Chromium not found (apt-get install -y chromium)")
     pdf = pdf or html.with_suffix(".pdf")
     with tempfile.TemporaryDirectory(prefix="hexo-chromium-") as profile:
-        run = subprocess.run([exe, *FLAGS, f"--user-data-dir={profile}", f"--print-to-pdf={pdf}",
-                              html.resolve().as_uri()], capture_output=True, text=True, timeout=timeout)
+        run = subprocess.run(
+            [exe, *FLAGS, f"--user-data-dir={profile}", f"--print-to-pdf={pdf}", html.resolve().as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     if run.returncode != 0 or not pdf.exists() or pdf.stat().st_size == 0:
         raise PdfError(f"chromium --print-to-pdf failed (exit {run.returncode}): {run.stderr.strip()[-300:]}")
     return pdf

@@ -36,7 +36,7 @@ def to_svg(fig: Figure) -> str:
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": f"hexo-{next(_counter)}"}):
         fig.savefig(buf, format="svg")
     svg = buf.getvalue()
-    return svg[svg.index("<svg"):]
+    return svg[svg.index("<svg") :]
 
 
 def _figure(width: float = 9.0, height: float = 3.2, constrained: bool = True) -> Figure:
@@ -78,9 +78,18 @@ def _text_color(rgb) -> str:
     return "#000" if 0.299 * r + 0.587 * g + 0.114 * b > 0.55 else "#fff"
 
 
-def heatmap(values: pd.DataFrame, *, title: str, vmin: float, vmax: float, colorbar: str,
-            notes: pd.DataFrame | None = None, enrolled: pd.DataFrame | None = None, column_label: str = "local day",
-            missing_label: str = "enrolled, no data") -> str:
+def heatmap(
+    values: pd.DataFrame,
+    *,
+    title: str,
+    vmin: float,
+    vmax: float,
+    colorbar: str,
+    notes: pd.DataFrame | None = None,
+    enrolled: pd.DataFrame | None = None,
+    column_label: str = "local day",
+    missing_label: str = "enrolled, no data",
+) -> str:
     """Rows x columns heatmap (columns: dates). NaN in an enrolled cell is grey; outside enrolment white.
 
     Small tables carry the `notes` text in each cell (black or white by the cell's lightness); past
@@ -139,19 +148,37 @@ def group_weekly(group_weeks: pd.DataFrame, metric: str, *, title: str, ylabel: 
         gf = gf.sort_values("week_start")
         x = pd.to_datetime(gf["week_start"]) + pd.Timedelta(hours=6 * k)  # small dodge: bands stay apart
         single = bool((gf["subjects_n"] <= 1).all())
-        n_text = f"n={int(gf['subjects_n'].min())}" if gf["subjects_n"].nunique() == 1 else \
-            f"n={int(gf['subjects_n'].min())}-{int(gf['subjects_n'].max())}"
-        ax.plot(x, gf["median_value"], "--" if single else "-", marker=GROUP_MARKERS[k % 8], markersize=4,
-                color=colors[g], label=f"{g} ({n_text})")
+        n_text = (
+            f"n={int(gf['subjects_n'].min())}"
+            if gf["subjects_n"].nunique() == 1
+            else f"n={int(gf['subjects_n'].min())}-{int(gf['subjects_n'].max())}"
+        )
+        ax.plot(
+            x,
+            gf["median_value"],
+            "--" if single else "-",
+            marker=GROUP_MARKERS[k % 8],
+            markersize=4,
+            color=colors[g],
+            label=f"{g} ({n_text})",
+        )
         if not single:
             if len(gf) > 1:
                 ax.fill_between(x, gf["q1_value"], gf["q3_value"], color=colors[g], alpha=0.18, linewidth=0)
-            ax.errorbar(x, gf["median_value"], yerr=[gf["median_value"] - gf["q1_value"],
-                        gf["q3_value"] - gf["median_value"]], fmt="none", ecolor=colors[g], alpha=0.6, capsize=2)
+            ax.errorbar(
+                x,
+                gf["median_value"],
+                yerr=[gf["median_value"] - gf["q1_value"], gf["q3_value"] - gf["median_value"]],
+                fmt="none",
+                ecolor=colors[g],
+                alpha=0.6,
+                capsize=2,
+            )
         if annotate:
             for xi, yi, n in zip(x, gf["median_value"], gf["subjects_n"]):
-                ax.annotate(f"{int(n)}", (xi, yi), textcoords="offset points", xytext=(3, 4), fontsize=7,
-                            color=colors[g])
+                ax.annotate(
+                    f"{int(n)}", (xi, yi), textcoords="offset points", xytext=(3, 4), fontsize=7, color=colors[g]
+                )
     _date_axis(ax, frame["week_start"])
     ax.legend(fontsize=8, framealpha=0.8, loc="best")
     ax.set_title(title, loc="left", fontsize=11)
@@ -218,13 +245,26 @@ def small_multiples(days: pd.DataFrame, metric: str, *, title: str, ylabel: str)
         ax.plot(xy[:, 0], xy[:, 1], "-", color=color, linewidth=0.7, rasterized=True)
         f, h = np.vstack(filled[color]), np.vstack(hollow[color])
         ax.plot(f[:, 0], f[:, 1], "o", color=color, markersize=1.8, linestyle="none", rasterized=True)
-        ax.plot(h[:, 0], h[:, 1], "o", markerfacecolor="white", markeredgecolor=color, markersize=2.6,
-                markeredgewidth=0.7, linestyle="none", rasterized=True)
+        ax.plot(
+            h[:, 0],
+            h[:, 1],
+            "o",
+            markerfacecolor="white",
+            markeredgecolor=color,
+            markersize=2.6,
+            markeredgewidth=0.7,
+            linestyle="none",
+            rasterized=True,
+        )
     ax.set_xlim(-0.25, cols * (1 + gap_x))
     ax.set_ylim(-(rows - 1) * (1 + gap_y) - 0.05, 1 + top)
     ax.axis("off")
-    ax.set_title(f"{title}: each panel {d0:%Y-%m-%d} to {d1:%Y-%m-%d}, y from {lo:.4g} to {hi:.4g} {ylabel} "
-                 "(shared); hollow markers: partial days", loc="left", fontsize=9.5)
+    ax.set_title(
+        f"{title}: each panel {d0:%Y-%m-%d} to {d1:%Y-%m-%d}, y from {lo:.4g} to {hi:.4g} {ylabel} "
+        "(shared); hollow markers: partial days",
+        loc="left",
+        fontsize=9.5,
+    )
     return to_svg(fig)
 
 
@@ -243,8 +283,16 @@ def comparison(comp: pd.DataFrame, metric: str, *, title: str, ylabel: str) -> s
         x = pd.to_datetime(gf["week_start"]) + pd.Timedelta(hours=8 * k)
         low = (gf["mean_difference"] - gf["ci95_low"]).fillna(0)
         high = (gf["ci95_high"] - gf["mean_difference"]).fillna(0)
-        ax.errorbar(x, gf["mean_difference"], yerr=[low, high], fmt=GROUP_MARKERS[k % 8] + "-", markersize=4,
-                    capsize=3, color=colors[g], label=f"{g} - {gf['reference_group'].iloc[0]}")
+        ax.errorbar(
+            x,
+            gf["mean_difference"],
+            yerr=[low, high],
+            fmt=GROUP_MARKERS[k % 8] + "-",
+            markersize=4,
+            capsize=3,
+            color=colors[g],
+            label=f"{g} - {gf['reference_group'].iloc[0]}",
+        )
     ax.axhline(0, color="#333", linewidth=0.8)
     _date_axis(ax, frame["week_start"])
     ax.legend(fontsize=8, framealpha=0.8, loc="best")

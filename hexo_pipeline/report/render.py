@@ -16,7 +16,7 @@ import re
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
@@ -35,16 +35,34 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 ISSUES_SHOWN = 200  # per kind; the rest is counted (rpt_data_issues has them all)
 
 # (metric of rpt_subject_week / rpt_group_week, label, unit)
-COMPLIANCE_METRICS = (("wear_hours_per_day", "Wear", "h/day"), ("valid_days", "Valid days", "days/week"),
-                      ("adherence_pct", "Adherence", "%"), ("survey_compliance_pct", "Survey compliance", "%"))
-PHYSIOLOGY_METRICS = (("hr_mean_bpm", "Heart rate", "bpm"), ("resting_hr_bpm", "Resting heart rate", "bpm"),
-                      ("rmssd_ms", "RMSSD", "ms"), ("sdnn_ms", "SDNN", "ms"), ("br_mean_rpm", "Breathing rate", "rpm"),
-                      ("steps_per_worn_day", "Steps", "steps/day"), ("sleep_hours_per_night", "Sleep", "h/night"))
-SMALL_MULTIPLES = (("hr_mean_bpm", "Heart rate", "bpm"), ("resting_hr_bpm", "Resting heart rate", "bpm"),
-                   ("rmssd_ms", "RMSSD", "ms"), ("br_mean_rpm", "Breathing rate", "rpm"))
-COMPARED = (("wear_hours_per_day", "Wear", "h/day"), ("adherence_pct", "Adherence", "%"),
-            ("survey_compliance_pct", "Survey compliance", "%"), ("hr_mean_bpm", "Heart rate", "bpm"),
-            ("rmssd_ms", "RMSSD", "ms"))
+COMPLIANCE_METRICS = (
+    ("wear_hours_per_day", "Wear", "h/day"),
+    ("valid_days", "Valid days", "days/week"),
+    ("adherence_pct", "Adherence", "%"),
+    ("survey_compliance_pct", "Survey compliance", "%"),
+)
+PHYSIOLOGY_METRICS = (
+    ("hr_mean_bpm", "Heart rate", "bpm"),
+    ("resting_hr_bpm", "Resting heart rate", "bpm"),
+    ("rmssd_ms", "RMSSD", "ms"),
+    ("sdnn_ms", "SDNN", "ms"),
+    ("br_mean_rpm", "Breathing rate", "rpm"),
+    ("steps_per_worn_day", "Steps", "steps/day"),
+    ("sleep_hours_per_night", "Sleep", "h/night"),
+)
+SMALL_MULTIPLES = (
+    ("hr_mean_bpm", "Heart rate", "bpm"),
+    ("resting_hr_bpm", "Resting heart rate", "bpm"),
+    ("rmssd_ms", "RMSSD", "ms"),
+    ("br_mean_rpm", "Breathing rate", "rpm"),
+)
+COMPARED = (
+    ("wear_hours_per_day", "Wear", "h/day"),
+    ("adherence_pct", "Adherence", "%"),
+    ("survey_compliance_pct", "Survey compliance", "%"),
+    ("hr_mean_bpm", "Heart rate", "bpm"),
+    ("rmssd_ms", "RMSSD", "ms"),
+)
 
 
 @dataclass
@@ -57,8 +75,11 @@ class Cell:
     flag: bool = False
 
 
-def render_study_reports(duckdb_path: str | os.PathLike[str], reports_dir: str | os.PathLike[str],
-                         data_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+def render_study_reports(
+    duckdb_path: str | os.PathLike[str],
+    reports_dir: str | os.PathLike[str],
+    data_dir: str | os.PathLike[str] | None = None,
+) -> list[Path]:
     """Render reports/<study>/index.html for every study in the published warehouse. Quarantined files
     are listed from `data_dir` (default: the parent of `reports_dir`, i.e. $HEXO_DATA_DIR)."""
     reports_dir = Path(reports_dir)
@@ -88,12 +109,18 @@ def render_html(data: StudyData) -> str:
     sections = {
         "compliance": _compliance_figures(data),
         "yield": [_yield_heatmap(data)],
-        "physiology": [plots.group_weekly(data.group_weeks, m, title=f"{label} per group and week", ylabel=unit)
-                       for m, label, unit in PHYSIOLOGY_METRICS],
-        "subjects": [plots.small_multiples(data.days, m, title=f"{label} per subject and day", ylabel=unit)
-                     for m, label, unit in SMALL_MULTIPLES],
-        "comparison": [plots.comparison(data.comparison, m, title=f"{label}: difference between groups per week",
-                                        ylabel=unit) for m, label, unit in COMPARED],
+        "physiology": [
+            plots.group_weekly(data.group_weeks, m, title=f"{label} per group and week", ylabel=unit)
+            for m, label, unit in PHYSIOLOGY_METRICS
+        ],
+        "subjects": [
+            plots.small_multiples(data.days, m, title=f"{label} per subject and day", ylabel=unit)
+            for m, label, unit in SMALL_MULTIPLES
+        ],
+        "comparison": [
+            plots.comparison(data.comparison, m, title=f"{label}: difference between groups per week", ylabel=unit)
+            for m, label, unit in COMPARED
+        ],
     }
     counter = iter(range(1000))
     figures = {name: [{"id": f"plot-{next(counter)}", "svg": svg} for svg in svgs] for name, svgs in sections.items()}
@@ -103,13 +130,19 @@ def render_html(data: StudyData) -> str:
         study=data.study,
         study_name=data.study_name,
         built_at=data.built_at,
-        rendered_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        rendered_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         overview=_overview(data),
-        thresholds=None if first is None else {
-            "window_days": int(first["window_days"]), "wear": _num(first["min_wear_hours_per_day"]),
-            "valid_days": int(first["min_valid_days"]), "adherence": _num(first["min_adherence_pct"], 0),
-            "survey": _num(first["min_survey_pct"], 0), "as_of": _date(first["as_of_date"]),
-            "window_start": _date(first["window_start"])},
+        thresholds=None
+        if first is None
+        else {
+            "window_days": int(first["window_days"]),
+            "wear": _num(first["min_wear_hours_per_day"]),
+            "valid_days": int(first["min_valid_days"]),
+            "adherence": _num(first["min_adherence_pct"], 0),
+            "survey": _num(first["min_survey_pct"], 0),
+            "as_of": _date(first["as_of_date"]),
+            "window_start": _date(first["window_start"]),
+        },
         attention=_attention_rows(attention),
         attention_ok=int((~attention["needs_attention"]).sum()) if len(attention) else 0,
         group_weeks=_group_week_rows(data.group_weeks),
@@ -129,8 +162,7 @@ def render_html(data: StudyData) -> str:
 def _compliance_figures(data: StudyData) -> list[str]:
     weeks = data.subject_weeks
     if not len(weeks):
-        return [plots.heatmap(pd.DataFrame(), title="Adherence per subject and week", vmin=0, vmax=100,
-                              colorbar="%")]
+        return [plots.heatmap(pd.DataFrame(), title="Adherence per subject and week", vmin=0, vmax=100, colorbar="%")]
     index = weeks["subject_label"] + " (" + weeks["group_name"] + ")"
     w = weeks.assign(row=index)
 
@@ -140,18 +172,36 @@ def _compliance_figures(data: StudyData) -> list[str]:
     enrolled = w.assign(e=True).pivot_table(index="row", columns="week_start", values="e", aggfunc="first")
     w = w.assign(
         adh_note=[f"{d}/{s}" if s else "" for d, s in zip(w["events_done"], w["events_scheduled"])],
-        svy_note=[f"{a}/{e:g}" if pd.notna(e) else "" for a, e in zip(w["survey_days_answered"],
-                                                                       w["survey_days_expected"])])
-    out = [plots.heatmap(pivot("adherence_pct"), title="Adherence per subject and week (events done / scheduled)",
-                         vmin=0, vmax=100, colorbar="adherence %", enrolled=enrolled.notna(),
-                         notes=w.pivot_table(index="row", columns="week_start", values="adh_note", aggfunc="first"),
-                         column_label="week starting (Monday)", missing_label="nothing scheduled")]
+        svy_note=[
+            f"{a}/{e:g}" if pd.notna(e) else "" for a, e in zip(w["survey_days_answered"], w["survey_days_expected"])
+        ],
+    )
+    out = [
+        plots.heatmap(
+            pivot("adherence_pct"),
+            title="Adherence per subject and week (events done / scheduled)",
+            vmin=0,
+            vmax=100,
+            colorbar="adherence %",
+            enrolled=enrolled.notna(),
+            notes=w.pivot_table(index="row", columns="week_start", values="adh_note", aggfunc="first"),
+            column_label="week starting (Monday)",
+            missing_label="nothing scheduled",
+        )
+    ]
     if data.has_surveys:
-        out.append(plots.heatmap(
-            pivot("survey_compliance_pct"), title="Survey compliance per subject and week (days answered / planned)",
-            vmin=0, vmax=100, colorbar="survey compliance %", enrolled=enrolled.notna(),
-            notes=w.pivot_table(index="row", columns="week_start", values="svy_note", aggfunc="first"),
-            column_label="week starting (Monday)"))
+        out.append(
+            plots.heatmap(
+                pivot("survey_compliance_pct"),
+                title="Survey compliance per subject and week (days answered / planned)",
+                vmin=0,
+                vmax=100,
+                colorbar="survey compliance %",
+                enrolled=enrolled.notna(),
+                notes=w.pivot_table(index="row", columns="week_start", values="svy_note", aggfunc="first"),
+                column_label="week starting (Monday)",
+            )
+        )
     return out
 
 
@@ -159,15 +209,23 @@ def _yield_heatmap(data: StudyData) -> str:
     d = data.days
     if not len(d):
         return plots.heatmap(pd.DataFrame(), title="Data yield", vmin=0, vmax=1, colorbar="")
-    d = d.assign(row=d["subject_label"] + " (" + d["group_name"].fillna("?") + ")",
-                 yield_ratio=d["ratio_valid_minutes"].where(d["has_data"]),
-                 note=[f"{w / 3600:.0f}" if w else "" for w in d["worn_s"]])
+    d = d.assign(
+        row=d["subject_label"] + " (" + d["group_name"].fillna("?") + ")",
+        yield_ratio=d["ratio_valid_minutes"].where(d["has_data"]),
+        note=[f"{w / 3600:.0f}" if w else "" for w in d["worn_s"]],
+    )
     values = d.pivot_table(index="row", columns="local_date", values="yield_ratio", aggfunc="first", dropna=False)
     enrolled = d.assign(e=True).pivot_table(index="row", columns="local_date", values="e", aggfunc="first")
     notes = d.pivot_table(index="row", columns="local_date", values="note", aggfunc="first")
-    return plots.heatmap(values, title="Data yield per subject and local day (share of valid minutes; "
-                         "numbers: worn hours)", vmin=0, vmax=1, colorbar="valid minutes / day",
-                         notes=notes, enrolled=enrolled.notna())
+    return plots.heatmap(
+        values,
+        title="Data yield per subject and local day (share of valid minutes; numbers: worn hours)",
+        vmin=0,
+        vmax=1,
+        colorbar="valid minutes / day",
+        notes=notes,
+        enrolled=enrolled.notna(),
+    )
 
 
 def _overview(data: StudyData) -> dict:
@@ -215,22 +273,49 @@ def _attention_rows(frame: pd.DataFrame) -> list[list[Cell]]:
     order = flagged[flags].sum(axis=1).sort_values(ascending=False, kind="stable").index if len(flagged) else []
     for r in flagged.loc[order].to_dict("records"):
         m, k = "rpt_attention", r["subject_id"]
-        rows.append([
-            _cell(m, k, "subject_label", r["subject_label"], r["subject_label"]),
-            _cell(m, k, "group_name", r["group_name"], r["group_name"]),
-            _cell(m, k, "attention_reasons", r["attention_reasons"], r["attention_reasons"]),
-            _cell(m, k, "wear_hours_per_day", r["wear_hours_per_day"], flag=r["low_wear"]),
-            _cell(m, k, "valid_days", r["valid_days"], f"{r['valid_days']} / {r['days_in_window']}",
-                  flag=r["low_valid_days"]),
-            _cell(m, k, "adherence_pct", r["adherence_pct"],
-                  f"{_num(r['adherence_pct'], 0)} % ({r['events_done']}/{r['events_scheduled']})"
-                  if r["events_scheduled"] else "nothing scheduled", flag=r["low_adherence"]),
-            _cell(m, k, "survey_compliance_pct", r["survey_compliance_pct"],
-                  f"{_num(r['survey_compliance_pct'], 0)} % ({r['survey_days_answered']} days)"
-                  if pd.notna(r["survey_compliance_pct"]) else "no surveys", flag=r["low_survey_compliance"]),
-            _cell(m, k, "last_data_date", r["last_data_date"],
-                  _date(r["last_data_date"]) if pd.notna(r["last_data_date"]) else "never (no data)"),
-        ])
+        rows.append(
+            [
+                _cell(m, k, "subject_label", r["subject_label"], r["subject_label"]),
+                _cell(m, k, "group_name", r["group_name"], r["group_name"]),
+                _cell(m, k, "attention_reasons", r["attention_reasons"], r["attention_reasons"]),
+                _cell(m, k, "wear_hours_per_day", r["wear_hours_per_day"], flag=r["low_wear"]),
+                _cell(
+                    m,
+                    k,
+                    "valid_days",
+                    r["valid_days"],
+                    f"{r['valid_days']} / {r['days_in_window']}",
+                    flag=r["low_valid_days"],
+                ),
+                _cell(
+                    m,
+                    k,
+                    "adherence_pct",
+                    r["adherence_pct"],
+                    f"{_num(r['adherence_pct'], 0)} % ({r['events_done']}/{r['events_scheduled']})"
+                    if r["events_scheduled"]
+                    else "nothing scheduled",
+                    flag=r["low_adherence"],
+                ),
+                _cell(
+                    m,
+                    k,
+                    "survey_compliance_pct",
+                    r["survey_compliance_pct"],
+                    f"{_num(r['survey_compliance_pct'], 0)} % ({r['survey_days_answered']} days)"
+                    if pd.notna(r["survey_compliance_pct"])
+                    else "no surveys",
+                    flag=r["low_survey_compliance"],
+                ),
+                _cell(
+                    m,
+                    k,
+                    "last_data_date",
+                    r["last_data_date"],
+                    _date(r["last_data_date"]) if pd.notna(r["last_data_date"]) else "never (no data)",
+                ),
+            ]
+        )
     return rows
 
 
@@ -243,8 +328,16 @@ def _group_week_rows(frame: pd.DataFrame) -> list[list[Cell]]:
     for (g, week), gf in wide.groupby(["group_name", "week_start"], sort=True):
         by_metric = {r["metric"]: r for r in gf.to_dict("records")}
         first = next(iter(by_metric.values()))
-        row = [Cell(g), Cell(_date(week)), _cell("rpt_group_week", f"{g}|{_date(week)}|wear_hours_per_day",
-                                                  "subjects_enrolled", first["subjects_enrolled"])]
+        row = [
+            Cell(g),
+            Cell(_date(week)),
+            _cell(
+                "rpt_group_week",
+                f"{g}|{_date(week)}|wear_hours_per_day",
+                "subjects_enrolled",
+                first["subjects_enrolled"],
+            ),
+        ]
         for m in metrics:
             r = by_metric.get(m)
             key = f"{g}|{_date(week)}|{m}"
@@ -252,8 +345,15 @@ def _group_week_rows(frame: pd.DataFrame) -> list[list[Cell]]:
                 row.append(Cell("no data"))
                 continue
             spread = "" if r["subjects_n"] < 2 else f" [{_num(r['q1_value'])}-{_num(r['q3_value'])}]"
-            row.append(_cell("rpt_group_week", key, "median_value", r["median_value"],
-                             f"{_num(r['median_value'])}{spread} (n={r['subjects_n']})"))
+            row.append(
+                _cell(
+                    "rpt_group_week",
+                    key,
+                    "median_value",
+                    r["median_value"],
+                    f"{_num(r['median_value'])}{spread} (n={r['subjects_n']})",
+                )
+            )
         rows.append(row)
     return rows
 
@@ -263,9 +363,15 @@ def _issue_rows(frame: pd.DataFrame) -> list[list[Cell]]:
     for _, kf in frame.groupby("issue_kind", sort=True) if len(frame) else []:
         for r in kf.head(ISSUES_SHOWN).to_dict("records"):
             key = f"{r['issue_kind']}|{r['subject_id']}|{_date(r['local_date'])}|{_raw(r['record_id'])}"
-            rows.append([Cell(r["issue_kind"]), Cell(r["subject_label"]), Cell(r["group_name"]),
-                         Cell(_date(r["local_date"])), _cell("rpt_data_issues", key, "detail", r["detail"],
-                                                             r["detail"])])
+            rows.append(
+                [
+                    Cell(r["issue_kind"]),
+                    Cell(r["subject_label"]),
+                    Cell(r["group_name"]),
+                    Cell(_date(r["local_date"])),
+                    _cell("rpt_data_issues", key, "detail", r["detail"], r["detail"]),
+                ]
+            )
     return rows
 
 
@@ -273,17 +379,24 @@ def _subject_rows(frame: pd.DataFrame) -> list[list[Cell]]:
     rows = []
     for r in frame.to_dict("records"):
         m, k = "rpt_study_adherence", r["subject_id"]
-        rows.append([
-            Cell(r["subject_code"] or r["username"]), Cell(r["group_name"]), Cell(r["device_model"] or "-"),
-            Cell(f"{_date(r['first_study_date'])} to {_date(r['last_study_date'])}"),
-            _cell(m, k, "days_with_data", r["days_with_data"]), _cell(m, k, "valid_days", r["valid_days"]),
-            _cell(m, k, "completeness_pct", r["completeness_pct"]),
-            _cell(m, k, "wear_hours_per_day", r["wear_hours_per_day"]),
-            _cell(m, k, "longest_gap_days", r["longest_gap_days"]),
-            _cell(m, k, "adherence_pct", r["adherence_pct"]),
-            _cell(m, k, "resting_hr_bpm", r["resting_hr_bpm"]), _cell(m, k, "rmssd_ms", r["rmssd_ms"]),
-            _cell(m, k, "sdnn_ms", r["sdnn_ms"]), _cell(m, k, "br_mean_rpm", r["br_mean_rpm"]),
-        ])
+        rows.append(
+            [
+                Cell(r["subject_code"] or r["username"]),
+                Cell(r["group_name"]),
+                Cell(r["device_model"] or "-"),
+                Cell(f"{_date(r['first_study_date'])} to {_date(r['last_study_date'])}"),
+                _cell(m, k, "days_with_data", r["days_with_data"]),
+                _cell(m, k, "valid_days", r["valid_days"]),
+                _cell(m, k, "completeness_pct", r["completeness_pct"]),
+                _cell(m, k, "wear_hours_per_day", r["wear_hours_per_day"]),
+                _cell(m, k, "longest_gap_days", r["longest_gap_days"]),
+                _cell(m, k, "adherence_pct", r["adherence_pct"]),
+                _cell(m, k, "resting_hr_bpm", r["resting_hr_bpm"]),
+                _cell(m, k, "rmssd_ms", r["rmssd_ms"]),
+                _cell(m, k, "sdnn_ms", r["sdnn_ms"]),
+                _cell(m, k, "br_mean_rpm", r["br_mean_rpm"]),
+            ]
+        )
     return rows
 
 

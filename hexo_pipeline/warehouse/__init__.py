@@ -3,5 +3,14 @@
 from .marts import MartsResult, build_marts, build_marts_and_report, dbt_build_args
 from .publish import DBT_PROJECT_DIR, Build, PublicationError, Warehouse, build_info
 
-__all__ = ["DBT_PROJECT_DIR", "Build", "MartsResult", "PublicationError", "Warehouse", "build_info", "build_marts",
-           "build_marts_and_report", "dbt_build_args"]
+__all__ = [
+    "DBT_PROJECT_DIR",
+    "Build",
+    "MartsResult",
+    "PublicationError",
+    "Warehouse",
+    "build_info",
+    "build_marts",
+    "build_marts_and_report",
+    "dbt_build_args",
+]

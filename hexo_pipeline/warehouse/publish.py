@@ -38,7 +38,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -75,7 +75,7 @@ class Warehouse:
     data_dir: Path
 
     @classmethod
-    def in_data_dir(cls, data_dir: str | os.PathLike[str] | None = None) -> "Warehouse":
+    def in_data_dir(cls, data_dir: str | os.PathLike[str] | None = None) -> Warehouse:
         return cls(Path(data_dir or os.environ.get("HEXO_DATA_DIR", "data")).resolve())
 
     @property
@@ -111,7 +111,7 @@ class Warehouse:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     @contextmanager
-    def build(self, *, full_refresh: bool = False, verify: bool = True) -> Iterator["Build"]:
+    def build(self, *, full_refresh: bool = False, verify: bool = True) -> Iterator[Build]:
         """A build into the state database, reset when `full_refresh` or the dbt project changed; its
         folder is removed on exit. Builders are serialized by an exclusive file lock. With `verify`, a lake
         that fails `verify_lake` raises PublicationError before dbt runs."""
@@ -130,7 +130,7 @@ class Warehouse:
                     more = f" (and {len(problems) - 1} more: `hexo-pipeline lake verify`)" if len(problems) > 1 else ""
                     raise PublicationError(f"lake check failed, nothing built: {problems[0]}{more}")
             lake.manifest.checkpoint()
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
             folder = builds / stamp
             folder.mkdir()
             build = Build(self, folder, fingerprint=project_fingerprint(), lake_version=lake.manifest.version())
@@ -148,7 +148,7 @@ class Build:
     folder: Path
     fingerprint: str
     lake_version: str = ""  # the lake manifest's version this build reads (Manifest.version)
-    inputs: str = ""        # a digest of the build's other inputs (dbt vars, selection), set by the caller
+    inputs: str = ""  # a digest of the build's other inputs (dbt vars, selection), set by the caller
     seeded_from: Path | None = None
     published: bool = False
     started: float = 0.0
@@ -194,8 +194,12 @@ class Build:
         """The published marts were built from this very lake, dbt project and inputs: a build would
         change nothing (the no-change run costs a manifest listing instead of a dbt build)."""
         info = _read_build_info(self.warehouse.published)
-        return bool(self.lake_version) and info.get("lake_version") == self.lake_version \
-            and info.get("project_fingerprint") == self.fingerprint and info.get("inputs") == self.inputs
+        return (
+            bool(self.lake_version)
+            and info.get("lake_version") == self.lake_version
+            and info.get("project_fingerprint") == self.fingerprint
+            and info.get("inputs") == self.inputs
+        )
 
     def seed(self, *, full_refresh: bool) -> None:
         """Keep the state database for an incremental build, or start it empty (full rebuild)."""
@@ -237,7 +241,7 @@ class Build:
     def _finalize(self) -> dict:
         """Check the state holds marts, record the project fingerprint it was built with."""
         info = {
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "project_fingerprint": self.fingerprint,
             "lake_version": self.lake_version,
             "inputs": self.inputs,
@@ -275,10 +279,12 @@ class Build:
             tables = con.execute(
                 "select schema_name, table_name, comment from duckdb_tables() where database_name = 'state' "
                 f"and schema_name in ({', '.join('?' * len(PUBLISHED_SCHEMAS))}) order by all",
-                list(PUBLISHED_SCHEMAS)).fetchall()
+                list(PUBLISHED_SCHEMAS),
+            ).fetchall()
             columns = con.execute(
                 "select schema_name, table_name, column_name, comment from duckdb_columns() "
-                "where database_name = 'state' and comment is not null and comment <> '' order by all").fetchall()
+                "where database_name = 'state' and comment is not null and comment <> '' order by all"
+            ).fetchall()
             for schema in sorted({t[0] for t in tables}):
                 con.execute(f'create schema pub."{schema}"')
             for schema, table, comment in tables:

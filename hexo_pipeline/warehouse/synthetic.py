@@ -13,7 +13,7 @@ Signals are written with the lake's own writer (`Lake.write_partition`), so enco
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,8 +27,15 @@ from ..lake import Lake
 TS_US = pa.timestamp("us", tz="UTC")
 TS_NS = pa.timestamp("ns", tz="UTC")
 TICKS = 256
-SIGNAL_SCHEMA = pa.schema([("ts", TS_NS), ("datatype_id", pa.int32()), ("value", pa.int64()),
-                           ("record_id", pa.int64()), ("received_at", TS_US)])
+SIGNAL_SCHEMA = pa.schema(
+    [
+        ("ts", TS_NS),
+        ("datatype_id", pa.int32()),
+        ("value", pa.int64()),
+        ("record_id", pa.int64()),
+        ("received_at", TS_US),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -61,13 +68,14 @@ def _ticks(dt: datetime) -> int:
 
 
 def _day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    a = datetime.combine(day, time.min, tzinfo=tz).astimezone(timezone.utc)
-    b = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz).astimezone(timezone.utc)
+    a = datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
+    b = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
     return a, b
 
 
-def plan_records(*, subjects: int, days: int, start: date, tz: str, minutes: int, study_uuid: str,
-                 seed: int) -> list[SyntheticRecord]:
+def plan_records(
+    *, subjects: int, days: int, start: date, tz: str, minutes: int, study_uuid: str, seed: int
+) -> list[SyntheticRecord]:
     """Per subject and day: a morning record of `minutes` (missing on some days: days without data), and
     for subject 1 a night record crossing local midnight. Subject 4 wears an Astroskin."""
     rng = np.random.default_rng(seed)
@@ -82,13 +90,16 @@ def plan_records(*, subjects: int, days: int, start: date, tz: str, minutes: int
             if (s + d) % 5 == 3:  # a day without data
                 continue
             local = datetime.combine(day, time(8, int(rng.integers(0, 50))), tzinfo=zone)
-            begin = local.astimezone(timezone.utc) + timedelta(seconds=int(rng.integers(0, 256)) / TICKS)
+            begin = local.astimezone(UTC) + timedelta(seconds=int(rng.integers(0, 256)) / TICKS)
             out.append(SyntheticRecord(rid, uid, name, begin, minutes * 60, astroskin=(s % 4 == 3), sleep=False))
             rid += 1
             if s == 0:
-                night = datetime.combine(day, time(23, 30), tzinfo=zone).astimezone(timezone.utc)
-                out.append(SyntheticRecord(rid, uid, name, night + timedelta(seconds=3 / TICKS), minutes * 60,
-                                           astroskin=False, sleep=True))
+                night = datetime.combine(day, time(23, 30), tzinfo=zone).astimezone(UTC)
+                out.append(
+                    SyntheticRecord(
+                        rid, uid, name, night + timedelta(seconds=3 / TICKS), minutes * 60, astroskin=False, sleep=True
+                    )
+                )
                 rid += 1
     return out
 
@@ -140,28 +151,44 @@ def record_signals(rec: SyntheticRecord, seed: int) -> dict[str, pa.Table]:
         spo2_q = np.where(rng.random(n) < 0.05, 16, 0)
         temp = (34.0 * 256 + rng.normal(0, 40, n)).round().astype(np.int64)
         ids = (66, 1002, 81, 1003)
-        out["signals_astroskin"] = _long(np.tile(sec_ns, 4), np.repeat(ids, n),
-                                         np.concatenate([spo2, spo2_q, temp, np.zeros(n, np.int64)]))
+        out["signals_astroskin"] = _long(
+            np.tile(sec_ns, 4), np.repeat(ids, n), np.concatenate([spo2, spo2_q, temp, np.zeros(n, np.int64)])
+        )
     return out
 
 
 def _long(ts_ns: np.ndarray, ids: np.ndarray, values: np.ndarray) -> pa.Table:
     order = np.lexsort((ts_ns, ids))
-    return pa.table({"ts": pa.array(ts_ns[order], TS_NS), "datatype_id": pa.array(ids[order].astype(np.int32)),
-                     "value": pa.array(values[order].astype(np.int64))})
+    return pa.table(
+        {
+            "ts": pa.array(ts_ns[order], TS_NS),
+            "datatype_id": pa.array(ids[order].astype(np.int32)),
+            "value": pa.array(values[order].astype(np.int64)),
+        }
+    )
 
 
-def write_synthetic_lake(data_dir: str | Path, *, subjects: int = 4, days: int = 3, start: date = date(2026, 3, 6),
-                         tz: str = "America/Montreal", minutes: int = 90, study_uuid: str = "5e7a0c1d",
-                         seed: int = 11, received_at: datetime | None = None,
-                         study_side: bool = True) -> SyntheticLake:
+def write_synthetic_lake(
+    data_dir: str | Path,
+    *,
+    subjects: int = 4,
+    days: int = 3,
+    start: date = date(2026, 3, 6),
+    tz: str = "America/Montreal",
+    minutes: int = 90,
+    study_uuid: str = "5e7a0c1d",
+    seed: int = 11,
+    received_at: datetime | None = None,
+    study_side: bool = True,
+) -> SyntheticLake:
     """Write the lake under data_dir/lake. The default dates cross the 2026-03-08 DST change in Montreal."""
     root = Path(data_dir)
     lake = Lake(root / "lake")
     zone = ZoneInfo(tz)
-    received = received_at or datetime.now(timezone.utc).replace(microsecond=0)
-    records = plan_records(subjects=subjects, days=days, start=start, tz=tz, minutes=minutes,
-                           study_uuid=study_uuid, seed=seed)
+    received = received_at or datetime.now(UTC).replace(microsecond=0)
+    records = plan_records(
+        subjects=subjects, days=days, start=start, tz=tz, minutes=minutes, study_uuid=study_uuid, seed=seed
+    )
     result = SyntheticLake(root, tz, start, days, records)
     per_partition: dict[tuple[str, date], dict[str, list[pa.Table]]] = {}
     rec_rows: dict[tuple[str, date], list[dict]] = {}
@@ -184,31 +211,71 @@ def write_synthetic_lake(data_dir: str | Path, *, subjects: int = 4, days: int =
                 part = part.append_column("received_at", pa.array([received] * part.num_rows, TS_US))
                 per_partition.setdefault(key, {}).setdefault(dataset, []).append(part)
             a, b = max(rec.start, lo), min(rec.end, hi)
-            rec_rows.setdefault(key, []).append({
-                "record_id": rec.record_id, "user_id": rec.user_id, "start_at": rec.start, "end_at": rec.end,
-                "start_ticks": _ticks(rec.start), "end_ticks": _ticks(rec.end), "day_start_at": a, "day_end_at": b,
-                "duration_s": float(rec.seconds), "day_duration_s": (b - a).total_seconds(),
-                "device": ("ASTRO" if rec.astroskin else "HXSKIN") + f"12000{rec.user_id}", "status": "complete",
-                "last_modified": rec.end, "received_at": received})
+            rec_rows.setdefault(key, []).append(
+                {
+                    "record_id": rec.record_id,
+                    "user_id": rec.user_id,
+                    "start_at": rec.start,
+                    "end_at": rec.end,
+                    "start_ticks": _ticks(rec.start),
+                    "end_ticks": _ticks(rec.end),
+                    "day_start_at": a,
+                    "day_end_at": b,
+                    "duration_s": float(rec.seconds),
+                    "day_duration_s": (b - a).total_seconds(),
+                    "device": ("ASTRO" if rec.astroskin else "HXSKIN") + f"12000{rec.user_id}",
+                    "status": "complete",
+                    "last_modified": rec.end,
+                    "received_at": received,
+                }
+            )
             rg_start = rec.start if rec.sleep else rec.start + timedelta(minutes=10)
             rg_end = rec.end if rec.sleep else rg_start + timedelta(minutes=5)
             if rg_start < hi and rg_end > lo:
                 rg_id = rec.record_id * 10
-                range_rows.setdefault(key, []).append({
-                    "range_id": rg_id, "user_id": rec.user_id, "name": "sleep" if rec.sleep else "5 min Rest Test",
-                    "activitytype_id": 12 if rec.sleep else 106, "trainingroutine_id": 2 if rec.sleep else 1012,
-                    "rank": 0, "parent_id": None, "status": "complete", "start_at": rg_start, "end_at": rg_end,
-                    "start_ticks": _ticks(rg_start), "end_ticks": _ticks(rg_end), "day_start_at": max(rg_start, lo),
-                    "day_end_at": min(rg_end, hi), "duration_s": (rg_end - rg_start).total_seconds(),
-                    "last_modified": rg_end, "received_at": received})
-                metric_rows.setdefault(key, []).extend([
-                    {"range_id": rg_id, "metric_id": 44, "name": "heartrate_avg", "unit": "bpm", "value": 60.0,
-                     "received_at": received},
-                    {"range_id": rg_id, "metric_id": 180, "name": "SDNN", "unit": "s", "value": -1.0,
-                     "received_at": received}])
+                range_rows.setdefault(key, []).append(
+                    {
+                        "range_id": rg_id,
+                        "user_id": rec.user_id,
+                        "name": "sleep" if rec.sleep else "5 min Rest Test",
+                        "activitytype_id": 12 if rec.sleep else 106,
+                        "trainingroutine_id": 2 if rec.sleep else 1012,
+                        "rank": 0,
+                        "parent_id": None,
+                        "status": "complete",
+                        "start_at": rg_start,
+                        "end_at": rg_end,
+                        "start_ticks": _ticks(rg_start),
+                        "end_ticks": _ticks(rg_end),
+                        "day_start_at": max(rg_start, lo),
+                        "day_end_at": min(rg_end, hi),
+                        "duration_s": (rg_end - rg_start).total_seconds(),
+                        "last_modified": rg_end,
+                        "received_at": received,
+                    }
+                )
+                metric_rows.setdefault(key, []).extend(
+                    [
+                        {
+                            "range_id": rg_id,
+                            "metric_id": 44,
+                            "name": "heartrate_avg",
+                            "unit": "bpm",
+                            "value": 60.0,
+                            "received_at": received,
+                        },
+                        {
+                            "range_id": rg_id,
+                            "metric_id": 180,
+                            "name": "SDNN",
+                            "unit": "s",
+                            "value": -1.0,
+                            "received_at": received,
+                        },
+                    ]
+                )
             day += timedelta(days=1)
     from ..ingest.subject_day import RANGE_METRICS_SCHEMA, RANGES_SCHEMA, RECORDS_SCHEMA
-
     from ..ingest.summaries import summarize_signals, write_summaries
 
     families = {f"signals_{family.value}": family for family in catalog.Family}
@@ -221,14 +288,26 @@ def write_synthetic_lake(data_dir: str | Path, *, subjects: int = 4, days: int =
         write_summaries(lake, username, day, summarize_signals(tables, received))
         lake.write_partition("records", username, day, pa.Table.from_pylist(rec_rows[(username, day)], RECORDS_SCHEMA))
         if (username, day) in range_rows:
-            lake.write_partition("ranges", username, day, pa.Table.from_pylist(range_rows[(username, day)], RANGES_SCHEMA))
-            lake.write_partition("range_metrics", username, day,
-                                 pa.Table.from_pylist(metric_rows[(username, day)], RANGE_METRICS_SCHEMA))
+            lake.write_partition(
+                "ranges", username, day, pa.Table.from_pylist(range_rows[(username, day)], RANGES_SCHEMA)
+            )
+            lake.write_partition(
+                "range_metrics", username, day, pa.Table.from_pylist(metric_rows[(username, day)], RANGE_METRICS_SCHEMA)
+            )
     users = sorted(result.usernames.items())
-    lake.write_study_table("subjects", pa.table({
-        "user_id": pa.array([u for u, _ in users], pa.int64()), "username": [n for _, n in users],
-        "first_name": ["Synthetic"] * len(users), "last_name": [n[-3:] for _, n in users],
-        "email": [f"{n}@example.org" for _, n in users], "received_at": pa.array([received] * len(users), TS_US)}))
+    lake.write_study_table(
+        "subjects",
+        pa.table(
+            {
+                "user_id": pa.array([u for u, _ in users], pa.int64()),
+                "username": [n for _, n in users],
+                "first_name": ["Synthetic"] * len(users),
+                "last_name": [n[-3:] for _, n in users],
+                "email": [f"{n}@example.org" for _, n in users],
+                "received_at": pa.array([received] * len(users), TS_US),
+            }
+        ),
+    )
     lake.write_study_table("datatypes", datatype_table())
     if study_side:
         _write_study_side(lake, result, study_uuid, received)
@@ -240,53 +319,137 @@ def _write_study_side(lake: Lake, result: SyntheticLake, study_uuid: str, receiv
     2nd subject is moved to the other group after the study ended, retroactively from onboarding, and per
     subject-day a planned rest test (done when the day has a record) and a survey (answered every other
     day) - the shapes of docs/lake.md, Study side."""
-    from ..ingest.study_side import (CALENDAR_SCHEMA, GROUP_HISTORY_SCHEMA, GROUPS_SCHEMA, MEMBERS_SCHEMA,
-                                     STUDY_SCHEMA, SURVEY_RESPONSES_SCHEMA)
+    from ..ingest.study_side import (
+        CALENDAR_SCHEMA,
+        GROUP_HISTORY_SCHEMA,
+        GROUPS_SCHEMA,
+        MEMBERS_SCHEMA,
+        STUDY_SCHEMA,
+        SURVEY_RESPONSES_SCHEMA,
+    )
 
     end = result.start + timedelta(days=result.days - 1)
-    lake.write_study_table("study", pa.Table.from_pylist([{
-        "study_id": 1, "uuid": study_uuid, "name": "Synthetic study", "start_date": result.start, "end_date": end,
-        "timezone": result.timezone, "owner_id": 1, "planning_json": "[]", "last_modified": received,
-        "received_at": received}], STUDY_SCHEMA))
-    lake.write_study_table("study_groups", pa.Table.from_pylist([
-        {"group_id": 11, "study_id": 1, "name": "control", "description": "", "received_at": received},
-        {"group_id": 12, "study_id": 1, "name": "intervention", "description": "", "received_at": received}],
-        GROUPS_SCHEMA))
-    members, history, events, responses = [], [], [], []
+    lake.write_study_table(
+        "study",
+        pa.Table.from_pylist(
+            [
+                {
+                    "study_id": 1,
+                    "uuid": study_uuid,
+                    "name": "Synthetic study",
+                    "start_date": result.start,
+                    "end_date": end,
+                    "timezone": result.timezone,
+                    "owner_id": 1,
+                    "planning_json": "[]",
+                    "last_modified": received,
+                    "received_at": received,
+                }
+            ],
+            STUDY_SCHEMA,
+        ),
+    )
+    lake.write_study_table(
+        "study_groups",
+        pa.Table.from_pylist(
+            [
+                {"group_id": 11, "study_id": 1, "name": "control", "description": "", "received_at": received},
+                {"group_id": 12, "study_id": 1, "name": "intervention", "description": "", "received_at": received},
+            ],
+            GROUPS_SCHEMA,
+        ),
+    )
+    members, history, _events, _responses = [], [], [], []
     worn_days = {(r.user_id, r.start.astimezone(ZoneInfo(result.timezone)).date()) for r in result.records}
     for i, (uid, name) in enumerate(sorted(result.usernames.items())):
         onboarding = result.start + timedelta(days=1 if i == 2 else 0)
         group = 11 if i % 2 == 0 else 12
-        history.append({"user_id": uid, "group_id": group, "since": onboarding, "assignment_index": 0,
-                        "assigned_at": datetime.combine(onboarding, time(9), tzinfo=timezone.utc), "received_at": received})
+        history.append(
+            {
+                "user_id": uid,
+                "group_id": group,
+                "since": onboarding,
+                "assignment_index": 0,
+                "assigned_at": datetime.combine(onboarding, time(9), tzinfo=UTC),
+                "received_at": received,
+            }
+        )
         if i == 1:  # moved after the study ended, retroactively from onboarding
             group = 11
-            history.append({"user_id": uid, "group_id": group, "since": onboarding, "assignment_index": 1,
-                            "assigned_at": datetime.combine(end + timedelta(days=2), time(9), tzinfo=timezone.utc),
-                            "received_at": received})
-        members.append({"member_id": 100 + i, "study_id": 1, "user_id": uid, "subject_id": name.split("_", 1)[1],
-                        "onboarding_date": onboarding, "end_date": end, "group_id": group, "last_modified": received,
-                        "received_at": received})
+            history.append(
+                {
+                    "user_id": uid,
+                    "group_id": group,
+                    "since": onboarding,
+                    "assignment_index": 1,
+                    "assigned_at": datetime.combine(end + timedelta(days=2), time(9), tzinfo=UTC),
+                    "received_at": received,
+                }
+            )
+        members.append(
+            {
+                "member_id": 100 + i,
+                "study_id": 1,
+                "user_id": uid,
+                "subject_id": name.split("_", 1)[1],
+                "onboarding_date": onboarding,
+                "end_date": end,
+                "group_id": group,
+                "last_modified": received,
+                "received_at": received,
+            }
+        )
         day = onboarding
         while day <= end:
             done_rest = (uid, day) in worn_days
             answered = (i + day.toordinal()) % 2 == 0
             day_events = [
-                {"event_id": uid * 100000 + day.toordinal() * 10, "user_id": uid, "date": day, "name": "5 min Rest Test",
-                 "done": done_rest, "done_by": f"/api/range/{uid}{day.toordinal()}/" if done_rest else None,
-                 "resource_uri": "/api/trainingroutine/1012/", "start_time": "07:00", "end_time": "11:00",
-                 "received_at": received},
-                {"event_id": uid * 100000 + day.toordinal() * 10 + 1, "user_id": uid, "date": day,
-                 "name": "Daily survey", "done": answered,
-                 "done_by": f"/api/surveyresponse/{uid}{day.toordinal()}/" if answered else None,
-                 "resource_uri": "/api/survey/1/", "start_time": None, "end_time": None, "received_at": received}]
+                {
+                    "event_id": uid * 100000 + day.toordinal() * 10,
+                    "user_id": uid,
+                    "date": day,
+                    "name": "5 min Rest Test",
+                    "done": done_rest,
+                    "done_by": f"/api/range/{uid}{day.toordinal()}/" if done_rest else None,
+                    "resource_uri": "/api/trainingroutine/1012/",
+                    "start_time": "07:00",
+                    "end_time": "11:00",
+                    "received_at": received,
+                },
+                {
+                    "event_id": uid * 100000 + day.toordinal() * 10 + 1,
+                    "user_id": uid,
+                    "date": day,
+                    "name": "Daily survey",
+                    "done": answered,
+                    "done_by": f"/api/surveyresponse/{uid}{day.toordinal()}/" if answered else None,
+                    "resource_uri": "/api/survey/1/",
+                    "start_time": None,
+                    "end_time": None,
+                    "received_at": received,
+                },
+            ]
             lake.write_partition("calendar_events", name, day, pa.Table.from_pylist(day_events, CALENDAR_SCHEMA))
             if answered:
-                lake.write_partition("survey_responses", name, day, pa.Table.from_pylist([{
-                    "response_id": int(f"{uid}{day.toordinal()}"), "user_id": uid, "survey_id": 1, "date": day,
-                    "created_at": datetime.combine(day, time(22), tzinfo=timezone.utc),
-                    "answers_json": '{"fatigue": 3, "sleep_quality": 4}', "received_at": received}],
-                    SURVEY_RESPONSES_SCHEMA))
+                lake.write_partition(
+                    "survey_responses",
+                    name,
+                    day,
+                    pa.Table.from_pylist(
+                        [
+                            {
+                                "response_id": int(f"{uid}{day.toordinal()}"),
+                                "user_id": uid,
+                                "survey_id": 1,
+                                "date": day,
+                                "created_at": datetime.combine(day, time(22), tzinfo=UTC),
+                                "answers_json": '{"fatigue": 3, "sleep_quality": 4}',
+                                "received_at": received,
+                            }
+                        ],
+                        SURVEY_RESPONSES_SCHEMA,
+                    ),
+                )
             day += timedelta(days=1)
     lake.write_study_table("study_members", pa.Table.from_pylist(members, MEMBERS_SCHEMA))
     lake.write_study_table("study_group_history", pa.Table.from_pylist(history, GROUP_HISTORY_SCHEMA))
@@ -294,26 +457,72 @@ def _write_study_side(lake: Lake, result: SyntheticLake, study_uuid: str, receiv
 
 def datatype_table() -> pa.Table:
     """The catalog as the datatype_catalog asset writes it."""
-    rows = [{"datatype_id": d.id, "name": d.name, "unit": d.unit, "rate_hz": d.rate_hz, "synchronous": d.synchronous,
-             "family": d.family.value, "scale": d.scale, "offset": d.offset, "signed": d.signed,
-             "quality_datatype_id": d.quality_id, "info": d.info} for d in catalog.DATATYPES]
-    return pa.Table.from_pylist(rows, schema=pa.schema([
-        ("datatype_id", pa.int32()), ("name", pa.string()), ("unit", pa.string()), ("rate_hz", pa.float64()),
-        ("synchronous", pa.bool_()), ("family", pa.string()), ("scale", pa.float64()), ("offset", pa.float64()),
-        ("signed", pa.bool_()), ("quality_datatype_id", pa.int32()), ("info", pa.string())]))
+    rows = [
+        {
+            "datatype_id": d.id,
+            "name": d.name,
+            "unit": d.unit,
+            "rate_hz": d.rate_hz,
+            "synchronous": d.synchronous,
+            "family": d.family.value,
+            "scale": d.scale,
+            "offset": d.offset,
+            "signed": d.signed,
+            "quality_datatype_id": d.quality_id,
+            "info": d.info,
+        }
+        for d in catalog.DATATYPES
+    ]
+    return pa.Table.from_pylist(
+        rows,
+        schema=pa.schema(
+            [
+                ("datatype_id", pa.int32()),
+                ("name", pa.string()),
+                ("unit", pa.string()),
+                ("rate_hz", pa.float64()),
+                ("synchronous", pa.bool_()),
+                ("family", pa.string()),
+                ("scale", pa.float64()),
+                ("offset", pa.float64()),
+                ("signed", pa.bool_()),
+                ("quality_datatype_id", pa.int32()),
+                ("info", pa.string()),
+            ]
+        ),
+    )
 
 
-def scale_lake(source_lake: str | Path, target_lake: str | Path, *, subjects: int, days: int,
-               datasets: tuple[str, ...] = ("records", "ranges", "range_metrics", "signals_vitals", "signals_events",
-                                            "signals_astroskin", "vitals_minutes", "hrv_windows", "steps_minutes",
-                                            "astroskin_minutes")) -> int:
+def scale_lake(
+    source_lake: str | Path,
+    target_lake: str | Path,
+    *,
+    subjects: int,
+    days: int,
+    datasets: tuple[str, ...] = (
+        "records",
+        "ranges",
+        "range_metrics",
+        "signals_vitals",
+        "signals_events",
+        "signals_astroskin",
+        "vitals_minutes",
+        "hrv_windows",
+        "steps_minutes",
+        "astroskin_minutes",
+    ),
+) -> int:
     """Copy a lake's subject-day partitions into `subjects` x `days` partitions (cycling over the source's
     subject-days, dates shifted, ids offset so records stay unique). Returns the number of files written.
     Study tables are copied, with the subjects list extended."""
     src, dst = Path(source_lake), Path(target_lake)
     lake = Lake(dst)
-    keys = sorted({(p.parent.parent.name[len("subject="):], p.parent.name[len("date="):])
-                   for p in (src / "records").glob("*/*/*.parquet")})
+    keys = sorted(
+        {
+            (p.parent.parent.name[len("subject=") :], p.parent.name[len("date=") :])
+            for p in (src / "records").glob("*/*/*.parquet")
+        }
+    )
     if not keys:
         raise ValueError(f"no records partitions under {src}")
     subjects_src = pq.read_table(src / "subjects" / "data.parquet")
@@ -339,10 +548,16 @@ def scale_lake(source_lake: str | Path, target_lake: str | Path, *, subjects: in
                 lake.write_partition(dataset, username, day, table, signal=dataset.startswith("signals_"))
                 written += 1
     received = subjects_src.column("received_at")[0].as_py()
-    lake.write_study_table("subjects", pa.table({
-        "user_id": pa.array([u["user_id"] for u in new_users], pa.int64()),
-        "username": [u["username"] for u in new_users],
-        "received_at": pa.array([received] * len(new_users), TS_US)}))
+    lake.write_study_table(
+        "subjects",
+        pa.table(
+            {
+                "user_id": pa.array([u["user_id"] for u in new_users], pa.int64()),
+                "username": [u["username"] for u in new_users],
+                "received_at": pa.array([received] * len(new_users), TS_US),
+            }
+        ),
+    )
     for study_table in ("datatypes",):
         if (src / study_table / "data.parquet").exists():
             lake.write_study_table(study_table, pq.read_table(src / study_table / "data.parquet"))
@@ -356,11 +571,13 @@ def _clip_records(table: pa.Table) -> pa.Table:
 
     start, end = table.column("day_start_at"), table.column("day_end_at")
     ticks = lambda col: pc.divide(pc.multiply(col.cast(pa.int64()), 256), 1_000_000)  # us -> 1/256 s
-    return (table.set_column(table.schema.get_field_index("start_at"), "start_at", start)
-            .set_column(table.schema.get_field_index("end_at"), "end_at", end)
-            .set_column(table.schema.get_field_index("start_ticks"), "start_ticks", ticks(start))
-            .set_column(table.schema.get_field_index("end_ticks"), "end_ticks", ticks(end))
-            .set_column(table.schema.get_field_index("duration_s"), "duration_s", table.column("day_duration_s")))
+    return (
+        table.set_column(table.schema.get_field_index("start_at"), "start_at", start)
+        .set_column(table.schema.get_field_index("end_at"), "end_at", end)
+        .set_column(table.schema.get_field_index("start_ticks"), "start_ticks", ticks(start))
+        .set_column(table.schema.get_field_index("end_ticks"), "end_ticks", ticks(end))
+        .set_column(table.schema.get_field_index("duration_s"), "duration_s", table.column("day_duration_s"))
+    )
 
 
 def _shift_copy(table: pa.Table, shift_us: int, id_offset: int, user_id: int) -> pa.Table:

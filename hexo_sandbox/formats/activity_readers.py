@@ -15,7 +15,7 @@ import io
 import math
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from lxml import etree
@@ -26,7 +26,7 @@ from .activity_writers import AX_NS, TCD_NS
 
 TCX_TYPE = "application/vnd.garmin.tcx+xml"
 FIT_TYPE = "application/vnd.ant.fit"
-SEMICIRCLE_DEG = 180.0 / 2 ** 31
+SEMICIRCLE_DEG = 180.0 / 2**31
 MAX_SECONDS = 48 * 3600  # an activity file longer than two days is refused
 
 
@@ -69,8 +69,13 @@ def parse(content_type: str, body: bytes) -> ParsedActivity:
     raise ImportFailed(f"unsupported file type {content_type!r}: send {TCX_TYPE} or {FIT_TYPE}")
 
 
-def _grid(start: datetime, times: list[datetime], columns: dict[str, list[float]],
-          lap_bounds: list[tuple[datetime, float]], sport: str) -> ParsedActivity:
+def _grid(
+    start: datetime,
+    times: list[datetime],
+    columns: dict[str, list[float]],
+    lap_bounds: list[tuple[datetime, float]],
+    sport: str,
+) -> ParsedActivity:
     if not times:
         raise ImportFailed("the file holds no samples")
     start_s = start.timestamp()
@@ -111,8 +116,17 @@ def _parse_tcx(body: bytes) -> ParsedActivity:
     if activity is None:
         raise ImportFailed("the TCX file holds no Activity (workouts and courses are not imported)")
     sport = _TCX_SPORTS.get(activity.get("Sport", "Other"), "other")
-    names = ("heart_rate", "breathing_rate", "tidal_volume", "minute_ventilation", "lat", "lon", "altitude",
-             "speed", "cadence")
+    names = (
+        "heart_rate",
+        "breathing_rate",
+        "tidal_volume",
+        "minute_ventilation",
+        "lat",
+        "lon",
+        "altitude",
+        "speed",
+        "cadence",
+    )
     columns: dict[str, list[float]] = {k: [] for k in names}
     times: list[datetime] = []
     laps: list[tuple[datetime, float]] = []
@@ -149,7 +163,7 @@ def _time(text: str | None) -> datetime:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise ImportFailed(f"bad TCX time {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 # -- FIT ------------------------------------------------------------------------------------------------
@@ -196,8 +210,9 @@ def _parse_fit(body: bytes) -> ParsedActivity:
     if sport != "cycling":  # FIT running cadence is strides/min (both feet: x 2); cycling is rpm
         columns["cadence"] = [c * 2 for c in columns["cadence"]]
     laps.sort()
-    start = min([d for d in (start, laps[0][0] if laps else None, times[0] if times else None) if d is not None],
-                default=None)
+    start = min(
+        [d for d in (start, laps[0][0] if laps else None, times[0] if times else None) if d is not None], default=None
+    )
     if start is None:
         raise ImportFailed("the FIT file holds no activity")
     if not times:
@@ -208,4 +223,4 @@ def _parse_fit(body: bytes) -> ParsedActivity:
 
 def _utc(value: datetime) -> datetime:
     # fitparse returns naive UTC datetimes (FIT timestamps are UTC)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

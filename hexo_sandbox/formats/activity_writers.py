@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -41,8 +41,18 @@ from fit_tool.profile.messages.hrv_message import HrvMessage
 from fit_tool.profile.messages.lap_message import LapMessage
 from fit_tool.profile.messages.record_message import RecordMessage
 from fit_tool.profile.messages.session_message import SessionMessage
-from fit_tool.profile.profile_type import (Activity, Event, EventType, FileType, Intensity, LapTrigger,
-                                           Manufacturer, SessionTrigger, Sport, SubSport)
+from fit_tool.profile.profile_type import (
+    Activity,
+    Event,
+    EventType,
+    FileType,
+    Intensity,
+    LapTrigger,
+    Manufacturer,
+    SessionTrigger,
+    Sport,
+    SubSport,
+)
 from lxml import etree
 
 from hexo_pipeline.hexoskin.timestamps import from_ticks
@@ -68,9 +78,19 @@ SPORTS: dict[str, tuple[str, Sport]] = {
 }
 _SPORT_ALIASES = {"run": "running", "walk": "walking", "biking": "cycling", "generic": "other"}
 
-_CHANNELS = ("heart_rate_bpm", "breathing_rate_rpm", "tidal_volume_ml", "minute_ventilation_ml_min",
-             "energy_w", "speed_mps", "cadence_spm", "distance_m", "latitude_deg", "longitude_deg",
-             "altitude_m")
+_CHANNELS = (
+    "heart_rate_bpm",
+    "breathing_rate_rpm",
+    "tidal_volume_ml",
+    "minute_ventilation_ml_min",
+    "energy_w",
+    "speed_mps",
+    "cadence_spm",
+    "distance_m",
+    "latitude_deg",
+    "longitude_deg",
+    "altitude_m",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,16 +103,16 @@ class ActivityData:
     rr_s: beat-to-beat intervals (s) from the start, for FIT `hrv` messages (TCX has no place for them).
     """
 
-    sport: str                                   # running | walking | cycling | other
-    start: datetime                              # timezone-aware; stored as UTC
-    elapsed_s: np.ndarray                        # seconds since start, strictly increasing (1 Hz)
+    sport: str  # running | walking | cycling | other
+    start: datetime  # timezone-aware; stored as UTC
+    elapsed_s: np.ndarray  # seconds since start, strictly increasing (1 Hz)
     heart_rate_bpm: np.ndarray | None = None
     breathing_rate_rpm: np.ndarray | None = None
     tidal_volume_ml: np.ndarray | None = None
     minute_ventilation_ml_min: np.ndarray | None = None
-    energy_w: np.ndarray | None = None           # energy expenditure rate; lap Calories integrate it
+    energy_w: np.ndarray | None = None  # energy expenditure rate; lap Calories integrate it
     speed_mps: np.ndarray | None = None
-    cadence_spm: np.ndarray | None = None        # steps/min, both feet
+    cadence_spm: np.ndarray | None = None  # steps/min, both feet
     distance_m: np.ndarray | None = None
     latitude_deg: np.ndarray | None = None
     longitude_deg: np.ndarray | None = None
@@ -112,9 +132,9 @@ class ActivityData:
         n = elapsed.size
         if n == 0 or np.any(np.diff(elapsed) <= 0) or elapsed[0] < 0:
             raise ValueError("elapsed_s must be non-empty, >= 0 and strictly increasing")
-        set_ = object.__setattr__   # frozen: normalise once here
+        set_ = object.__setattr__  # frozen: normalise once here
         set_(self, "sport", sport)
-        set_(self, "start", self.start.astimezone(timezone.utc))
+        set_(self, "start", self.start.astimezone(UTC))
         set_(self, "elapsed_s", elapsed)
         for name in _CHANNELS:
             values = getattr(self, name)
@@ -153,8 +173,7 @@ class ActivityData:
         fix = np.flatnonzero(self.has_position)
         if fix.size == 0:
             return None
-        at_fix = np.concatenate(([0.0], np.cumsum(segment_lengths(self.latitude_deg[fix],
-                                                                   self.longitude_deg[fix]))))
+        at_fix = np.concatenate(([0.0], np.cumsum(segment_lengths(self.latitude_deg[fix], self.longitude_deg[fix]))))
         last = np.searchsorted(fix, np.arange(self.n), side="right") - 1
         return np.where(last >= 0, at_fix[np.clip(last, 0, None)], 0.0)
 
@@ -167,9 +186,16 @@ def activity_from_route(route: RouteArrays, **fields: Any) -> ActivityData:
     """ActivityData with the route's time, GPS, speed, distance and cadence; `fields` adds or overrides
     (heart_rate_bpm=..., laps=..., rr_s=...)."""
     base: dict[str, Any] = dict(
-        sport=GAITS[route.kind].sport, start=from_ticks(route.start_ticks), elapsed_s=route.elapsed_s,
-        speed_mps=route.speed_mps, cadence_spm=route.cadence_spm, distance_m=route.distance_m,
-        latitude_deg=route.lat_deg, longitude_deg=route.lon_deg, altitude_m=route.altitude_m)
+        sport=GAITS[route.kind].sport,
+        start=from_ticks(route.start_ticks),
+        elapsed_s=route.elapsed_s,
+        speed_mps=route.speed_mps,
+        cadence_spm=route.cadence_spm,
+        distance_m=route.distance_m,
+        latitude_deg=route.lat_deg,
+        longitude_deg=route.lon_deg,
+        altitude_m=route.altitude_m,
+    )
     return ActivityData(**(base | fields))
 
 
@@ -198,7 +224,7 @@ def _hr_valid(hr: np.ndarray | None) -> np.ndarray | None:
     if hr is None:
         return None
     rounded = np.rint(hr)
-    return np.where((rounded >= 1) & (rounded <= 254), rounded, np.nan)   # 255 is FIT's 'invalid'
+    return np.where((rounded >= 1) & (rounded <= 254), rounded, np.nan)  # 255 is FIT's 'invalid'
 
 
 def _lap_stats(a: ActivityData, distance: np.ndarray | None) -> list[_LapStats]:
@@ -210,15 +236,20 @@ def _lap_stats(a: ActivityData, distance: np.ndarray | None) -> list[_LapStats]:
         dist = None if distance is None else float(distance[i1 - 1] - (distance[i0 - 1] if i0 else 0.0))
         speed, cad, h = (_finite(None if v is None else v[i0:i1]) for v in (a.speed_mps, a.cadence_spm, hr))
         energy = _finite(None if a.energy_w is None else a.energy_w[i0:i1])
-        out.append(_LapStats(
-            start_s=float(a.elapsed_s[i0]), total_time_s=total, distance_m=dist,
-            max_speed_mps=float(speed.max()) if speed.size else None,
-            avg_speed_mps=dist / total if dist is not None else None,
-            calories=int(round(energy.sum() / J_PER_KCAL)) if energy.size else None,   # 1 s per sample
-            avg_hr=int(round(h.mean())) if h.size else None,
-            max_hr=int(h.max()) if h.size else None,
-            avg_strides_pm=int(round(cad.mean() / 2)) if cad.size else None,
-            max_strides_pm=int(round(cad.max() / 2)) if cad.size else None))
+        out.append(
+            _LapStats(
+                start_s=float(a.elapsed_s[i0]),
+                total_time_s=total,
+                distance_m=dist,
+                max_speed_mps=float(speed.max()) if speed.size else None,
+                avg_speed_mps=dist / total if dist is not None else None,
+                calories=int(round(energy.sum() / J_PER_KCAL)) if energy.size else None,  # 1 s per sample
+                avg_hr=int(round(h.mean())) if h.size else None,
+                max_hr=int(h.max()) if h.size else None,
+                avg_strides_pm=int(round(cad.mean() / 2)) if cad.size else None,
+                max_strides_pm=int(round(cad.max() / 2)) if cad.size else None,
+            )
+        )
     return out
 
 
@@ -259,28 +290,45 @@ def write_tcx(activity: ActivityData) -> bytes:
     alt = _texts(a.altitude_m, "%.1f", n)
     dist = _texts(distance, "%.2f", n)
     hr = _texts(_hr_valid(a.heart_rate_bpm), "%d", n)
-    tpx = [(_t("Speed", AX_NS), _texts(a.speed_mps, "%.3f", n)),
-           (_t("RunCadence", AX_NS), _texts(None if a.cadence_spm is None else
-                                             np.clip(np.rint(a.cadence_spm / 2), 0, 254), "%d", n))]
-    vitals = [(_t("BreathingRateRpm", HX_NS), _texts(a.breathing_rate_rpm, "%.1f", n)),
-              (_t("TidalVolumeMl", HX_NS), _texts(a.tidal_volume_ml, "%.0f", n)),
-              (_t("MinuteVentilationMlPerMin", HX_NS), _texts(a.minute_ventilation_ml_min, "%.0f", n)),
-              (_t("EnergyW", HX_NS), _texts(a.energy_w, "%.1f", n))]
+    tpx = [
+        (_t("Speed", AX_NS), _texts(a.speed_mps, "%.3f", n)),
+        (
+            _t("RunCadence", AX_NS),
+            _texts(None if a.cadence_spm is None else np.clip(np.rint(a.cadence_spm / 2), 0, 254), "%d", n),
+        ),
+    ]
+    vitals = [
+        (_t("BreathingRateRpm", HX_NS), _texts(a.breathing_rate_rpm, "%.1f", n)),
+        (_t("TidalVolumeMl", HX_NS), _texts(a.tidal_volume_ml, "%.0f", n)),
+        (_t("MinuteVentilationMlPerMin", HX_NS), _texts(a.minute_ventilation_ml_min, "%.0f", n)),
+        (_t("EnergyW", HX_NS), _texts(a.energy_w, "%.1f", n)),
+    ]
     tpx = [c for c in tpx if any(v is not None for v in c[1])]
     vitals = [c for c in vitals if any(v is not None for v in c[1])]
 
     sub = etree.SubElement
-    TRACKPOINT, TIME, POSITION, LAT, LON = (_t("Trackpoint"), _t("Time"), _t("Position"),
-                                            _t("LatitudeDegrees"), _t("LongitudeDegrees"))
-    ALT, DIST, HR, VALUE, EXT = (_t("AltitudeMeters"), _t("DistanceMeters"), _t("HeartRateBpm"),
-                                 _t("Value"), _t("Extensions"))
+    TRACKPOINT, TIME, POSITION, LAT, LON = (
+        _t("Trackpoint"),
+        _t("Time"),
+        _t("Position"),
+        _t("LatitudeDegrees"),
+        _t("LongitudeDegrees"),
+    )
+    ALT, DIST, HR, VALUE, EXT = (
+        _t("AltitudeMeters"),
+        _t("DistanceMeters"),
+        _t("HeartRateBpm"),
+        _t("Value"),
+        _t("Extensions"),
+    )
     TPX, VITALS = _t("TPX", AX_NS), _t("Vitals", HX_NS)
 
-    root = etree.Element(_t("TrainingCenterDatabase"),
-                         nsmap={None: TCD_NS, "ax": AX_NS, "hx": HX_NS, "xsi": XSI_NS})
-    root.set(_t("schemaLocation", XSI_NS),
-             f"{TCD_NS} http://www.garmin.com/xmlschemas/TrainingCenterDatabasev2.xsd "
-             f"{AX_NS} http://www.garmin.com/xmlschemas/ActivityExtensionv2.xsd")
+    root = etree.Element(_t("TrainingCenterDatabase"), nsmap={None: TCD_NS, "ax": AX_NS, "hx": HX_NS, "xsi": XSI_NS})
+    root.set(
+        _t("schemaLocation", XSI_NS),
+        f"{TCD_NS} http://www.garmin.com/xmlschemas/TrainingCenterDatabasev2.xsd "
+        f"{AX_NS} http://www.garmin.com/xmlschemas/ActivityExtensionv2.xsd",
+    )
     activity_el = sub(sub(root, _t("Activities")), _t("Activity"), Sport=SPORTS[a.sport][0])
     sub(activity_el, _t("Id")).text = times[0]
     for (i0, i1), st in zip(a.lap_bounds, stats):
@@ -289,14 +337,14 @@ def write_tcx(activity: ActivityData) -> bytes:
         sub(lap, _t("DistanceMeters")).text = f"{st.distance_m or 0.0:.2f}"
         if st.max_speed_mps is not None:
             sub(lap, _t("MaximumSpeed")).text = f"{st.max_speed_mps:.3f}"
-        sub(lap, _t("Calories")).text = str(st.calories or 0)     # required by the XSD; 0 = unknown
+        sub(lap, _t("Calories")).text = str(st.calories or 0)  # required by the XSD; 0 = unknown
         if st.avg_hr is not None:
             sub(sub(lap, _t("AverageHeartRateBpm")), VALUE).text = str(st.avg_hr)
             sub(sub(lap, _t("MaximumHeartRateBpm")), VALUE).text = str(st.max_hr)
         sub(lap, _t("Intensity")).text = "Active"
         sub(lap, _t("TriggerMethod")).text = "Manual"
         track = sub(lap, _t("Track"))
-        for i in range(i0, i1):   # XML is built node by node: this per-sample loop is unavoidable
+        for i in range(i0, i1):  # XML is built node by node: this per-sample loop is unavoidable
             tp = sub(track, TRACKPOINT)
             sub(tp, TIME).text = times[i]
             if lat[i] is not None:
@@ -318,8 +366,11 @@ def write_tcx(activity: ActivityData) -> bytes:
                         parent = sub(ext, parent_tag)
                         for tag, text in items:
                             sub(parent, tag).text = text
-        lx = [("AvgSpeed", st.avg_speed_mps, "%.3f"), ("AvgRunCadence", st.avg_strides_pm, "%d"),
-              ("MaxRunCadence", st.max_strides_pm, "%d")]
+        lx = [
+            ("AvgSpeed", st.avg_speed_mps, "%.3f"),
+            ("AvgRunCadence", st.avg_strides_pm, "%d"),
+            ("MaxRunCadence", st.max_strides_pm, "%d"),
+        ]
         lx = [(tag, fmt % value) for tag, value, fmt in lx if value is not None]
         if lx:
             parent = sub(sub(lap, EXT), _t("LX", AX_NS))
@@ -346,10 +397,9 @@ def _version(el: etree._Element) -> None:
 # --------------------------------------------------------------------------------------------- FIT
 # One local message number per message type, so interleaving records, hrv and laps does not force a
 # new definition message at every switch.
-_LOCAL_FILE_ID, _LOCAL_EVENT, _LOCAL_RECORD, _LOCAL_HRV, _LOCAL_LAP, _LOCAL_SESSION, _LOCAL_ACTIVITY = \
-    range(7)
-RR_PER_HRV = 5                 # the FIT SDK's hrv message holds up to 5 intervals
-RR_PAD_S = 65.535              # 0xFFFF ms: FIT's invalid uint16, how Garmin pads the last message
+_LOCAL_FILE_ID, _LOCAL_EVENT, _LOCAL_RECORD, _LOCAL_HRV, _LOCAL_LAP, _LOCAL_SESSION, _LOCAL_ACTIVITY = range(7)
+RR_PER_HRV = 5  # the FIT SDK's hrv message holds up to 5 intervals
+RR_PAD_S = 65.535  # 0xFFFF ms: FIT's invalid uint16, how Garmin pads the last message
 
 
 def _event(ms: int, event_type: EventType) -> EventMessage:
@@ -391,12 +441,17 @@ def _whole_activity(stats: list[_LapStats]) -> _LapStats:
         return max(present) if present else None
 
     return _LapStats(
-        start_s=stats[0].start_s, total_time_s=time_s, distance_m=dist,
+        start_s=stats[0].start_s,
+        total_time_s=time_s,
+        distance_m=dist,
         max_speed_mps=peak([s.max_speed_mps for s in stats]),
         avg_speed_mps=None if dist is None else dist / time_s,
-        calories=total([s.calories for s in stats]), avg_hr=weighted(hr_weighted),
-        max_hr=peak([s.max_hr for s in stats]), avg_strides_pm=weighted(cad_weighted),
-        max_strides_pm=peak([s.max_strides_pm for s in stats]))
+        calories=total([s.calories for s in stats]),
+        avg_hr=weighted(hr_weighted),
+        max_hr=peak([s.max_hr for s in stats]),
+        avg_strides_pm=weighted(cad_weighted),
+        max_strides_pm=peak([s.max_strides_pm for s in stats]),
+    )
 
 
 def write_fit(activity: ActivityData) -> bytes:
@@ -411,17 +466,23 @@ def write_fit(activity: ActivityData) -> bytes:
     sport = SPORTS[a.sport][1]
     # Python lists: fit-tool takes Python numbers, and list indexing beats numpy scalars in the loop.
     lat, lon = a.latitude_deg, a.longitude_deg
-    columns = {name: None if v is None else v.tolist() for name, v in (
-        ("altitude", a.altitude_m), ("distance", distance), ("speed", a.speed_mps),
-        ("heart_rate", _hr_valid(a.heart_rate_bpm)),
-        ("cadence", None if a.cadence_spm is None else np.clip(np.rint(a.cadence_spm / 2), 0, 254)))}
+    columns = {
+        name: None if v is None else v.tolist()
+        for name, v in (
+            ("altitude", a.altitude_m),
+            ("distance", distance),
+            ("speed", a.speed_mps),
+            ("heart_rate", _hr_valid(a.heart_rate_bpm)),
+            ("cadence", None if a.cadence_spm is None else np.clip(np.rint(a.cadence_spm / 2), 0, 254)),
+        )
+    }
     hrv_chunks: list[list[float]] = []
     hrv_end_ms: list[int] = []
     if a.rr_s is not None and a.rr_s.size:
         rr_ms = np.rint(a.rr_s * 1000).astype(np.int64)
         beat_ms = start_ms + np.cumsum(rr_ms)
         for k in range(0, rr_ms.size, RR_PER_HRV):
-            chunk = (rr_ms[k:k + RR_PER_HRV] / 1000).tolist()
+            chunk = (rr_ms[k : k + RR_PER_HRV] / 1000).tolist()
             hrv_chunks.append(chunk + [RR_PAD_S] * (RR_PER_HRV - len(chunk)))
             hrv_end_ms.append(int(beat_ms[min(k + RR_PER_HRV, rr_ms.size) - 1]))
 
@@ -442,13 +503,13 @@ def write_fit(activity: ActivityData) -> bytes:
 
     fix = a.has_position
     for lap_index, ((i0, i1), st) in enumerate(zip(a.lap_bounds, stats)):
-        for i in (np.flatnonzero(fix[i0:i1]) + i0).tolist():   # one message object per record: per-row
+        for i in (np.flatnonzero(fix[i0:i1]) + i0).tolist():  # one message object per record: per-row
             flush_hrv(t_ms[i])
             r = RecordMessage(local_id=_LOCAL_RECORD)
             r.timestamp = t_ms[i]
             r.position_lat, r.position_long = float(lat[i]), float(lon[i])
             for name, values in columns.items():
-                if values is not None and values[i] == values[i]:   # skip NaN
+                if values is not None and values[i] == values[i]:  # skip NaN
                     setattr(r, name, int(values[i]) if name in ("heart_rate", "cadence") else values[i])
             b.add(r)
         lap_end_ms = start_ms + round((st.start_s + st.total_time_s) * 1000)

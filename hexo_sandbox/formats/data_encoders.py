@@ -61,11 +61,24 @@ RAW_IN_TEXT = frozenset({4113, 4114, 4115})  # ECG stays raw ADC counts in JSON/
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed entry dates: same content -> same zip bytes
 _TEXT_UNITS = {"bits": "NA", "code": "NA", "count": "NA", "step": "Step"}
 # Raw units of the async CSV files of a real (2017) binary export (notes §5.1).
-_EXPORT_UNITS = {18: "s/256", 318: "s/256", 319: "s/256", 97: "s/256", 1004: "NA", 52: "Step", 34: "s", 35: "NA",
-                 269: "NA", 270: "NA", 280: "NA", 17: "NA"}
+_EXPORT_UNITS = {
+    18: "s/256",
+    318: "s/256",
+    319: "s/256",
+    97: "s/256",
+    1004: "NA",
+    52: "Step",
+    34: "s",
+    35: "NA",
+    269: "NA",
+    270: "NA",
+    280: "NA",
+    17: "NA",
+}
 
 
 # ------------------------------------------------------------------------------------------------ WAV
+
 
 def wav_framerate(rate_hz: float) -> int:
     """The WAV sample_rate field: Hz for channels at 1 Hz or faster, the period in seconds below (1/300 -> 300)."""
@@ -85,8 +98,22 @@ def wav_header(n_frames: int, rate_hz: float) -> bytes:
     data_bytes = 2 * int(n_frames)
     if data_bytes + VENDOR_RIFF_SIZE_EXTRA > 0xFFFFFFFF:
         raise ValueError("too many frames for a RIFF file")
-    return struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", VENDOR_RIFF_SIZE_EXTRA + data_bytes, b"WAVE", b"fmt ", 16,
-                       1, 1, framerate, 2 * framerate, 2, 16, b"data", data_bytes)
+    return struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF",
+        VENDOR_RIFF_SIZE_EXTRA + data_bytes,
+        b"WAVE",
+        b"fmt ",
+        16,
+        1,
+        1,
+        framerate,
+        2 * framerate,
+        2,
+        16,
+        b"data",
+        data_bytes,
+    )
 
 
 def pcm16_bytes(samples: np.ndarray) -> bytes:
@@ -125,6 +152,7 @@ def wav_stream(n_frames: int, rate_hz: float, chunks: Iterable[np.ndarray]) -> I
 
 # ------------------------------------------------------------------------------------------------ events
 
+
 def hxd_bytes(offsets_ticks: np.ndarray, values: np.ndarray) -> bytes:
     """Asynchronous channel as .hxd: flat little-endian "<Qq" records (offset ticks from record start, raw value)."""
     offsets, vals = np.asarray(offsets_ticks), np.asarray(values)
@@ -142,12 +170,17 @@ def events_csv_bytes(datatype_id: int, offsets_ticks: np.ndarray, values: np.nda
     d = dtc.get(datatype_id)
     unit = _EXPORT_UNITS.get(d.id, _TEXT_UNITS.get(d.unit, d.unit))
     header = f"time [s],{d.name} [{unit}](/api/datatype/{d.id}/)\n"
-    table = pa.table({"t": pa.array(np.asarray(offsets_ticks, dtype=np.float64) / 256.0),
-                      "v": pa.array(np.asarray(values, dtype=np.int64))})
+    table = pa.table(
+        {
+            "t": pa.array(np.asarray(offsets_ticks, dtype=np.float64) / 256.0),
+            "v": pa.array(np.asarray(values, dtype=np.int64)),
+        }
+    )
     return header.encode() + _arrow_csv(table)
 
 
 # ------------------------------------------------------------------------------------------------ zip
+
 
 class _Sink:
     """A write-only, non-seekable byte collector: zipfile then streams (data descriptors after each entry)."""
@@ -192,8 +225,9 @@ def _zip_entries(zf: zipfile.ZipFile, parts, compresslevel: int | None) -> Itera
         yield  # the entry's data descriptor
 
 
-def iter_data_zip(parts: Iterable[tuple[str, bytes | Iterable[bytes]]], *,
-                  compresslevel: int | None = None) -> Iterator[bytes]:
+def iter_data_zip(
+    parts: Iterable[tuple[str, bytes | Iterable[bytes]]], *, compresslevel: int | None = None
+) -> Iterator[bytes]:
     """The binary-download zip as a stream of byte strings (for a streamed HTTP response).
 
     parts: (arcname, bytes or iterable of bytes), e.g. ("record_37700/ECG_I.wav", wav_stream(...)).
@@ -212,8 +246,9 @@ def iter_data_zip(parts: Iterable[tuple[str, bytes | Iterable[bytes]]], *,
         yield data
 
 
-def write_data_zip(fileobj, parts: Iterable[tuple[str, bytes | Iterable[bytes]]], *,
-                   compresslevel: int | None = None) -> None:
+def write_data_zip(
+    fileobj, parts: Iterable[tuple[str, bytes | Iterable[bytes]]], *, compresslevel: int | None = None
+) -> None:
     """Write the binary-download zip to a file object, seekable (plain local headers) or not (streamed)."""
     try:
         seekable = bool(fileobj.seekable())
@@ -241,8 +276,18 @@ def info_json(record_id: int, start_ticks: int, user_id: int, request_path: str)
         "algo": {
             "record_id": int(record_id),
             "created": "2016-07-06T21:28:06.889481",
-            "algorithms": {k: "2.1.0" for k in ("ecg", "acceleration", "sleep_phase", "sleep_position",
-                                               "respiration", "hrv", "activity_detection")},
+            "algorithms": {
+                k: "2.1.0"
+                for k in (
+                    "ecg",
+                    "acceleration",
+                    "sleep_phase",
+                    "sleep_position",
+                    "respiration",
+                    "hrv",
+                    "activity_detection",
+                )
+            },
             "id": 3,
             "resource_uri": "/api/algo/3/",
         },
@@ -251,6 +296,7 @@ def info_json(record_id: int, start_ticks: int, user_id: int, request_path: str)
 
 
 # ------------------------------------------------------------------------------------------------ JSON / CSV
+
 
 def subsample_stride(n: int, cap: int = JSON_CAP) -> int:
     """Stride that keeps at most `cap` of n points (points 0, s, 2s, ...): ceil(n / cap), at least 1."""
@@ -288,8 +334,14 @@ def _dumps(obj) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
-def data_json(series: Mapping[int, tuple[np.ndarray, np.ndarray]], user_id: int, *, flat: bool = False,
-              no_timestamps: bool = False, cap: int = JSON_CAP) -> bytes:
+def data_json(
+    series: Mapping[int, tuple[np.ndarray, np.ndarray]],
+    user_id: int,
+    *,
+    flat: bool = False,
+    no_timestamps: bool = False,
+    cap: int = JSON_CAP,
+) -> bytes:
     """/api/data/ JSON. series: datatype id -> (absolute HexoTimestamps, raw values), in output order.
 
     Default shape `[{"data": {"19": [[ts, v], ...], ...}, "user": "/api/user/<id>/"}]`; flat=True (one

@@ -9,13 +9,20 @@ intensity active/resting; target open (TCX None_t).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fit_tool.fit_file_builder import FitFileBuilder
 from fit_tool.profile.messages.file_id_message import FileIdMessage
 from fit_tool.profile.messages.workout_message import WorkoutMessage
 from fit_tool.profile.messages.workout_step_message import WorkoutStepMessage
-from fit_tool.profile.profile_type import FileType, Intensity, Manufacturer, Sport, WorkoutStepDuration, WorkoutStepTarget
+from fit_tool.profile.profile_type import (
+    FileType,
+    Intensity,
+    Manufacturer,
+    Sport,
+    WorkoutStepDuration,
+    WorkoutStepTarget,
+)
 from lxml import etree
 
 from ..world.catalog import ACTIVITY_TYPES, TrainingRoutine
@@ -34,8 +41,9 @@ def _t(local: str, ns: str = TCD_NS) -> str:
 def write_workout_tcx(routine: TrainingRoutine) -> bytes:
     category = ACTIVITY_TYPES[routine.activitytype].category
     root = etree.Element(_t("TrainingCenterDatabase"), nsmap={None: TCD_NS, "xsi": XSI_NS})
-    workout = etree.SubElement(etree.SubElement(root, _t("Workouts")), _t("Workout"),
-                               Sport=_TCX_SPORT.get(category, "Other"))
+    workout = etree.SubElement(
+        etree.SubElement(root, _t("Workouts")), _t("Workout"), Sport=_TCX_SPORT.get(category, "Other")
+    )
     etree.SubElement(workout, _t("Name")).text = routine.name[:MAX_NAME].strip() or "workout"
     for index, step in enumerate(routine.steps[:20], start=1):  # TCX allows at most 20 steps
         el = etree.SubElement(workout, _t("Step"), {_t("type", XSI_NS): "Step_t"})
@@ -61,7 +69,7 @@ def write_workout_tcx(routine: TrainingRoutine) -> bytes:
 
 def write_workout_fit(routine: TrainingRoutine, created: datetime | None = None) -> bytes:
     category = ACTIVITY_TYPES[routine.activitytype].category
-    created = created or datetime(2020, 1, 1, tzinfo=timezone.utc)
+    created = created or datetime(2020, 1, 1, tzinfo=UTC)
     builder = FitFileBuilder(auto_define=True)
     fid = FileIdMessage()
     fid.type, fid.manufacturer = FileType.WORKOUT, Manufacturer.DEVELOPMENT.value

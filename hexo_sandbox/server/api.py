@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Request, Response
@@ -47,7 +47,8 @@ class Ctx:
     def can_write_for(self, owner_id: int) -> bool:
         """A user writes its own data; the study's owner and admins write their subjects' too."""
         return owner_id == self.who.user_id or (
-            manages_study(self.study, self.who.user_id) and owner_id in self.study.memberships)
+            manages_study(self.study, self.who.user_id) and owner_id in self.study.memberships
+        )
 
 
 class Provider:
@@ -113,7 +114,7 @@ def iso(dt: datetime | None) -> str | None:
     """Datetimes as the API prints them: ISO 8601, UTC, +00:00."""
     if dt is None:
         return None
-    return dt.astimezone(timezone.utc).isoformat()
+    return dt.astimezone(UTC).isoformat()
 
 
 def start_date(ticks: int) -> str:

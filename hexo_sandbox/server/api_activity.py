@@ -13,8 +13,15 @@ from hexo_pipeline.hexoskin import datatypes
 from hexo_pipeline.hexoskin.timestamps import TICKS_PER_SECOND
 
 from ..formats import activity_readers
-from ..world.catalog import (ACTIVITY_ATTRIBUTES, ACTIVITY_TYPES, HRV_METRIC_IDS, METRICS, TRAINING_ROUTINES, UNITS,
-                             Metric)
+from ..world.catalog import (
+    ACTIVITY_ATTRIBUTES,
+    ACTIVITY_TYPES,
+    HRV_METRIC_IDS,
+    METRICS,
+    TRAINING_ROUTINES,
+    UNITS,
+    Metric,
+)
 from ..world.study import Annotation, Range, Record
 from ..world.truth import profile_of
 from . import exchange
@@ -38,8 +45,13 @@ class DatatypeProvider(Provider):
 
     def serialize(self, ctx, row, extra):
         d = row["_obj"]
-        return {"dataid": d.id, "hexo_freq": d.hexo_freq, "info": d.info or d.name, "name": d.name,
-                "resource_uri": f"/api/datatype/{d.id}/"}
+        return {
+            "dataid": d.id,
+            "hexo_freq": d.hexo_freq,
+            "info": d.info or d.name,
+            "name": d.name,
+            "resource_uri": f"/api/datatype/{d.id}/",
+        }
 
 
 def unit_json(unit_id: int) -> dict[str, Any]:
@@ -65,45 +77,78 @@ class MetricProvider(Provider):
 
     def serialize(self, ctx, row, extra):
         m: Metric = row["_obj"]
-        return {"description": m.description or m.title, "id": m.id, "name": m.name, "resource_uri": uri("metric", m.id),
-                "type": "value", "unit": uri("unit", m.unit_id), "value": None, "writable": False}
+        return {
+            "description": m.description or m.title,
+            "id": m.id,
+            "name": m.name,
+            "resource_uri": uri("metric", m.id),
+            "type": "value",
+            "unit": uri("unit", m.unit_id),
+            "value": None,
+            "writable": False,
+        }
 
 
 class ActivityTypeProvider(Provider):
     definition = R.ACTIVITYTYPE
 
     def rows(self, ctx, query):
-        return [{"id": a.id, "base": a.base, "category": a.category, "user": None, "_obj": a}
-                for a in sorted(ACTIVITY_TYPES.values(), key=lambda a: a.id)]
+        return [
+            {"id": a.id, "base": a.base, "category": a.category, "user": None, "_obj": a}
+            for a in sorted(ACTIVITY_TYPES.values(), key=lambda a: a.id)
+        ]
 
     def serialize(self, ctx, row, extra):
         a = row["_obj"]
-        return {"base": a.base, "category": a.category, "default_metrics": [uri("metric", m) for m in a.default_metrics],
-                "description": a.description, "id": a.id, "name": a.name, "resource_uri": uri("activitytype", a.id),
-                "user": None, "using": True}
+        return {
+            "base": a.base,
+            "category": a.category,
+            "default_metrics": [uri("metric", m) for m in a.default_metrics],
+            "description": a.description,
+            "id": a.id,
+            "name": a.name,
+            "resource_uri": uri("activitytype", a.id),
+            "user": None,
+            "using": True,
+        }
 
 
 class TrainingRoutineProvider(Provider):
     definition = R.TRAININGROUTINE
 
     def rows(self, ctx, query):
-        return [{"id": t.id, "activitytype": t.activitytype, "user": None, "last_used": None, "_obj": t}
-                for t in sorted(TRAINING_ROUTINES.values(), key=lambda t: t.id)]
+        return [
+            {"id": t.id, "activitytype": t.activitytype, "user": None, "last_used": None, "_obj": t}
+            for t in sorted(TRAINING_ROUTINES.values(), key=lambda t: t.id)
+        ]
 
     def serialize(self, ctx, row, extra):
         t = row["_obj"]
         steps = [{**s, "index": i} for i, s in enumerate(t.steps)]
-        return {"activitytype": uri("activitytype", t.activitytype), "application_metadata": None,
-                "description": t.description, "id": t.id, "importfile": None, "last_used": None,
-                "metadata": {"geo": t.geo}, "name": t.name, "resource_uri": uri("trainingroutine", t.id),
-                "steps": steps, "user": None, "using": True}
+        return {
+            "activitytype": uri("activitytype", t.activitytype),
+            "application_metadata": None,
+            "description": t.description,
+            "id": t.id,
+            "importfile": None,
+            "last_used": None,
+            "metadata": {"geo": t.geo},
+            "name": t.name,
+            "resource_uri": uri("trainingroutine", t.id),
+            "steps": steps,
+            "user": None,
+            "using": True,
+        }
 
     def detail_response(self, ctx, row):
         fmt = exchange.wanted_format(ctx.request.headers.get("Accept", ""))
         if fmt is None:
             return None
-        return Response(exchange.export_routine(row["id"], fmt), mimetype=fmt, headers={
-            "Content-Disposition": f"attachment; filename=trainingroutine_{row['id']}.{_ext(fmt)}"})
+        return Response(
+            exchange.export_routine(row["id"], fmt),
+            mimetype=fmt,
+            headers={"Content-Disposition": f"attachment; filename=trainingroutine_{row['id']}.{_ext(fmt)}"},
+        )
 
 
 class ActivityAttributeProvider(Provider):
@@ -118,8 +163,15 @@ class ActivityAttributeProvider(Provider):
 
 def attribute_json(attr_id: int, value: Any = None) -> dict[str, Any]:
     a = ACTIVITY_ATTRIBUTES[attr_id]
-    return {"attrtype": a["attrtype"], "id": attr_id, "name": a["name"], "resource_uri": uri("activityattribute", attr_id),
-            "unit": unit_json(a["unit"]), "user": None, "value": value}
+    return {
+        "attrtype": a["attrtype"],
+        "id": attr_id,
+        "name": a["name"],
+        "resource_uri": uri("activityattribute", attr_id),
+        "unit": unit_json(a["unit"]),
+        "user": None,
+        "value": value,
+    }
 
 
 class ActivityAttributeValueProvider(Provider):
@@ -128,15 +180,31 @@ class ActivityAttributeValueProvider(Provider):
     def rows(self, ctx, query):
         visible = {rg.id for rg, _ in ctx.state.visible_ranges(ctx.user_id)}
         now = ctx.study.now()
-        return [{"id": v.id, "activityattribute": v.attribute_id, "range": v.range_id, "user": v.user_id,
-                 "start": v.start, "value": v.value, "_obj": v}
-                for v in list(ctx.study.attribute_values.values()) if v.range_id in visible and v.created <= now]
+        return [
+            {
+                "id": v.id,
+                "activityattribute": v.attribute_id,
+                "range": v.range_id,
+                "user": v.user_id,
+                "start": v.start,
+                "value": v.value,
+                "_obj": v,
+            }
+            for v in list(ctx.study.attribute_values.values())
+            if v.range_id in visible and v.created <= now
+        ]
 
     def serialize(self, ctx, row, extra):
         v = row["_obj"]
-        return {"activityattribute": uri("activityattribute", v.attribute_id), "id": v.id, "note": v.note,
-                "range": uri("range", v.range_id), "resource_uri": uri("activityattributevalue", v.id),
-                "start": v.start, "value": v.value}
+        return {
+            "activityattribute": uri("activityattribute", v.attribute_id),
+            "id": v.id,
+            "note": v.note,
+            "range": uri("range", v.range_id),
+            "resource_uri": uri("activityattributevalue", v.id),
+            "start": v.start,
+            "value": v.value,
+        }
 
 
 # -- metrics ----------------------------------------------------------------------------------------------
@@ -153,9 +221,17 @@ def metric_json(metric: Metric, stats: dict[str, Any]) -> dict[str, Any]:
     zone = None
     if metric.zones and isinstance(value, float) and value >= 0:
         zone = sum(1 for z in metric.zones if value >= z)
-    return {"id": metric.id, "name": metric.name, "outputtype": "value", "resource_uri": uri("metric", metric.id),
-            "title": metric.title, "unit": unit_json(metric.unit_id), "value": value, "zone": zone,
-            "zones": list(metric.zones)}
+    return {
+        "id": metric.id,
+        "name": metric.name,
+        "outputtype": "value",
+        "resource_uri": uri("metric", metric.id),
+        "title": metric.title,
+        "unit": unit_json(metric.unit_id),
+        "value": value,
+        "zone": zone,
+        "zones": list(metric.zones),
+    }
 
 
 def parse_metric_ids(raw: str | None) -> list[int]:
@@ -192,19 +268,38 @@ class RecordProvider(Provider):
     definition = R.RECORD
 
     def rows(self, ctx, query):
-        return [{"id": r.id, "user": r.user_id, "start": r.start, "end": r.end, "device": r.device,
-                 "last_modified": record_last_modified(ctx, r), "_obj": r}
-                for r in sorted(ctx.state.visible_records(ctx.user_id), key=lambda r: r.id)]
+        return [
+            {
+                "id": r.id,
+                "user": r.user_id,
+                "start": r.start,
+                "end": r.end,
+                "device": r.device,
+                "last_modified": record_last_modified(ctx, r),
+                "_obj": r,
+            }
+            for r in sorted(ctx.state.visible_records(ctx.user_id), key=lambda r: r.id)
+        ]
 
     def serialize(self, ctx, row, extra):
         rec: Record = row["_obj"]
         user = ctx.study.users[rec.user_id]
         out = {
-            "data_status": {}, "dev_id": rec.device, "device": f"/api/device/{rec.device}/",
-            "device_start": rec.start, "end": rec.end, "firmware_rev": "1.0.5", "id": rec.id,
-            "importfile": uri("import", rec.import_id), "last_modified": iso(row["last_modified"]),
-            "resource_uri": uri("record", rec.id), "soft_protocole": 0, "soft_uid": "HXDEV-AUTO",
-            "start": rec.start, "start_date": start_date(rec.start), "status": ctx.study.record_status(rec),
+            "data_status": {},
+            "dev_id": rec.device,
+            "device": f"/api/device/{rec.device}/",
+            "device_start": rec.start,
+            "end": rec.end,
+            "firmware_rev": "1.0.5",
+            "id": rec.id,
+            "importfile": uri("import", rec.import_id),
+            "last_modified": iso(row["last_modified"]),
+            "resource_uri": uri("record", rec.id),
+            "soft_protocole": 0,
+            "soft_uid": "HXDEV-AUTO",
+            "start": rec.start,
+            "start_date": start_date(rec.start),
+            "status": ctx.study.record_status(rec),
             "user": user_summary(user),
         }
         if extra.get("include_metrics"):
@@ -216,10 +311,12 @@ class RecordProvider(Provider):
         if fmt is None:
             return None
         rec = row["_obj"]
-        body = exchange.export_activity(ctx.state, rec, rec.start, rec.end, [(rec.start, rec.end)], "other", fmt,
-                                        with_rr=False)
-        return Response(body, mimetype=fmt, headers={
-            "Content-Disposition": f"attachment; filename=record_{rec.id}.{_ext(fmt)}"})
+        body = exchange.export_activity(
+            ctx.state, rec, rec.start, rec.end, [(rec.start, rec.end)], "other", fmt, with_rr=False
+        )
+        return Response(
+            body, mimetype=fmt, headers={"Content-Disposition": f"attachment; filename=record_{rec.id}.{_ext(fmt)}"}
+        )
 
     def delete(self, ctx, row):
         rec = row["_obj"]
@@ -250,13 +347,25 @@ class RangeProvider(Provider):
         for v in list(ctx.study.attribute_values.values()):
             if v.created <= now:
                 values.setdefault(v.range_id, {})[v.attribute_id] = v.value
-        return [{
-            "id": rg.id, "user": rg.user_id, "start": rg.start, "end": rg.end, "rank": rg.rank,
-            "trainingroutine": rg.trainingroutine, "activitytype": rg.activitytype,
-            "duration": (rg.end - rg.start) / TICKS_PER_SECOND, "last_modified": rg.last_modified or rg.created,
-            "labels": None, "_obj": rg, "_record": rec, "_children": children.get(rg.id, []),
-            "_values": values.get(rg.id, {}),
-        } for rg, rec in visible]
+        return [
+            {
+                "id": rg.id,
+                "user": rg.user_id,
+                "start": rg.start,
+                "end": rg.end,
+                "rank": rg.rank,
+                "trainingroutine": rg.trainingroutine,
+                "activitytype": rg.activitytype,
+                "duration": (rg.end - rg.start) / TICKS_PER_SECOND,
+                "last_modified": rg.last_modified or rg.created,
+                "labels": None,
+                "_obj": rg,
+                "_record": rec,
+                "_children": children.get(rg.id, []),
+                "_values": values.get(rg.id, {}),
+            }
+            for rg, rec in visible
+        ]
 
     def serialize(self, ctx, row, extra):
         rg: Range = row["_obj"]
@@ -271,11 +380,21 @@ class RangeProvider(Provider):
             "activitytype": uri("activitytype", rg.activitytype),
             "created": iso(rg.created),
             "duration": str(timedelta(seconds=round((rg.end - rg.start) / TICKS_PER_SECOND))),
-            "end": rg.end, "id": rg.id, "labels": [], "last_modified": iso(row["last_modified"]),
-            "metrics": window_metrics(ctx, rec, rg.start, rg.end, ids), "name": rg.name, "note": rg.note,
-            "parent": uri("range", rg.parent_id), "ranges": [uri("range", c) for c in children], "rank": rg.rank,
-            "resource_uri": uri("range", rg.id), "start": rg.start, "start_date": start_date(rg.start),
-            "status": range_status(ctx, rec), "trainingroutine": uri("trainingroutine", rg.trainingroutine),
+            "end": rg.end,
+            "id": rg.id,
+            "labels": [],
+            "last_modified": iso(row["last_modified"]),
+            "metrics": window_metrics(ctx, rec, rg.start, rg.end, ids),
+            "name": rg.name,
+            "note": rg.note,
+            "parent": uri("range", rg.parent_id),
+            "ranges": [uri("range", c) for c in children],
+            "rank": rg.rank,
+            "resource_uri": uri("range", rg.id),
+            "start": rg.start,
+            "start_date": start_date(rg.start),
+            "status": range_status(ctx, rec),
+            "trainingroutine": uri("trainingroutine", rg.trainingroutine),
             "user": uri("user", rg.user_id),
         }
 
@@ -288,10 +407,12 @@ class RangeProvider(Provider):
         if rec is None:
             raise ApiError(404, "This range has no record: there is no data to export.")
         laps = sorted((r.start, r.end) for r in list(ctx.study.ranges.values()) if r.parent_id == rg.id)
-        body = exchange.export_activity(ctx.state, rec, rg.start, rg.end, laps or [(rg.start, rg.end)], rg.kind, fmt,
-                                        with_rr=True)
-        return Response(body, mimetype=fmt, headers={
-            "Content-Disposition": f"attachment; filename=range_{rg.id}.{_ext(fmt)}"})
+        body = exchange.export_activity(
+            ctx.state, rec, rg.start, rg.end, laps or [(rg.start, rg.end)], rg.kind, fmt, with_rr=True
+        )
+        return Response(
+            body, mimetype=fmt, headers={"Content-Disposition": f"attachment; filename=range_{rg.id}.{_ext(fmt)}"}
+        )
 
     def create(self, ctx, body):
         body = require_object(body)
@@ -310,23 +431,41 @@ class RangeProvider(Provider):
         if routine not in TRAINING_ROUTINES:
             raise ApiError(400, f"Unknown trainingroutine {routine!r}.")
         study = ctx.study
-        rec = next((r for r in ctx.state.visible_records(ctx.user_id)
-                    if r.user_id == user_id and r.start <= start and end <= r.end), None)
+        rec = next(
+            (
+                r
+                for r in ctx.state.visible_records(ctx.user_id)
+                if r.user_id == user_id and r.start <= start and end <= r.end
+            ),
+            None,
+        )
         rid = ctx.state.next_id("range", study.ranges)
         now = study.now()
         study.ranges[rid] = Range(
-            id=rid, user_id=user_id, record_id=rec.id if rec else None, start=start, end=end,
-            name=str(body.get("name") or TRAINING_ROUTINES[routine].name), kind="manual", trainingroutine=routine,
-            created=now, rank=int(body.get("rank", 0)), parent_id=uri_id(body.get("parent"), "range"),
-            note=str(body.get("note", "")))
+            id=rid,
+            user_id=user_id,
+            record_id=rec.id if rec else None,
+            start=start,
+            end=end,
+            name=str(body.get("name") or TRAINING_ROUTINES[routine].name),
+            kind="manual",
+            trainingroutine=routine,
+            created=now,
+            rank=int(body.get("rank", 0)),
+            parent_id=uri_id(body.get("parent"), "range"),
+            note=str(body.get("note", "")),
+        )
         return self.find(ctx, str(rid))
 
     def update(self, ctx, row, body, partial):
         rg: Range = row["_obj"]
         if not ctx.can_write_for(rg.user_id):
             raise ApiError(403, "You may not edit this range.")
-        values = editable(body, ("name", "note"), "range") if partial else {
-            k: v for k, v in body.items() if k in ("name", "note")}
+        values = (
+            editable(body, ("name", "note"), "range")
+            if partial
+            else {k: v for k, v in body.items() if k in ("name", "note")}
+        )
         for key, value in values.items():
             setattr(rg, key, str(value))
         rg.last_modified = ctx.study.now()
@@ -352,18 +491,35 @@ class AnnotationProvider(Provider):
 
     def rows(self, ctx, query):
         visible, now = ctx.visible_users(), ctx.study.now()
-        return [{"id": a.id, "user": a.user_id, "record": a.record_id, "datatype": a.datatype, "start": a.start,
-                 "last_modified": a.last_modified or a.created, "_obj": a}
-                for a in sorted(ctx.study.annotations.values(), key=lambda a: a.id)
-                if a.user_id in visible and a.created <= now]
+        return [
+            {
+                "id": a.id,
+                "user": a.user_id,
+                "record": a.record_id,
+                "datatype": a.datatype,
+                "start": a.start,
+                "last_modified": a.last_modified or a.created,
+                "_obj": a,
+            }
+            for a in sorted(ctx.study.annotations.values(), key=lambda a: a.id)
+            if a.user_id in visible and a.created <= now
+        ]
 
     def serialize(self, ctx, row, extra):
         a: Annotation = row["_obj"]
         changed = a.last_modified or a.created
-        return {"annotation": a.text, "datatype": uri("datatype", a.datatype), "id": a.id,
-                "last_modified": iso(changed), "last_update": round(changed.timestamp() * TICKS_PER_SECOND),
-                "record": uri("record", a.record_id), "resource_uri": uri("annotation", a.id), "start": a.start,
-                "start_date": start_date(a.start), "user": uri("user", a.user_id)}
+        return {
+            "annotation": a.text,
+            "datatype": uri("datatype", a.datatype),
+            "id": a.id,
+            "last_modified": iso(changed),
+            "last_update": round(changed.timestamp() * TICKS_PER_SECOND),
+            "record": uri("record", a.record_id),
+            "resource_uri": uri("annotation", a.id),
+            "start": a.start,
+            "start_date": start_date(a.start),
+            "user": uri("user", a.user_id),
+        }
 
     def create(self, ctx, body):
         body = require_object(body)
@@ -378,11 +534,14 @@ class AnnotationProvider(Provider):
         if not ctx.can_write_for(user_id):
             raise ApiError(403, "You may not annotate this user's data.")
         study = ctx.study
-        rec = next((r for r in ctx.state.visible_records(ctx.user_id)
-                    if r.user_id == user_id and r.start <= start < r.end), None)
+        rec = next(
+            (r for r in ctx.state.visible_records(ctx.user_id) if r.user_id == user_id and r.start <= start < r.end),
+            None,
+        )
         aid = ctx.state.next_id("annotation", study.annotations)
-        study.annotations[aid] = Annotation(aid, user_id, rec.id if rec else None, start, str(body.get("annotation", "")),
-                                            study.now(), datatype)
+        study.annotations[aid] = Annotation(
+            aid, user_id, rec.id if rec else None, start, str(body.get("annotation", "")), study.now(), datatype
+        )
         return self.find(ctx, str(aid))
 
     def update(self, ctx, row, body, partial):
@@ -450,8 +609,12 @@ class ReportProvider(Provider):
         for rec, a, b in parts:
             total.merge(ctx.state.sums(rec, a, b, activity=1 in ids))
         stats = total.finish(profile_of(ctx.study.users[user_id], ctx.study.start_date.year))
-        return json_response({"metrics": [metric_json(METRICS[m], stats) for m in ids],
-                              "timeranges": [{"end": t1, "start": t0, "user": uri("user", user_id)}]})
+        return json_response(
+            {
+                "metrics": [metric_json(METRICS[m], stats) for m in ids],
+                "timeranges": [{"end": t1, "start": t0, "user": uri("user", user_id)}],
+            }
+        )
 
 
 # -- import -----------------------------------------------------------------------------------------------
@@ -465,18 +628,30 @@ class ImportProvider(Provider):
     definition = R.IMPORT
 
     def rows(self, ctx, query):
-        return [{"id": j.id, "user": j.user_id, "created": j.created, "_obj": j}
-                for j in sorted(ctx.state.imports.values(), key=lambda j: j.id) if j.user_id == ctx.user_id]
+        return [
+            {"id": j.id, "user": j.user_id, "created": j.created, "_obj": j}
+            for j in sorted(ctx.state.imports.values(), key=lambda j: j.id)
+            if j.user_id == ctx.user_id
+        ]
 
     def serialize(self, ctx, row, extra):
         j: ImportJob = row["_obj"]
-        return {"content_type": j.content_type, "created": iso(j.created), "id": j.id, "progress": j.progress,
-                "resource_uri": uri("import", j.id), "results": j.results, "user": uri("user", j.user_id)}
+        return {
+            "content_type": j.content_type,
+            "created": iso(j.created),
+            "id": j.id,
+            "progress": j.progress,
+            "resource_uri": uri("import", j.id),
+            "results": j.results,
+            "user": uri("user", j.user_id),
+        }
 
     def create(self, ctx, body):
         content_type = (ctx.request.headers.get("Content-Type") or "").split(";")[0].strip()
         if content_type not in (activity_readers.TCX_TYPE, activity_readers.FIT_TYPE):
-            raise ApiError(400, f"Send the file with Content-Type {activity_readers.TCX_TYPE} or {activity_readers.FIT_TYPE}.")
+            raise ApiError(
+                400, f"Send the file with Content-Type {activity_readers.TCX_TYPE} or {activity_readers.FIT_TYPE}."
+            )
         data = ctx.request.get_data()
         if not data:
             raise ApiError(400, "The request body is empty: send the file's content.")
@@ -495,8 +670,11 @@ class ImportProvider(Provider):
             if job.progress < 1.0:
                 job.progress = min(1.0, job.progress + 0.5)
                 if job.progress >= 1.0:
-                    job.results = ({"error": job.error} if job.parsed is None
-                                   else exchange.apply_import(ctx.state, job, ctx.study.now()))
+                    job.results = (
+                        {"error": job.error}
+                        if job.parsed is None
+                        else exchange.apply_import(ctx.state, job, ctx.study.now())
+                    )
         return None
 
 
@@ -505,7 +683,16 @@ def _ext(fmt: str) -> str:
 
 
 PROVIDERS: tuple[Provider, ...] = (
-    DatatypeProvider(), UnitProvider(), MetricProvider(), ActivityTypeProvider(), TrainingRoutineProvider(),
-    ActivityAttributeProvider(), ActivityAttributeValueProvider(), RecordProvider(), RangeProvider(),
-    AnnotationProvider(), ReportProvider(), ImportProvider(),
+    DatatypeProvider(),
+    UnitProvider(),
+    MetricProvider(),
+    ActivityTypeProvider(),
+    TrainingRoutineProvider(),
+    ActivityAttributeProvider(),
+    ActivityAttributeValueProvider(),
+    RecordProvider(),
+    RangeProvider(),
+    AnnotationProvider(),
+    ReportProvider(),
+    ImportProvider(),
 )

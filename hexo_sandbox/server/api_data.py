@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import tempfile
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 from flask import Response
@@ -59,8 +60,9 @@ class DataProvider(Provider):
         if flat and len(dt_ids) != 1:
             raise ApiError(400, "flat=1 needs exactly one datatype.")
         no_ts = bool(params.get("no_timestamps", (None, [0]))[1][0])
-        return Response(data_encoders.data_json(series, user_id, flat=flat, no_timestamps=no_ts, cap=cap),
-                        mimetype=JSON_TYPE)
+        return Response(
+            data_encoders.data_json(series, user_id, flat=flat, no_timestamps=no_ts, cap=cap), mimetype=JSON_TYPE
+        )
 
 
 def _selected_user(ctx: Ctx, params: dict) -> int:

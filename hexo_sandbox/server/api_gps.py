@@ -32,15 +32,33 @@ class TrackProvider(Provider):
     definition = R.TRACK
 
     def rows(self, ctx, query):
-        return [{"id": t.id, "user": t.user_id, "range": t.range_id, "start_date": from_ticks(t.start),
-                 "end_date": from_ticks(t.end), "_obj": t} for t in _visible_tracks(ctx)]
+        return [
+            {
+                "id": t.id,
+                "user": t.user_id,
+                "range": t.range_id,
+                "start_date": from_ticks(t.start),
+                "end_date": from_ticks(t.end),
+                "_obj": t,
+            }
+            for t in _visible_tracks(ctx)
+        ]
 
     def serialize(self, ctx, row, extra):
         t: Track = row["_obj"]
-        return {"area": None, "distance": round(ctx.state.track_distance(t), 3), "end_date": iso(row["end_date"]),
-                "id": t.id, "importfile": uri("import", t.import_id), "name": "", "range": uri("range", t.range_id),
-                "resource_uri": uri("track", t.id), "source": "", "start_date": iso(row["start_date"]),
-                "user": uri("user", t.user_id)}
+        return {
+            "area": None,
+            "distance": round(ctx.state.track_distance(t), 3),
+            "end_date": iso(row["end_date"]),
+            "id": t.id,
+            "importfile": uri("import", t.import_id),
+            "name": "",
+            "range": uri("range", t.range_id),
+            "resource_uri": uri("track", t.id),
+            "source": "",
+            "start_date": iso(row["start_date"]),
+            "user": uri("user", t.user_id),
+        }
 
     def delete(self, ctx, row):
         t: Track = row["_obj"]
@@ -72,9 +90,18 @@ class TrackpointProvider(Provider):
             keep = pts.has_fix & (pts.ticks >= lo) & (pts.ticks < hi)
             for i in np.flatnonzero(keep).tolist():
                 tick = int(pts.ticks[i])
-                rows.append({"id": t.id * POINT_ID_BASE + i, "track": t.id, "range": t.range_id,
-                             "record": t.record_id, "user": t.user_id, "time": tick, "timestamp": tick,
-                             "_obj": (t, pts, i)})
+                rows.append(
+                    {
+                        "id": t.id * POINT_ID_BASE + i,
+                        "track": t.id,
+                        "range": t.range_id,
+                        "record": t.record_id,
+                        "user": t.user_id,
+                        "time": tick,
+                        "timestamp": tick,
+                        "_obj": (t, pts, i),
+                    }
+                )
         return rows
 
     def find(self, ctx, obj_id):
@@ -88,19 +115,34 @@ class TrackpointProvider(Provider):
         if i >= pts.ticks.size or not pts.has_fix[i]:
             return None
         t, tick = tracks[0], int(pts.ticks[i])
-        return {"id": int(obj_id), "track": t.id, "range": t.range_id, "record": t.record_id, "user": t.user_id,
-                "time": tick, "timestamp": tick, "_obj": (t, pts, i)}
+        return {
+            "id": int(obj_id),
+            "track": t.id,
+            "range": t.range_id,
+            "record": t.record_id,
+            "user": t.user_id,
+            "time": tick,
+            "timestamp": tick,
+            "_obj": (t, pts, i),
+        }
 
     def serialize(self, ctx, row, extra):
         t, pts, i = row["_obj"]
         return {
-            "altitude": _num(pts.altitude[i], 2), "course": _num(pts.course[i], 2),
-            "horizontal_accuracy": _num(pts.accuracy[i], 2), "id": row["id"],
+            "altitude": _num(pts.altitude[i], 2),
+            "course": _num(pts.course[i], 2),
+            "horizontal_accuracy": _num(pts.accuracy[i], 2),
+            "id": row["id"],
             "position": [round(float(pts.lon[i]), 7), round(float(pts.lat[i]), 7)],
-            "range": uri("range", t.range_id), "record": uri("record", t.record_id),
-            "resource_uri": uri("trackpoint", row["id"]), "speed": _num(pts.speed[i], 3),
-            "time": from_ticks(row["time"]).replace(tzinfo=None).isoformat(), "timestamp": row["timestamp"],
-            "track": uri("track", t.id), "user": uri("user", t.user_id), "vertical_accuracy": None,
+            "range": uri("range", t.range_id),
+            "record": uri("record", t.record_id),
+            "resource_uri": uri("trackpoint", row["id"]),
+            "speed": _num(pts.speed[i], 3),
+            "time": from_ticks(row["time"]).replace(tzinfo=None).isoformat(),
+            "timestamp": row["timestamp"],
+            "track": uri("track", t.id),
+            "user": uri("user", t.user_id),
+            "vertical_accuracy": None,
         }
 
     def list_meta(self, ctx, rows, query):
@@ -108,8 +150,10 @@ class TrackpointProvider(Provider):
         for row in rows:
             t = row["_obj"][0]
             tracks.setdefault(t.id, t)
-        return {"distance": {uri("track", tid): round(ctx.state.track_distance(t), 3) for tid, t in tracks.items()},
-                "total_tracks": len(tracks)}
+        return {
+            "distance": {uri("track", tid): round(ctx.state.track_distance(t), 3) for tid, t in tracks.items()},
+            "total_tracks": len(tracks),
+        }
 
 
 def _num(value: float, digits: int) -> float | None:

@@ -13,8 +13,12 @@ from .tastypie import ApiError, Query
 
 def user_summary(user: User) -> dict[str, Any]:
     return {
-        "email": user.email, "first_name": user.first_name, "id": user.id, "last_name": user.last_name,
-        "profile": f"/api/profile/{user.profile_id}/", "resource_uri": f"/api/user/{user.id}/",
+        "email": user.email,
+        "first_name": user.first_name,
+        "id": user.id,
+        "last_name": user.last_name,
+        "profile": f"/api/profile/{user.profile_id}/",
+        "resource_uri": f"/api/user/{user.id}/",
         "username": user.username,
     }
 
@@ -24,9 +28,15 @@ def profile_json(user: User) -> dict[str, Any]:
     return {
         "date_of_birth": user.date_of_birth,
         "fitness": {"height": user.height_m, "weight": user.weight_kg},
-        "gender": user.gender, "height": user.height_m, "id": user.profile_id, "preferences": None,
-        "resource_uri": f"/api/profile/{user.profile_id}/", "unit_system": "metric",
-        "user": f"/api/user/{user.id}/", "weight": user.weight_kg, "timezone": user.timezone,
+        "gender": user.gender,
+        "height": user.height_m,
+        "id": user.profile_id,
+        "preferences": None,
+        "resource_uri": f"/api/profile/{user.profile_id}/",
+        "unit_system": "metric",
+        "user": f"/api/user/{user.id}/",
+        "weight": user.weight_kg,
+        "timezone": user.timezone,
     }
 
 
@@ -47,8 +57,7 @@ class UserProvider(Provider):
         user = row["_obj"]
         if not ctx.can_write_for(user.id):
             raise ApiError(403, "You may not edit this user.")
-        for key, value in editable(body, ("first_name", "last_name", "email", "username", "profile"),
-                                   "user").items():
+        for key, value in editable(body, ("first_name", "last_name", "email", "username", "profile"), "user").items():
             if key in ("first_name", "last_name"):
                 setattr(user, key, str(value))
 
@@ -71,8 +80,10 @@ class ProfileProvider(Provider):
     definition = R.PROFILE
 
     def rows(self, ctx: Ctx, query: Query):
-        return [{"id": ctx.study.users[i].profile_id, "user": i, "_obj": ctx.study.users[i]}
-                for i in sorted(ctx.visible_users())]
+        return [
+            {"id": ctx.study.users[i].profile_id, "user": i, "_obj": ctx.study.users[i]}
+            for i in sorted(ctx.visible_users())
+        ]
 
     def serialize(self, ctx, row, extra):
         return profile_json(row["_obj"])
@@ -81,8 +92,7 @@ class ProfileProvider(Provider):
         user = row["_obj"]
         if not ctx.can_write_for(user.id):
             raise ApiError(403, "You may not edit this profile.")
-        for key, value in editable(body, ("gender", "date_of_birth", "unit_system", "preferences"),
-                                   "profile").items():
+        for key, value in editable(body, ("gender", "date_of_birth", "unit_system", "preferences"), "profile").items():
             if key in ("gender", "date_of_birth"):
                 setattr(user, key, str(value))
 
@@ -102,11 +112,24 @@ class DeviceProvider(Provider):
         user = row["_obj"]
         created = ctx.study.created
         return {
-            "batt_end": 2480, "batt_start": 2590, "bt_addr": f"00:1B:{row['id']:02X}:00:00:{row['id']:02X}",
-            "bt_info": "", "charge_time": 7200, "created": iso(created), "deviceid": user.device,
-            "fw_end": "1.0.5", "fw_start": "1.0.5", "hw_rev": "B" if user.astroskin else "A", "id": row["id"],
-            "last_modified": iso(created), "mcu_info": "", "model": 2 if user.astroskin else 1,
-            "purchase_order": 0, "resource_uri": f"/api/device/{user.device}/", "serial": row["id"], "status": 0,
+            "batt_end": 2480,
+            "batt_start": 2590,
+            "bt_addr": f"00:1B:{row['id']:02X}:00:00:{row['id']:02X}",
+            "bt_info": "",
+            "charge_time": 7200,
+            "created": iso(created),
+            "deviceid": user.device,
+            "fw_end": "1.0.5",
+            "fw_start": "1.0.5",
+            "hw_rev": "B" if user.astroskin else "A",
+            "id": row["id"],
+            "last_modified": iso(created),
+            "mcu_info": "",
+            "model": 2 if user.astroskin else 1,
+            "purchase_order": 0,
+            "resource_uri": f"/api/device/{user.device}/",
+            "serial": row["id"],
+            "status": 0,
         }
 
 
@@ -128,14 +151,22 @@ class BundlePermissionProvider(Provider):
 
     def rows(self, ctx: Ctx, query: Query):
         me = ctx.user_id
-        return [{"id": p.id, "bundle": p.bundle_id, "user_allowed": p.user_allowed, "user_target": p.user_target,
-                 "_obj": p} for p in list(ctx.study.bundle_permissions.values()) if me in (p.user_allowed, p.user_target)]
+        return [
+            {"id": p.id, "bundle": p.bundle_id, "user_allowed": p.user_allowed, "user_target": p.user_target, "_obj": p}
+            for p in list(ctx.study.bundle_permissions.values())
+            if me in (p.user_allowed, p.user_target)
+        ]
 
     def serialize(self, ctx, row, extra):
         p: BundlePermission = row["_obj"]
-        return {"bundle": uri("bundle", p.bundle_id), "id": p.id, "name": BUNDLES[p.bundle_id],
-                "resource_uri": uri("bundle_permission", p.id), "user_allowed": uri("user", p.user_allowed),
-                "user_target": uri("user", p.user_target)}
+        return {
+            "bundle": uri("bundle", p.bundle_id),
+            "id": p.id,
+            "name": BUNDLES[p.bundle_id],
+            "resource_uri": uri("bundle_permission", p.id),
+            "user_allowed": uri("user", p.user_allowed),
+            "user_target": uri("user", p.user_target),
+        }
 
     def create(self, ctx, body):
         body = require_object(body)
@@ -167,10 +198,20 @@ class OAuthClientProvider(Provider):
 
     def serialize(self, ctx, row, extra):
         c = row["_obj"]
-        return {"client_id": c.client_id, "default_realm": None, "grant_type": "password", "id": 1,
-                "name": "hexo-pipeline sandbox", "realms": [], "redirect_uris": list(c.redirect_uris),
-                "resource_uri": "/api/oauthclient/1/", "response_type": "code", "secret": c.client_secret,
-                "status": "oauth2", "user": uri("user", ctx.study.owner_id)}
+        return {
+            "client_id": c.client_id,
+            "default_realm": None,
+            "grant_type": "password",
+            "id": 1,
+            "name": "hexo-pipeline sandbox",
+            "realms": [],
+            "redirect_uris": list(c.redirect_uris),
+            "resource_uri": "/api/oauthclient/1/",
+            "response_type": "code",
+            "secret": c.client_secret,
+            "status": "oauth2",
+            "user": uri("user", ctx.study.owner_id),
+        }
 
     def update(self, ctx, row, body, partial):
         values = editable(body, ("redirect_uris", "name"), "oauthclient")
@@ -178,8 +219,11 @@ class OAuthClientProvider(Provider):
             uris = values["redirect_uris"]
             if not isinstance(uris, list) or not all(isinstance(u, str) for u in uris):
                 raise ApiError(400, "redirect_uris must be a list of URIs.")
-            plain = [u for u in uris if u.startswith("http://") and not u.startswith(("http://127.0.0.1",
-                                                                                      "http://localhost"))]
+            plain = [
+                u
+                for u in uris
+                if u.startswith("http://") and not u.startswith(("http://127.0.0.1", "http://localhost"))
+            ]
             if plain:  # schema help: "Plain-text URIs (HTTP) are not allowed"; loopback allowed for tests
                 raise ApiError(400, f"Plain-text URIs (HTTP) are not allowed: {plain}.")
             row["_obj"].redirect_uris = list(uris)
@@ -196,13 +240,26 @@ class OAuth2TokenProvider(Provider):
     def serialize(self, ctx, row, extra):
         t = row["_obj"]
         left = max(0, int(t.expires_at - ctx.state.auth.clock()))
-        return {"client": t.client_id, "expires_in": left, "resource_uri": uri("oauth2token", t.id),
-                "scopes": t.scope, "token_type": "Bearer", "user": uri("user", t.user_id)}
+        return {
+            "client": t.client_id,
+            "expires_in": left,
+            "resource_uri": uri("oauth2token", t.id),
+            "scopes": t.scope,
+            "token_type": "Bearer",
+            "user": uri("user", t.user_id),
+        }
 
     def delete(self, ctx, row):
         ctx.state.auth.revoke(row["id"])
 
 
-PROVIDERS: tuple[Provider, ...] = (UserProvider(), AccountProvider(), ProfileProvider(), DeviceProvider(),
-                                   BundleProvider(), BundlePermissionProvider(), OAuthClientProvider(),
-                                   OAuth2TokenProvider())
+PROVIDERS: tuple[Provider, ...] = (
+    UserProvider(),
+    AccountProvider(),
+    ProfileProvider(),
+    DeviceProvider(),
+    BundleProvider(),
+    BundlePermissionProvider(),
+    OAuthClientProvider(),
+    OAuth2TokenProvider(),
+)

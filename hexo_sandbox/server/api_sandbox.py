@@ -80,13 +80,21 @@ def register(app: Flask, state: SandboxState, authenticate) -> None:
                 continue
             user = study.users[rec.user_id]
             stats = state.sums(rec, rec.start, rec.end).finish(profile_of(user, study.start_date.year))
-            out.append({
-                "record_id": rec.id, "user_id": rec.user_id, "username": user.username, "start": rec.start,
-                "end": rec.end, "start_date": start_date(rec.start), "local_date": study.local_date(rec.start).isoformat(),
-                "synced_at": iso(rec.synced_at), "partial_end": rec.partial_end,
-                "partial_synced_at": iso(rec.partial_synced_at),
-                **{k: json_number(v) for k, v in stats.items() if k != "activity_mean_g"},
-            })
+            out.append(
+                {
+                    "record_id": rec.id,
+                    "user_id": rec.user_id,
+                    "username": user.username,
+                    "start": rec.start,
+                    "end": rec.end,
+                    "start_date": start_date(rec.start),
+                    "local_date": study.local_date(rec.start).isoformat(),
+                    "synced_at": iso(rec.synced_at),
+                    "partial_end": rec.partial_end,
+                    "partial_synced_at": iso(rec.partial_synced_at),
+                    **{k: json_number(v) for k, v in stats.items() if k != "activity_mean_g"},
+                }
+            )
         return json_response(out)
 
     @app.route("/sandbox/clock", methods=["GET", "POST"])
@@ -105,4 +113,3 @@ def _date(raw: str) -> date:
         return date.fromisoformat(raw)
     except ValueError:
         raise ApiError(400, f"Invalid date {raw!r}: use YYYY-MM-DD.") from None
-

@@ -52,12 +52,22 @@ class StudyProvider(Provider):
 
     def serialize(self, ctx, row, extra):
         s = row["_obj"]
-        return {"admins": [uri("user", a) for a in s.admin_ids], "created": iso(s.created),
-                "description": "A synthetic Hexoskin study served by the hexo-pipeline sandbox.",
-                "end_date": s.end_date.isoformat(), "groups": [uri("studygroup", g) for g in sorted(s.groups)],
-                "id": s.id, "last_modified": iso(s.last_modified), "name": f"Sandbox study {s.uuid}",
-                "owner": uri("user", s.owner_id), "planning": s.planning, "resource_uri": uri("study", s.id),
-                "start_date": s.start_date.isoformat(), "timezone": s.config.timezone, "uuid": s.uuid}
+        return {
+            "admins": [uri("user", a) for a in s.admin_ids],
+            "created": iso(s.created),
+            "description": "A synthetic Hexoskin study served by the hexo-pipeline sandbox.",
+            "end_date": s.end_date.isoformat(),
+            "groups": [uri("studygroup", g) for g in sorted(s.groups)],
+            "id": s.id,
+            "last_modified": iso(s.last_modified),
+            "name": f"Sandbox study {s.uuid}",
+            "owner": uri("user", s.owner_id),
+            "planning": s.planning,
+            "resource_uri": uri("study", s.id),
+            "start_date": s.start_date.isoformat(),
+            "timezone": s.config.timezone,
+            "uuid": s.uuid,
+        }
 
     def update(self, ctx, row, body, partial):
         if not manages_study(ctx.study, ctx.user_id):
@@ -74,13 +84,20 @@ class StudyGroupProvider(Provider):
     def rows(self, ctx, query):
         if not _in_study(ctx):
             return []
-        return [{"id": g.id, "name": g.name, "study": ctx.study.id, "_obj": g}
-                for g in sorted(ctx.study.groups.values(), key=lambda g: g.id)]
+        return [
+            {"id": g.id, "name": g.name, "study": ctx.study.id, "_obj": g}
+            for g in sorted(ctx.study.groups.values(), key=lambda g: g.id)
+        ]
 
     def serialize(self, ctx, row, extra):
         g = row["_obj"]
-        return {"description": g.description, "id": g.id, "name": g.name, "resource_uri": uri("studygroup", g.id),
-                "study": uri("study", ctx.study.id)}
+        return {
+            "description": g.description,
+            "id": g.id,
+            "name": g.name,
+            "resource_uri": uri("studygroup", g.id),
+            "study": uri("study", ctx.study.id),
+        }
 
 
 class StudyMemberProvider(Provider):
@@ -96,20 +113,40 @@ class StudyMemberProvider(Provider):
         for uid in _subjects_seen(ctx):
             m = ctx.study.memberships[uid]
             known = [a for a in m.assignments if a.assigned_at <= now]
-            rows.append({"id": m.id, "user": uid, "study": ctx.study.id, "start_date": m.onboarding,
-                         "group": known[-1].group_id if known else None,
-                         "last_modified": max((a.assigned_at for a in known), default=ctx.study.created),
-                         "_obj": (m, known)})
+            rows.append(
+                {
+                    "id": m.id,
+                    "user": uid,
+                    "study": ctx.study.id,
+                    "start_date": m.onboarding,
+                    "group": known[-1].group_id if known else None,
+                    "last_modified": max((a.assigned_at for a in known), default=ctx.study.created),
+                    "_obj": (m, known),
+                }
+            )
         return rows
 
     def serialize(self, ctx, row, extra):
         m, known = row["_obj"]
-        return {"end_date": m.end_date.isoformat(), "group": uri("studygroup", row["group"]),
-                "group_history": [{"group": uri("studygroup", a.group_id), "since": a.since.isoformat(),
-                                   "assigned_at": iso(a.assigned_at)} for a in known],
-                "id": m.id, "last_modified": iso(row["last_modified"]), "resource_uri": uri("studymember", m.id),
-                "start_date": m.onboarding.isoformat(), "study": uri("study", ctx.study.id),
-                "subject_id": m.subject_id, "user": uri("user", m.user_id)}
+        return {
+            "end_date": m.end_date.isoformat(),
+            "group": uri("studygroup", row["group"]),
+            "group_history": [
+                {
+                    "group": uri("studygroup", a.group_id),
+                    "since": a.since.isoformat(),
+                    "assigned_at": iso(a.assigned_at),
+                }
+                for a in known
+            ],
+            "id": m.id,
+            "last_modified": iso(row["last_modified"]),
+            "resource_uri": uri("studymember", m.id),
+            "start_date": m.onboarding.isoformat(),
+            "study": uri("study", ctx.study.id),
+            "subject_id": m.subject_id,
+            "user": uri("user", m.user_id),
+        }
 
     def update(self, ctx, row, body, partial):
         """PATCH {"group": "/api/studygroup/2/", "since": "YYYY-MM-DD"} records a (re)assignment now."""
@@ -136,7 +173,7 @@ class CalendarProvider(Provider):
 
     def rows(self, ctx, query):
         users = _subjects_seen(ctx)
-        for name, op, values in query.filters:  # narrow before computing calendars
+        for name, _op, values in query.filters:  # narrow before computing calendars
             if name == "user":
                 users = [u for u in users if u in set(values)]
         end = query.extra.get("end")
@@ -144,8 +181,16 @@ class CalendarProvider(Provider):
         rows = []
         for uid in users:
             for ev in ctx.state.calendar(uid, until=until):
-                rows.append({"id": ev["id"], "user": uid, "study": ctx.study.id, "date": ev["date"],
-                             "done": ev["done"], "_obj": ev})
+                rows.append(
+                    {
+                        "id": ev["id"],
+                        "user": uid,
+                        "study": ctx.study.id,
+                        "date": ev["date"],
+                        "done": ev["done"],
+                        "_obj": ev,
+                    }
+                )
         return rows
 
     def serialize(self, ctx, row, extra):
@@ -156,8 +201,16 @@ class CalendarProvider(Provider):
             schedule["start_time"] = e.start_time.strftime("%H:%M")
         if e.end_time:
             schedule["end_time"] = e.end_time.strftime("%H:%M")
-        return {"date": e.date.isoformat(), "done": ev["done"], "done_by": ev["done_by"], "event_schedule": schedule,
-                "id": ev["id"], "name": e.name, "study": uri("study", ctx.study.id), "user": uri("user", row["user"])}
+        return {
+            "date": e.date.isoformat(),
+            "done": ev["done"],
+            "done_by": ev["done_by"],
+            "event_schedule": schedule,
+            "id": ev["id"],
+            "name": e.name,
+            "study": uri("study", ctx.study.id),
+            "user": uri("user", row["user"]),
+        }
 
 
 class SurveyProvider(Provider):
@@ -170,9 +223,14 @@ class SurveyProvider(Provider):
 
     def serialize(self, ctx, row, extra):
         s: Survey = row["_obj"]
-        return {"description": s.description, "id": s.id, "name": s.name,
-                "questions": [q.json() for q in s.questions], "resource_uri": uri("survey", s.id),
-                "study": uri("study", ctx.study.id)}
+        return {
+            "description": s.description,
+            "id": s.id,
+            "name": s.name,
+            "questions": [q.json() for q in s.questions],
+            "resource_uri": uri("survey", s.id),
+            "study": uri("study", ctx.study.id),
+        }
 
 
 class SurveyResponseProvider(Provider):
@@ -183,15 +241,23 @@ class SurveyResponseProvider(Provider):
 
     def rows(self, ctx, query):
         seen, now = set(_subjects_seen(ctx)), ctx.study.now()
-        return [{"id": r.id, "user": r.user_id, "survey": r.survey_id, "date": r.date, "created": r.created, "_obj": r}
-                for r in sorted(ctx.study.survey_responses.values(), key=lambda r: r.id)
-                if r.user_id in seen and r.created <= now]
+        return [
+            {"id": r.id, "user": r.user_id, "survey": r.survey_id, "date": r.date, "created": r.created, "_obj": r}
+            for r in sorted(ctx.study.survey_responses.values(), key=lambda r: r.id)
+            if r.user_id in seen and r.created <= now
+        ]
 
     def serialize(self, ctx, row, extra):
         r: SurveyResponse = row["_obj"]
-        return {"answers": r.answers, "created": iso(r.created), "date": r.date.isoformat(), "id": r.id,
-                "resource_uri": uri("surveyresponse", r.id), "survey": uri("survey", r.survey_id),
-                "user": uri("user", r.user_id)}
+        return {
+            "answers": r.answers,
+            "created": iso(r.created),
+            "date": r.date.isoformat(),
+            "id": r.id,
+            "resource_uri": uri("surveyresponse", r.id),
+            "survey": uri("survey", r.survey_id),
+            "user": uri("user", r.user_id),
+        }
 
     def create(self, ctx, body):
         body = require_object(body)
@@ -226,8 +292,9 @@ def _validated(survey: Survey, answers: Any) -> dict:
             if q.required:
                 raise ApiError(400, f"Question {q.key!r} is required.")
             continue
-        if q.type == "scale" and (not isinstance(value, int) or isinstance(value, bool)
-                                  or not q.low <= value <= q.high):
+        if q.type == "scale" and (
+            not isinstance(value, int) or isinstance(value, bool) or not q.low <= value <= q.high
+        ):
             raise ApiError(400, f"{q.key!r} must be an integer from {q.low} to {q.high}.")
         if q.type == "choice" and value not in q.choices:
             raise ApiError(400, f"{q.key!r} must be one of {list(q.choices)}.")
@@ -237,5 +304,11 @@ def _validated(survey: Survey, answers: Any) -> dict:
     return out
 
 
-PROVIDERS: tuple[Provider, ...] = (StudyProvider(), StudyGroupProvider(), StudyMemberProvider(), CalendarProvider(),
-                                   SurveyProvider(), SurveyResponseProvider())
+PROVIDERS: tuple[Provider, ...] = (
+    StudyProvider(),
+    StudyGroupProvider(),
+    StudyMemberProvider(),
+    CalendarProvider(),
+    SurveyProvider(),
+    SurveyResponseProvider(),
+)

@@ -20,8 +20,13 @@ from .tastypie import ApiError, paginate
 
 
 def all_providers() -> dict[str, Provider]:
-    providers = (*api_people.PROVIDERS, *api_activity.PROVIDERS, *api_gps.PROVIDERS, *api_study.PROVIDERS,
-                 *api_data.providers())
+    providers = (
+        *api_people.PROVIDERS,
+        *api_activity.PROVIDERS,
+        *api_gps.PROVIDERS,
+        *api_study.PROVIDERS,
+        *api_data.providers(),
+    )
     return {p.definition.name: p for p in providers}
 
 
@@ -57,8 +62,7 @@ def create_app(state: SandboxState) -> Flask:
 
     @app.post("/api/connect/oauth2/token/")
     def token():
-        return json_response(state.auth.token_endpoint(request.headers.get("Authorization"),
-                                                       request.form.to_dict()))
+        return json_response(state.auth.token_endpoint(request.headers.get("Authorization"), request.form.to_dict()))
 
     @app.get("/api/connect/oauth2/auth/")
     def authorize():
@@ -80,9 +84,12 @@ def create_app(state: SandboxState) -> Flask:
     @app.get("/api/")
     def index():
         principal()
-        return json_response({name: {"list_endpoint": p.definition.list_endpoint,
-                                     "schema": f"{p.definition.list_endpoint}schema/"}
-                              for name, p in sorted(providers.items())})
+        return json_response(
+            {
+                name: {"list_endpoint": p.definition.list_endpoint, "schema": f"{p.definition.list_endpoint}schema/"}
+                for name, p in sorted(providers.items())
+            }
+        )
 
     @app.get("/api/<name>/schema/")
     def schema(name: str):
@@ -176,4 +183,3 @@ def create_app(state: SandboxState) -> Flask:
 
     api_sandbox.register(app, state, principal)
     return app
-

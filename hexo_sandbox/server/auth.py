@@ -144,8 +144,9 @@ class AuthServer:
         """The user's live access tokens (for /api/oauth2token/), oldest first."""
         now = self.clock()
         with self._lock:
-            return sorted((t for t in self._tokens.values() if t.user_id == user_id and t.expires_at > now),
-                          key=lambda t: t.id)
+            return sorted(
+                (t for t in self._tokens.values() if t.user_id == user_id and t.expires_at > now), key=lambda t: t.id
+            )
 
     def revoke(self, token_id: int) -> None:
         """DELETE /api/oauth2token/<id>/: the access token and its refresh token stop working."""

@@ -33,8 +33,7 @@ from .state import ImportedSignals, SandboxState
 TCX_TYPE = "application/vnd.garmin.tcx+xml"
 FIT_TYPE = "application/vnd.ant.fit"
 TV_ML = 13.28  # raw tidal volume / minute ventilation unit (notes §4)
-_SPORT_OF_KIND = {"run": "running", "walk": "walking", "running": "running", "walking": "walking",
-                  "cycling": "cycling"}
+_SPORT_OF_KIND = {"run": "running", "walk": "walking", "running": "running", "walking": "walking", "cycling": "cycling"}
 MAX_GAP_S = 10  # imported 1 Hz gaps interpolated up to this long
 
 
@@ -46,8 +45,9 @@ def wanted_format(accept: str) -> str | None:
     return None
 
 
-def export_activity(state: SandboxState, rec: Record, t0: int, t1: int, laps: list[tuple[int, int]],
-                    sport: str, fmt: str, with_rr: bool) -> bytes:
+def export_activity(
+    state: SandboxState, rec: Record, t0: int, t1: int, laps: list[tuple[int, int]], sport: str, fmt: str, with_rr: bool
+) -> bytes:
     activity = activity_data(state, rec, t0, t1, laps, sport, with_rr)
     return write_tcx(activity) if fmt == TCX_TYPE else write_fit(activity)
 
@@ -57,8 +57,9 @@ def export_routine(routine_id: int, fmt: str) -> bytes:
     return write_workout_tcx(routine) if fmt == TCX_TYPE else write_workout_fit(routine)
 
 
-def activity_data(state: SandboxState, rec: Record, t0: int, t1: int, laps: list[tuple[int, int]],
-                  sport: str, with_rr: bool) -> ActivityData:
+def activity_data(
+    state: SandboxState, rec: Record, t0: int, t1: int, laps: list[tuple[int, int]], sport: str, with_rr: bool
+) -> ActivityData:
     """Per-second data of [t0, t1) of a (visible) record: 1 Hz samples whose timestamps fall inside."""
     sig = state.signals(rec)
     ids = set(sig.datatype_ids())
@@ -100,8 +101,9 @@ def activity_data(state: SandboxState, rec: Record, t0: int, t1: int, laps: list
             cadence[idx[ok]] = pts.cadence[ok]
     rr = None
     if with_rr and 18 in ids:
-        _, raw = sig.events_raw(18, (ticks[0] - TICKS_PER_SECOND - rec.start) / TICKS_PER_SECOND,
-                                (ticks[-1] - rec.start) / TICKS_PER_SECOND)
+        _, raw = sig.events_raw(
+            18, (ticks[0] - TICKS_PER_SECOND - rec.start) / TICKS_PER_SECOND, (ticks[-1] - rec.start) / TICKS_PER_SECOND
+        )
         rr_s = raw.astype(np.float64) / TICKS_PER_SECOND
         rr = rr_s[(rr_s > 0.25) & (rr_s < 2.5)]
         if rr.size == 0 or rr.sum() >= n:
@@ -114,11 +116,22 @@ def activity_data(state: SandboxState, rec: Record, t0: int, t1: int, laps: list
     tiled = _tile(lap_index, n)
     device = "Astroskin (sandbox)" if rec.astroskin else "Hexoskin Smart Shirt (sandbox)"
     return ActivityData(
-        sport=_SPORT_OF_KIND.get(sport, "other"), start=from_ticks(int(ticks[0])),
-        elapsed_s=(ticks - ticks[0]) / TICKS_PER_SECOND, heart_rate_bpm=hr, breathing_rate_rpm=channel(33),
-        tidal_volume_ml=channel(37, TV_ML), minute_ventilation_ml_min=channel(36, TV_ML), energy_w=energy,
-        speed_mps=speed, cadence_spm=cadence, latitude_deg=lat, longitude_deg=lon, altitude_m=alt,
-        laps=tuple(tiled), rr_s=rr, device_name=device,
+        sport=_SPORT_OF_KIND.get(sport, "other"),
+        start=from_ticks(int(ticks[0])),
+        elapsed_s=(ticks - ticks[0]) / TICKS_PER_SECOND,
+        heart_rate_bpm=hr,
+        breathing_rate_rpm=channel(33),
+        tidal_volume_ml=channel(37, TV_ML),
+        minute_ventilation_ml_min=channel(36, TV_ML),
+        energy_w=energy,
+        speed_mps=speed,
+        cadence_spm=cadence,
+        latitude_deg=lat,
+        longitude_deg=lon,
+        altitude_m=alt,
+        laps=tuple(tiled),
+        rr_s=rr,
+        device_name=device,
     )
 
 
@@ -152,47 +165,88 @@ def apply_import(state: SandboxState, job, now: datetime) -> dict:
         if parsed.has_biometrics:
             record_id = state.next_id("record", study.records)
             channels = {}
-            for dt, name, scale in ((19, "heart_rate", 1.0), (33, "breathing_rate", 1.0),
-                                    (37, "tidal_volume", 1 / TV_ML), (36, "minute_ventilation", 1 / TV_ML)):
+            for dt, name, scale in (
+                (19, "heart_rate", 1.0),
+                (33, "breathing_rate", 1.0),
+                (37, "tidal_volume", 1 / TV_ML),
+                (36, "minute_ventilation", 1 / TV_ML),
+            ):
                 if parsed.has(name):
                     # sample k sits at start + (k+1) s: the file's second k+1
                     values = _fill_gaps(parsed.channels[name])[1:]
                     channels[dt] = np.rint(np.nan_to_num(values * scale, nan=0.0)).astype(np.int64)
-            rec = Record(id=record_id, user_id=user.id, start=parsed.start, end=parsed.end,
-                         device=user.device or "IMPORT", astroskin=False, segments=(), synced_at=now,
-                         import_id=job.id)
+            rec = Record(
+                id=record_id,
+                user_id=user.id,
+                start=parsed.start,
+                end=parsed.end,
+                device=user.device or "IMPORT",
+                astroskin=False,
+                segments=(),
+                synced_at=now,
+                import_id=job.id,
+            )
             study.records[record_id] = rec
             state.imported_signals[record_id] = ImportedSignals(channels)
         routine = ROUTINE_FOR_SPORT.get(parsed.sport, 7)
         kind = {"running": "run", "walking": "walk"}.get(parsed.sport, parsed.sport)
         range_id = state.next_id("range", study.ranges)
-        top = Range(id=range_id, user_id=user.id, record_id=record_id, start=parsed.start, end=parsed.end,
-                    name=TRAINING_ROUTINES[routine].name, kind=kind, trainingroutine=routine, created=now,
-                    import_id=job.id)
+        top = Range(
+            id=range_id,
+            user_id=user.id,
+            record_id=record_id,
+            start=parsed.start,
+            end=parsed.end,
+            name=TRAINING_ROUTINES[routine].name,
+            kind=kind,
+            trainingroutine=routine,
+            created=now,
+            import_id=job.id,
+        )
         study.ranges[range_id] = top
         laps = []
         for k, (a, b) in enumerate(parsed.laps):
             lap_id = state.next_id("range", study.ranges)
-            study.ranges[lap_id] = Range(id=lap_id, user_id=user.id, record_id=record_id,
-                                         start=parsed.start + a * TICKS_PER_SECOND,
-                                         end=parsed.start + b * TICKS_PER_SECOND, name=f"Lap {k + 1}", kind=kind,
-                                         trainingroutine=routine, created=now, rank=1, parent_id=range_id,
-                                         import_id=job.id)
+            study.ranges[lap_id] = Range(
+                id=lap_id,
+                user_id=user.id,
+                record_id=record_id,
+                start=parsed.start + a * TICKS_PER_SECOND,
+                end=parsed.start + b * TICKS_PER_SECOND,
+                name=f"Lap {k + 1}",
+                kind=kind,
+                trainingroutine=routine,
+                created=now,
+                rank=1,
+                parent_id=range_id,
+                import_id=job.id,
+            )
             laps.append(f"/api/range/{lap_id}/")
         track_uri = None
         if parsed.has_gps:
             track_id = state.next_id("track", study.tracks)
-            study.tracks[track_id] = Track(track_id, user.id, range_id, record_id, kind, parsed.start, parsed.end,
-                                           import_id=job.id)
+            study.tracks[track_id] = Track(
+                track_id, user.id, range_id, record_id, kind, parsed.start, parsed.end, import_id=job.id
+            )
             ch = parsed.channels
             nan = np.full(parsed.n, np.nan)
             state.imported_tracks[track_id] = TrackPoints(
                 ticks=parsed.start + np.arange(parsed.n, dtype=np.int64) * TICKS_PER_SECOND,
-                lat=ch["lat"], lon=ch["lon"], altitude=ch.get("altitude", nan), speed=ch.get("speed", nan),
-                course=nan, accuracy=nan, cadence=ch.get("cadence", nan))
+                lat=ch["lat"],
+                lon=ch["lon"],
+                altitude=ch.get("altitude", nan),
+                speed=ch.get("speed", nan),
+                course=nan,
+                accuracy=nan,
+                cadence=ch.get("cadence", nan),
+            )
             track_uri = f"/api/track/{track_id}/"
-    return {"range": f"/api/range/{range_id}/", "record": f"/api/record/{record_id}/" if record_id else None,
-            "ranges": laps, "track": track_uri}
+    return {
+        "range": f"/api/range/{range_id}/",
+        "record": f"/api/record/{record_id}/" if record_id else None,
+        "ranges": laps,
+        "track": track_uri,
+    }
 
 
 def _fill_gaps(values: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ idempotent and clients must not retry them blindly) nor to /sandbox/.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import socket
@@ -31,7 +32,6 @@ import time
 from dataclasses import dataclass, fields, replace
 
 from flask import Request, Response
-import json
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class FaultConfig:
     late_data_rate: float = 0.0  # 0 = the study's own late-sync share
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "FaultConfig":
+    def from_env(cls, environ: dict[str, str] | None = None) -> FaultConfig:
         """HEXO_SANDBOX_<FIELD> environment variables, e.g. HEXO_SANDBOX_RATE_503=0.2."""
         env = os.environ if environ is None else environ
         values = {}
@@ -134,12 +134,16 @@ def add_fault_arguments(parser) -> None:
         names = [f"--{f.name.replace('_', '-')}"]
         if f.name.startswith("rate_"):
             names.append(f"--fault-{f.name[5:]}-rate")
-        group.add_argument(*names, dest=f"fault_{f.name}", type=type(f.default), default=None, metavar="N",
-                           help=f"default {f.default}")
+        group.add_argument(
+            *names, dest=f"fault_{f.name}", type=type(f.default), default=None, metavar="N", help=f"default {f.default}"
+        )
 
 
 def fault_config_from_args(ns, environ: dict[str, str] | None = None) -> FaultConfig:
     base = FaultConfig.from_env(environ)
-    given = {f.name: getattr(ns, f"fault_{f.name}") for f in fields(FaultConfig)
-             if getattr(ns, f"fault_{f.name}", None) is not None}
+    given = {
+        f.name: getattr(ns, f"fault_{f.name}")
+        for f in fields(FaultConfig)
+        if getattr(ns, f"fault_{f.name}", None) is not None
+    }
     return replace(base, **given)

@@ -32,8 +32,9 @@ def visible_user_ids(study: Study, user_id: int) -> set[int]:
     seen = {user_id}
     if manages_study(study, user_id):
         seen.update(study.memberships)
-    seen.update(p.user_target for p in list(study.bundle_permissions.values())
-                if p.user_allowed == user_id and p.bundle_id == 1)
+    seen.update(
+        p.user_target for p in list(study.bundle_permissions.values()) if p.user_allowed == user_id and p.bundle_id == 1
+    )
     return seen
 
 

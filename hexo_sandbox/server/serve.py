@@ -38,7 +38,7 @@ class SandboxHandle:
         self.server.server_close()
         self.thread.join(timeout=5)
 
-    def __enter__(self) -> "SandboxHandle":
+    def __enter__(self) -> SandboxHandle:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -69,7 +69,7 @@ class ImportedSignals:
         return self.n
 
     def sync_raw(self, datatype_id: int, start: int, stop: int) -> np.ndarray:
-        return self.channels[datatype_id][max(0, start):max(0, stop)].astype(np.int64)
+        return self.channels[datatype_id][max(0, start) : max(0, stop)].astype(np.int64)
 
     def events_raw(self, datatype_id: int, t0_s: float, t1_s: float):
         return np.zeros(0, np.uint64), np.zeros(0, np.int64)
@@ -127,9 +127,14 @@ class SandboxState:
         if hit is not None:
             return replace(hit)
         full = self.study.records[rec.id]
-        sums = window_sums(self.signals(full), full.segments, full.duration_s,
-                           (t0 - full.start) / TICKS_PER_SECOND, (t1 - full.start) / TICKS_PER_SECOND,
-                           activity=activity)
+        sums = window_sums(
+            self.signals(full),
+            full.segments,
+            full.duration_s,
+            (t0 - full.start) / TICKS_PER_SECOND,
+            (t1 - full.start) / TICKS_PER_SECOND,
+            activity=activity,
+        )
         with self.lock:
             self._sums[key] = sums
         return replace(sums)
@@ -153,8 +158,14 @@ class SandboxState:
         n = int((track.end - first) // TICKS_PER_SECOND)
         cadence = sig.sync_raw(53, k0, k0 + n).astype(np.float64)
         user = self.study.users[track.user_id]
-        points = generated_track(derive_seed(self.study.config.seed, "route", track.id), track.kind, first,
-                                 first + n * TICKS_PER_SECOND, home(user.subject_index or 0), cadence)
+        points = generated_track(
+            derive_seed(self.study.config.seed, "route", track.id),
+            track.kind,
+            first,
+            first + n * TICKS_PER_SECOND,
+            home(user.subject_index or 0),
+            cadence,
+        )
         with self.lock:
             self._tracks[track.id] = points
             while len(self._tracks) > TRACKS_CACHE:
@@ -208,19 +219,28 @@ class SandboxState:
         if member is None:
             return []
         events = planning_mod.calendar_events(study.planning, member.onboarding, study.end_date, until=until)
-        now = datetime.max.replace(tzinfo=timezone.utc) if eventual else study.now()
-        ranges = [rg for rg in list(study.ranges.values()) if rg.user_id == user_id and rg.rank == 0
-                  and self._range_known(rg) <= now]
+        now = datetime.max.replace(tzinfo=UTC) if eventual else study.now()
+        ranges = [
+            rg
+            for rg in list(study.ranges.values())
+            if rg.user_id == user_id and rg.rank == 0 and self._range_known(rg) <= now
+        ]
         responses = [r for r in list(study.survey_responses.values()) if r.user_id == user_id and r.created <= now]
         used: set[str] = set()
         out = []
         for ev in events:
             done_by = self._fulfilment(ev, ranges, responses, used)
-            out.append({
-                "id": user_id * 10_000_000 + ev.item_index * 100_000 + (ev.date - date(2000, 1, 1)).days,
-                "user": user_id, "date": ev.date, "done": done_by is not None, "done_by": done_by,
-                "name": ev.name, "event": ev,
-            })
+            out.append(
+                {
+                    "id": user_id * 10_000_000 + ev.item_index * 100_000 + (ev.date - date(2000, 1, 1)).days,
+                    "user": user_id,
+                    "date": ev.date,
+                    "done": done_by is not None,
+                    "done_by": done_by,
+                    "name": ev.name,
+                    "event": ev,
+                }
+            )
         return out
 
     def _range_known(self, rg: Range) -> datetime:
@@ -244,7 +264,7 @@ class SandboxState:
             ref = f"/api/range/{rg.id}/"
             if ref in used or (rg.trainingroutine if kind == "trainingroutine" else rg.activitytype) != target:
                 continue
-            local = datetime.fromtimestamp(rg.start / TICKS_PER_SECOND, tz=timezone.utc).astimezone(tz)
+            local = datetime.fromtimestamp(rg.start / TICKS_PER_SECOND, tz=UTC).astimezone(tz)
             if local.date() != ev.date:
                 continue
             if ev.start_time and local.time() < ev.start_time:
@@ -270,8 +290,9 @@ class SandboxState:
             if rec.user_id == user_id and rec.start < t1 and rec.end > t0:
                 sums.merge(self.sums(rec, max(t0, rec.start), min(t1, rec.end)))
         events = [e for e in self.calendar(user_id, eventual=True) if e["date"] == day]
-        response = next((r.answers for r in list(study.survey_responses.values())
-                         if r.user_id == user_id and r.date == day), None)
+        response = next(
+            (r.answers for r in list(study.survey_responses.values()) if r.user_id == user_id and r.date == day), None
+        )
         row = day_row(study.users[user_id], day, sums, len(events), sum(e["done"] for e in events), response)
         with self.lock:
             self._truth_days[key] = row
@@ -294,9 +315,14 @@ class SandboxState:
                 for u in study.users.values()
             ],
             "api_keys": [{"public": p, "private": s, "user_id": uid} for p, s, uid in self.credentials.api_keys],
-            "study": {"id": study.id, "uuid": study.uuid, "timezone": study.config.timezone,
-                      "start": study.config.start.isoformat(), "days": study.config.days,
-                      "end": study.end_date.isoformat()},
+            "study": {
+                "id": study.id,
+                "uuid": study.uuid,
+                "timezone": study.config.timezone,
+                "start": study.config.start.isoformat(),
+                "days": study.config.days,
+                "end": study.end_date.isoformat(),
+            },
             "truth_url": f"{base_url}/sandbox/truth/",
             "clock_url": f"{base_url}/sandbox/clock",
         }
@@ -320,6 +346,6 @@ def build_state(config: StudyConfig, faults: FaultConfig | None = None) -> Sandb
         token_lifetime_s=faults.token_lifetime_s,
         early_expiry_s=faults.early_expiry_s,
     )
-    return SandboxState(study=study, auth=auth, credentials=creds, faults=FaultInjector(faults, config.seed),
-                        fault_config=faults)
-
+    return SandboxState(
+        study=study, auth=auth, credentials=creds, faults=FaultInjector(faults, config.seed), fault_config=faults
+    )

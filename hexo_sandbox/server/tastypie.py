@@ -11,9 +11,10 @@ returning an unfiltered list.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from typing import Any, Callable, Iterable
+from datetime import UTC, date, datetime
+from typing import Any
 from urllib.parse import urlencode
 
 ALL_FILTERS = ("exact", "in", "gt", "gte", "lt", "lte", "range")
@@ -68,12 +69,12 @@ def _default_help(type_: str) -> str:
     return {
         "integer": "Integer data. Ex: 2673",
         "float": "Floating point numeric data. Ex: 26.73",
-        "string": "Unicode string data. Ex: \"Hello World\"",
+        "string": 'Unicode string data. Ex: "Hello World"',
         "boolean": "Boolean data. Ex: True",
-        "datetime": "A date & time as a string. Ex: \"2010-11-10T03:07:43\"",
-        "date": "A date as a string. Ex: \"2010-11-10\"",
+        "datetime": 'A date & time as a string. Ex: "2010-11-10T03:07:43"',
+        "date": 'A date as a string. Ex: "2010-11-10"',
         "related": "A single related resource. Can be either a URI or set of nested resource data.",
-        "list": "A list of data. Ex: [\"abc\", 26.73, 8]",
+        "list": 'A list of data. Ex: ["abc", 26.73, 8]',
         "dict": "A dictionary of data. Ex: {'price': 26.73, 'name': 'Daniel'}",
     }.get(type_, "")
 
@@ -279,12 +280,12 @@ def parse_datetime(raw: str, name: str = "value") -> datetime:
             value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise ApiError(400, f"Invalid date/time for '{name}': {raw!r}.") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _comparable(value: Any) -> Any:
     if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     if isinstance(value, str) and len(value) == 10 and value[4:5] == "-" and value[7:8] == "-":
         try:
             return date.fromisoformat(value)

@@ -173,8 +173,9 @@ def sample_offsets_ticks(datatype_id: int, start: int, stop: int) -> np.ndarray:
     return (k + 1) * period if d.first_sample_at_period else k * period
 
 
-def sample_index_range(datatype_id: int, start_offset_ticks: int, stop_offset_ticks: int,
-                       n_samples: int) -> tuple[int, int]:
+def sample_index_range(
+    datatype_id: int, start_offset_ticks: int, stop_offset_ticks: int, n_samples: int
+) -> tuple[int, int]:
     """Sample indices [i0, i1) whose offsets fall in [start_offset_ticks, stop_offset_ticks), clipped."""
     d = dtc.get(datatype_id)
     if d.rate_hz is None:
@@ -188,6 +189,7 @@ def sample_index_range(datatype_id: int, start_offset_ticks: int, stop_offset_ti
 
 
 # ----------------------------------------------------------------------------------------------- helpers
+
 
 def _crossings(phase: np.ndarray, offset: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Where a non-decreasing grid phase crosses n + offset: (n, fractional grid position).
@@ -236,6 +238,7 @@ def _box(x: np.ndarray, width: int) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------- record
+
 
 class RecordSignals:
     """Deterministic synthetic signals of one record. Cheap to build; series are computed lazily."""
@@ -291,8 +294,11 @@ class RecordSignals:
         both bands, the stride of the three axes, leads I and II behind lead III). Same values as
         `sync_raw` channel by channel; int16/int32 arrays, meant for windows of a few minutes."""
         ids = tuple(int(d) for d in datatype_ids)
-        for name, members, fn in (("ecg", ECG_IDS, self._ecg_chunk), ("resp", RESP_IDS, self._resp_chunk),
-                                  ("acc", ACC_IDS, self._acc_chunk)):
+        for _name, members, fn in (
+            ("ecg", ECG_IDS, self._ecg_chunk),
+            ("resp", RESP_IDS, self._resp_chunk),
+            ("acc", ACC_IDS, self._acc_chunk),
+        ):
             if set(ids) <= set(members):
                 n = self.n_samples(ids[0])
                 start, stop = max(0, int(start)), min(n, int(stop))
@@ -363,8 +369,10 @@ class RecordSignals:
 
     def _datatype(self, datatype_id: int) -> dtc.Datatype:
         if int(datatype_id) not in self._ids:
-            raise KeyError(f"datatype {datatype_id} is not recorded by this "
-                           f"{'Astroskin' if self.spec.astroskin else 'Hexoskin'} record")
+            raise KeyError(
+                f"datatype {datatype_id} is not recorded by this "
+                f"{'Astroskin' if self.spec.astroskin else 'Hexoskin'} record"
+            )
         return dtc.get(datatype_id)
 
     def _key(self, stream: int) -> int:
@@ -384,9 +392,10 @@ class RecordSignals:
         b0, b1 = start >> BLOCK_BITS, (stop - 1) >> BLOCK_BITS
         key = self._key(stream)
         # Philox is counter based: block b starts at counter b << 128, far from any other block's draws.
-        words = np.concatenate([np.random.Philox(key=key, counter=b << 128).random_raw(1 << (BLOCK_BITS - 3))
-                                for b in range(b0, b1 + 1)])
-        u = words.astype("<u8", copy=False).view(np.uint8)[start - (b0 << BLOCK_BITS): stop - (b0 << BLOCK_BITS)]
+        words = np.concatenate(
+            [np.random.Philox(key=key, counter=b << 128).random_raw(1 << (BLOCK_BITS - 3)) for b in range(b0, b1 + 1)]
+        )
+        u = words.astype("<u8", copy=False).view(np.uint8)[start - (b0 << BLOCK_BITS) : stop - (b0 << BLOCK_BITS)]
         # One random byte per sample: the sum of its two nibbles is triangular on 0..30 (sd 4.47).
         x = (u & 15).astype(np.float32)
         x += u >> 4
@@ -407,22 +416,22 @@ class RecordSignals:
         i0, i1 = s // f, (e - 1) // f + 1
         g0 = grid[i0:i1]
         w = np.arange(f, dtype=grid.dtype) / grid.dtype.type(f)
-        out = (g0[:, None] + (grid[i0 + 1:i1 + 1] - g0)[:, None] * w).ravel()
-        return out[s - i0 * f: e - i0 * f]
+        out = (g0[:, None] + (grid[i0 + 1 : i1 + 1] - g0)[:, None] * w).ravel()
+        return out[s - i0 * f : e - i0 * f]
 
     def _hold(self, grid: np.ndarray, fs: float, start: int, stop: int) -> np.ndarray:
         """Sample-and-hold of a slowly varying grid series (cheaper than interpolating)."""
         f = int(fs // GRID_HZ)
         s, e = start + PAD_S * int(fs), stop + PAD_S * int(fs)
         i0, i1 = s // f, (e - 1) // f + 1
-        return np.repeat(grid[i0:i1], f)[s - i0 * f: e - i0 * f]
+        return np.repeat(grid[i0:i1], f)[s - i0 * f : e - i0 * f]
 
     def _chunked(self, fn, start: int, stop: int, fs: float) -> np.ndarray:
         out = np.empty(stop - start, dtype=np.int64)
         step = int(CHUNK_S * fs)
         for a in range(start, stop, step):
             b = min(stop, a + step)
-            out[a - start: b - start] = fn(a, b)
+            out[a - start : b - start] = fn(a, b)
         return out
 
     def _group(self, name: str, datatype_id: int, start: int, stop: int) -> np.ndarray:
@@ -432,8 +441,9 @@ class RecordSignals:
         windows the channels computed are kept, so asking lead III after I and II (or I and II after III)
         for the same window costs nothing more.
         """
-        fn, fs = {"ecg": (self._ecg_chunk, 256.0), "resp": (self._resp_chunk, 128.0),
-                  "acc": (self._acc_chunk, 64.0)}[name]
+        fn, fs = {"ecg": (self._ecg_chunk, 256.0), "resp": (self._resp_chunk, 128.0), "acc": (self._acc_chunk, 64.0)}[
+            name
+        ]
         small = stop - start <= GROUP_CACHE_SAMPLES
         hit = self._group_cache.get(name) if small else None
         kept = hit[2] if hit is not None and hit[0] == start and hit[1] == stop else {}
@@ -449,7 +459,7 @@ class RecordSignals:
         step = int(CHUNK_S * fs)
         for a in range(start, stop, step):
             b = min(stop, a + step)
-            out[a - start: b - start] = fn(a, b, (datatype_id,))[datatype_id]
+            out[a - start : b - start] = fn(a, b, (datatype_id,))[datatype_id]
         return out
 
     # ---- whole-record series
@@ -511,14 +521,16 @@ class RecordSignals:
         hr_max = 208.0 - 0.7 * spec.age
         reserve = max(20.0, hr_max - spec.resting_hr)
         f = min(max(spec.fitness, 0.0), 1.0)
-        return np.array([
-            spec.resting_hr - 7.0,
-            spec.resting_hr,
-            spec.resting_hr + 8.0,
-            spec.resting_hr + 0.25 * reserve,
-            spec.resting_hr + (0.38 - 0.06 * f) * reserve,
-            spec.resting_hr + (0.78 - 0.1 * f) * reserve,
-        ])
+        return np.array(
+            [
+                spec.resting_hr - 7.0,
+                spec.resting_hr,
+                spec.resting_hr + 8.0,
+                spec.resting_hr + 0.25 * reserve,
+                spec.resting_hr + (0.38 - 0.06 * f) * reserve,
+                spec.resting_hr + (0.78 - 0.1 * f) * reserve,
+            ]
+        )
 
     @cached_property
     def _breath(self) -> dict:
@@ -534,10 +546,20 @@ class RecordSignals:
         en, ej = _crossings(phase, INSPIRATION_FRACTION)  # expiration onsets
         shape_p = (np.arange(SHAPE_N) + 0.5) / SHAPE_N
         ins = shape_p < INSPIRATION_FRACTION
-        shape = np.where(ins, 0.5 * (1 - np.cos(np.pi * shape_p / INSPIRATION_FRACTION)),
-                         0.5 * (1 + np.cos(np.pi * (shape_p - INSPIRATION_FRACTION) / (1 - INSPIRATION_FRACTION))))
-        return {"phase_q": phase * SHAPE_N, "tv": tv, "onset_n": bn, "onset_t": bj / GRID_HZ - PAD_S,
-                "exp_n": en, "exp_t": ej / GRID_HZ - PAD_S, "shape": shape.astype(np.float32)}
+        shape = np.where(
+            ins,
+            0.5 * (1 - np.cos(np.pi * shape_p / INSPIRATION_FRACTION)),
+            0.5 * (1 + np.cos(np.pi * (shape_p - INSPIRATION_FRACTION) / (1 - INSPIRATION_FRACTION))),
+        )
+        return {
+            "phase_q": phase * SHAPE_N,
+            "tv": tv,
+            "onset_n": bn,
+            "onset_t": bj / GRID_HZ - PAD_S,
+            "exp_n": en,
+            "exp_t": ej / GRID_HZ - PAD_S,
+            "shape": shape.astype(np.float32),
+        }
 
     def _breath_phase(self) -> np.ndarray:
         """Breathing phase on the grid (cycles; breath n spans [n, n+1), inspiration its first 40 %)."""
@@ -548,8 +570,9 @@ class RecordSignals:
         """Posture code per grid point, sleep-position events, gravity (3 axes) and thoracic share."""
         rng = self._rng(2)
         kind = self._kind_grid
-        code = np.select([kind == SLEEP, kind == REST, kind == SEDENTARY], [BACK, _RECLINED, _SITTING],
-                         STANDING).astype(np.int64)
+        code = np.select(
+            [kind == SLEEP, kind == REST, kind == SEDENTARY], [BACK, _RECLINED, _SITTING], STANDING
+        ).astype(np.int64)
         ev_t, ev_v = [], []
         starts, ends, kinds = self._pieces
         last = None
@@ -577,8 +600,12 @@ class RecordSignals:
         lying = np.isin(code, (BELLY, BACK, RIGHT, LEFT))
         share = _box(np.where(lying, 0.4, 0.62), 4 * GRID_HZ).astype(np.float32)
         ticks = np.rint(np.asarray(ev_t) * TICKS).astype(np.int64)
-        return {"gravity": grav.astype(np.float32), "thoracic_share": share,
-                "ev_ticks": ticks, "ev_values": np.asarray(ev_v, dtype=np.int64)}
+        return {
+            "gravity": grav.astype(np.float32),
+            "thoracic_share": share,
+            "ev_ticks": ticks,
+            "ev_values": np.asarray(ev_v, dtype=np.int64),
+        }
 
     @cached_property
     def _resp_grids(self) -> dict:
@@ -588,9 +615,12 @@ class RecordSignals:
         lying = share < 0.5
         base_th = 27230.0 + np.where(lying, -120.0, 0.0) + 25.0 * _colored_noise(rng, n, "pink")
         base_ab = 28650.0 + np.where(lying, 90.0, 0.0) + 25.0 * _colored_noise(rng, n, "pink")
-        return {"base_th": _box(base_th, 8).astype(np.float32), "base_ab": _box(base_ab, 8).astype(np.float32),
-                "gain_th": (share * RESP_COUNTS_PER_ML).astype(np.float32),
-                "gain_ab": ((1 - share) * RESP_COUNTS_PER_ML).astype(np.float32)}
+        return {
+            "base_th": _box(base_th, 8).astype(np.float32),
+            "base_ab": _box(base_ab, 8).astype(np.float32),
+            "gain_th": (share * RESP_COUNTS_PER_ML).astype(np.float32),
+            "gain_ab": ((1 - share) * RESP_COUNTS_PER_ML).astype(np.float32),
+        }
 
     @cached_property
     def _heart(self) -> dict:
@@ -785,8 +815,12 @@ class RecordSignals:
 
         w = pulse(d / 64) - pulse(length / 64) * d / length  # back to the foot level at the next pulse
         baseline = 20000.0 + 250.0 * np.sin(2 * np.pi * self._breath_phase())  # respiratory modulation
-        return {"table": w.astype(np.float32), "pulses": pulses, "row_start": off[lengths - lmin] - pulses[:-1],
-                "baseline": baseline.astype(np.float32)}
+        return {
+            "table": w.astype(np.float32),
+            "pulses": pulses,
+            "row_start": off[lengths - lmin] - pulses[:-1],
+            "baseline": baseline.astype(np.float32),
+        }
 
     @cached_property
     def _vitals(self) -> dict[int, np.ndarray]:
@@ -869,8 +903,7 @@ class RecordSignals:
         st = self._steps["ticks"]
         ev[52] = (st, np.arange(1, st.size + 1, dtype=np.int64))
         br, rg = self._breath, self._resp_grids
-        for dt, (n, t, level) in {34: (br["onset_n"], br["onset_t"], 0.0),
-                                  35: (br["exp_n"], br["exp_t"], 1.0)}.items():
+        for dt, (n, t, level) in {34: (br["onset_n"], br["onset_t"], 0.0), 35: (br["exp_n"], br["exp_t"], 1.0)}.items():
             ticks = np.rint(t * TICKS).astype(np.int64)
             sel = (ticks >= 0) & (ticks < end)
             vol = br["tv"][n[sel]] * level
@@ -890,7 +923,7 @@ class RecordSignals:
         """Per-sample table index (row of the inter-mark interval + position in it), and interval ids."""
         j0 = int(np.searchsorted(marks, start, side="right")) - 1
         j1 = int(np.searchsorted(marks, stop - 1, side="right"))
-        cnt = np.diff(np.clip(marks[j0:j1 + 1], start, stop))
+        cnt = np.diff(np.clip(marks[j0 : j1 + 1], start, stop))
         idx = np.repeat(row_start[j0:j1], cnt)
         idx += np.arange(start, stop, dtype=np.int64)
         return idx, cnt, j0, j1
@@ -915,11 +948,11 @@ class RecordSignals:
                 noise = self._noise(2000 + lead, a, b)
                 t = np.arange(a, b) / 256.0
                 if kind == MOTION:
-                    x[a - start:b - start] += 90.0 * noise + 260.0 * np.sin(2 * np.pi * (1.3 + 0.1 * n) * t)
+                    x[a - start : b - start] += 90.0 * noise + 260.0 * np.sin(2 * np.pi * (1.3 + 0.1 * n) * t)
                 elif kind == SATURATION:
-                    x[a - start:b - start] += 3200.0 * np.sign(np.sin(2 * np.pi * 0.45 * t + n)) + 150.0 * noise
+                    x[a - start : b - start] += 3200.0 * np.sign(np.sin(2 * np.pi * 0.45 * t + n)) + 150.0 * noise
                 else:  # disconnected electrodes: flat, tiny variations
-                    x[a - start:b - start] = ECG_BASELINE + 1.5 * noise
+                    x[a - start : b - start] = ECG_BASELINE + 1.5 * noise
             np.rint(x, out=x)
             np.clip(x, 0, ECG_MAX, out=x)
             out[lead] = x.astype(np.int16)
@@ -942,7 +975,7 @@ class RecordSignals:
             for kind, a, b in self._artifact_samples(128.0, start, stop):
                 if kind == MOTION:
                     t = np.arange(a, b) / 128.0
-                    x[a - start:b - start] += 40.0 * self._noise(2000 + dt, a, b) + 80.0 * np.sin(2 * np.pi * 0.9 * t)
+                    x[a - start : b - start] += 40.0 * self._noise(2000 + dt, a, b) + 80.0 * np.sin(2 * np.pi * 0.9 * t)
             np.rint(x, out=x)
             out[dt] = x.astype(np.int32)
         return out
@@ -996,7 +1029,7 @@ class RecordSignals:
             total = rows[:, 0].astype(np.float64)
             for j in range(1, 64):  # a fixed summation order, whatever the window's memory layout
                 total += rows[:, j]
-            out[a - start:b - start] = np.rint(total * (256.0 / 64))
+            out[a - start : b - start] = np.rint(total * (256.0 / 64))
         return out
 
     def _ppg_chunk(self, start: int, stop: int) -> np.ndarray:
@@ -1008,6 +1041,6 @@ class RecordSignals:
         x += self._noise(1064, start, stop) * np.float32(15.0)
         for kind, a, b in self._artifact_samples(64.0, start, stop):
             if kind == MOTION:
-                x[a - start:b - start] += 3000.0 * self._noise(2064, a, b)
+                x[a - start : b - start] += 3000.0 * self._noise(2064, a, b)
         # Kept inside 0..32767 so signed and unsigned 16-bit readers agree.
         return np.clip(np.rint(x), 0, 32767).astype(np.int64)

@@ -75,8 +75,18 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIME = re.compile(r"\d{2}:\d{2}(?::\d{2})?")
 
 _SCHEDULE_FIELDS = (
-    "repeat_frequency", "repeat_period", "repeat_count", "days_offset", "resource_uri", "start_time",
-    "end_time", "by_month_day", "by_week_day", "by_period_day", "start_date", "end_date",
+    "repeat_frequency",
+    "repeat_period",
+    "repeat_count",
+    "days_offset",
+    "resource_uri",
+    "start_time",
+    "end_time",
+    "by_month_day",
+    "by_week_day",
+    "by_period_day",
+    "start_date",
+    "end_date",
 )
 _ITEM_FIELDS = ("name", "description", "event_schedule")
 
@@ -106,8 +116,9 @@ class Frequency:
     def parse(cls, text: str) -> Frequency:
         match = _DURATION.fullmatch(text)
         if not match or not any(match.groups()):
-            hint = " (time parts such as PT1H are not supported: the calendar has day resolution)" \
-                if "T" in text else ""
+            hint = (
+                " (time parts such as PT1H are not supported: the calendar has day resolution)" if "T" in text else ""
+            )
             raise ValueError(f"{text!r} is not an ISO 8601 duration like P1D, P2W, P1M or P1Y{hint}")
         freq = cls(*(int(g or 0) for g in match.groups()))
         if freq.max_days == 0:
@@ -127,7 +138,8 @@ class Frequency:
         """start + k periods: calendar months first (clamped to the month's end), then days."""
         try:
             return _add_months(start, k * (12 * self.years + self.months)) + timedelta(
-                days=k * (7 * self.weeks + self.days))
+                days=k * (7 * self.weeks + self.days)
+            )
         except OverflowError:
             raise PlanningError(f"the schedule runs past the year {date.max.year}") from None
 
@@ -221,8 +233,7 @@ def _item_events(item: PlanningItem, index: int, onboarding: date, study_end: da
             break
         end = min(item.frequency.after(anchor, k + 1), stop)
         for day in _event_days(item, start, end):
-            events.append(Event(item.name, day, item.resource_uri, item.start_time, item.end_time,
-                                index, len(events)))
+            events.append(Event(item.name, day, item.resource_uri, item.start_time, item.end_time, index, len(events)))
             if len(events) == item.repeat_count:
                 return events
     else:
@@ -232,7 +243,8 @@ def _item_events(item: PlanningItem, index: int, onboarding: date, study_end: da
         raise PlanningError(
             f"{path}.event_schedule: repeat_count {item.repeat_count} with repeat_frequency "
             f"{item.frequency} and these day selectors needs more than {_LIMIT_YEARS} years "
-            f"(only {len(events)} events fit)")
+            f"(only {len(events)} events fit)"
+        )
     return events
 
 
@@ -264,8 +276,9 @@ def _shift(start: date, days: int, path: str) -> date:
     try:
         return start + timedelta(days=days)
     except OverflowError:
-        raise PlanningError(f"{path}.event_schedule.days_offset: {days} days runs past the year "
-                            f"{date.max.year}") from None
+        raise PlanningError(
+            f"{path}.event_schedule.days_offset: {days} days runs past the year {date.max.year}"
+        ) from None
 
 
 # --- validation -------------------------------------------------------------------------------------
@@ -322,17 +335,22 @@ def _parse_item(index: int, raw: Any) -> PlanningItem:
     )
 
     if item.start_time and item.end_time and item.end_time < item.start_time:
-        raise PlanningError(f"{field('end_time')[0]} {item.end_time:%H:%M} is before start_time "
-                            f"{item.start_time:%H:%M}")
+        raise PlanningError(
+            f"{field('end_time')[0]} {item.end_time:%H:%M} is before start_time {item.start_time:%H:%M}"
+        )
     if item.start_date and item.end_date and item.end_date < item.start_date:
         raise PlanningError(f"{field('end_date')[0]} {item.end_date} is before start_date {item.start_date}")
     if item.start_date and item.days_offset:
-        raise PlanningError(f"{field('days_offset')[0]}: days_offset counts from the subject's start date "
-                            f"and cannot be combined with start_date")
+        raise PlanningError(
+            f"{field('days_offset')[0]}: days_offset counts from the subject's start date "
+            f"and cannot be combined with start_date"
+        )
     for limit, count in (("repeat_period", item.repeat_period), ("repeat_count", item.repeat_count)):
         if count * frequency.mean_days > _LIMIT_DAYS:
-            raise PlanningError(f"{field(limit)[0]}: {count} x repeat_frequency {frequency} exceeds the "
-                                f"{_LIMIT_YEARS}-year limit on a planning's total duration")
+            raise PlanningError(
+                f"{field(limit)[0]}: {count} x repeat_frequency {frequency} exceeds the "
+                f"{_LIMIT_YEARS}-year limit on a planning's total duration"
+            )
     return item
 
 
@@ -344,8 +362,7 @@ def _canonical_fields(schedule: Mapping[str, Any], path: str) -> dict[str, tuple
         if canonical is None:
             raise PlanningError(f"{path}: unknown field {key!r}; allowed: {list(_SCHEDULE_FIELDS)}")
         if canonical in out and out[canonical][1] != value:
-            raise PlanningError(f"{path}: {canonical} and {_camel(canonical)} are both given, with "
-                                f"different values")
+            raise PlanningError(f"{path}: {canonical} and {_camel(canonical)} are both given, with different values")
         out[canonical] = (f"{path}.{key}", value)
     return out
 

@@ -17,14 +17,14 @@ from hexo_pipeline.hexoskin.timestamps import TICKS_PER_SECOND
 
 __all__ = ["EARTH_RADIUS_M", "GAITS", "Gait", "RouteArrays", "distance_m", "segment_lengths", "synth_route"]
 
-EARTH_RADIUS_M = 6_371_008.8          # IUGG mean radius: the same sphere for the route and for distance_m
+EARTH_RADIUS_M = 6_371_008.8  # IUGG mean radius: the same sphere for the route and for distance_m
 
 
 @dataclass(frozen=True)
 class Gait:
     speed_range_mps: tuple[float, float]
     step_length_m: float
-    sport: str                          # ActivityData.sport for this kind
+    sport: str  # ActivityData.sport for this kind
 
 
 GAITS: dict[str, Gait] = {
@@ -40,17 +40,17 @@ _SPEED, _SHAPE, _TERRAIN, _GPS = range(4)
 class RouteArrays:
     """One GPS track at 1 Hz. GPS-reported columns are NaN where the phone had no fix (`has_fix`)."""
 
-    kind: str                           # "walk" | "run"
-    shape: str                          # "loop" | "out_and_back"
+    kind: str  # "walk" | "run"
+    shape: str  # "loop" | "out_and_back"
     start_ticks: int
-    ticks: np.ndarray                   # int64 HexoTimestamps, one per second
-    speed_mps: np.ndarray               # true speed, every second (drives cadence; GPS speed too)
-    distance_m: np.ndarray              # cumulative true distance along the route, 0 at the start
-    has_fix: np.ndarray                 # bool
-    lat_deg: np.ndarray                 # reported (true + smooth GPS error), NaN without fix
+    ticks: np.ndarray  # int64 HexoTimestamps, one per second
+    speed_mps: np.ndarray  # true speed, every second (drives cadence; GPS speed too)
+    distance_m: np.ndarray  # cumulative true distance along the route, 0 at the start
+    has_fix: np.ndarray  # bool
+    lat_deg: np.ndarray  # reported (true + smooth GPS error), NaN without fix
     lon_deg: np.ndarray
     altitude_m: np.ndarray
-    course_deg: np.ndarray              # 0 = north, clockwise
+    course_deg: np.ndarray  # 0 = north, clockwise
     horizontal_accuracy_m: np.ndarray
     step_length_m: float
 
@@ -77,8 +77,9 @@ def _rng(seed: int, component: int) -> np.random.Generator:
     return np.random.Generator(np.random.Philox(np.random.SeedSequence([seed, component])))
 
 
-def _smooth_noise(rng: np.random.Generator, t: np.ndarray, periods_s: tuple[float, float],
-                  rms: float, n_terms: int = 6) -> np.ndarray:
+def _smooth_noise(
+    rng: np.random.Generator, t: np.ndarray, periods_s: tuple[float, float], rms: float, n_terms: int = 6
+) -> np.ndarray:
     """Band-limited noise as a sum of random sinusoids: smooth, vectorised, and unit-free to evaluate."""
     periods = rng.uniform(*periods_s, n_terms)
     phases = rng.uniform(0.0, 2 * np.pi, n_terms)
@@ -95,7 +96,7 @@ def _loop_polyline(rng: np.random.Generator, perimeter_m: float) -> tuple[np.nda
     a = rng.uniform(0.02, 0.08, k.size) / k
     r = 1.0 + (a[:, None] * np.cos(k[:, None] * phi + rng.uniform(0, 2 * np.pi, k.size)[:, None])).sum(0)
     rot = rng.uniform(0, 2 * np.pi)
-    sense = rng.choice([-1.0, 1.0])                      # clockwise or anticlockwise
+    sense = rng.choice([-1.0, 1.0])  # clockwise or anticlockwise
     x, y = r * np.sin(sense * phi + rot), r * np.cos(sense * phi + rot)
     x, y = x - x[0], y - y[0]
     arc = np.concatenate(([0.0], np.cumsum(np.hypot(np.diff(x), np.diff(y)))))
@@ -107,8 +108,10 @@ def _open_polyline(rng: np.random.Generator, length_m: float) -> tuple[np.ndarra
     """An open path from (0, 0) whose heading meanders gently (turn radius never below ~40 m)."""
     arc = np.linspace(0.0, length_m, max(1025, int(length_m) + 1))
     wavelengths = rng.uniform(300.0, 1500.0, 3)
-    heading = rng.uniform(0, 2 * np.pi) + (rng.uniform(0.15, 0.4, 3)[:, None] * np.sin(
-        2 * np.pi * arc[None, :] / wavelengths[:, None] + rng.uniform(0, 2 * np.pi, 3)[:, None])).sum(0)
+    heading = rng.uniform(0, 2 * np.pi) + (
+        rng.uniform(0.15, 0.4, 3)[:, None]
+        * np.sin(2 * np.pi * arc[None, :] / wavelengths[:, None] + rng.uniform(0, 2 * np.pi, 3)[:, None])
+    ).sum(0)
     ds = np.diff(arc)
     mid = 0.5 * (heading[1:] + heading[:-1])
     x = np.concatenate(([0.0], np.cumsum(np.sin(mid) * ds)))
@@ -128,8 +131,9 @@ def _nearest_distance(mask: np.ndarray) -> np.ndarray:
     return np.minimum(np.abs(i - left), np.abs(right - i)).astype(float)
 
 
-def synth_route(seed: int, start_ticks: int, duration_s: float, kind: str,
-                origin: tuple[float, float] = (45.5017, -73.5673)) -> RouteArrays:
+def synth_route(
+    seed: int, start_ticks: int, duration_s: float, kind: str, origin: tuple[float, float] = (45.5017, -73.5673)
+) -> RouteArrays:
     """A deterministic 1 Hz GPS track for a walk or a run starting at `origin` (lat, lon).
 
     Speed wanders smoothly inside the gait's range; the path is a convex loop (several rounds when long)
@@ -150,14 +154,14 @@ def synth_route(seed: int, start_ticks: int, duration_s: float, kind: str,
     rng = _rng(seed, _SPEED)
     mid = rng.uniform(lo + 0.4 * (hi - lo), hi - 0.4 * (hi - lo))
     speed = mid + 0.95 * min(mid - lo, hi - mid) * np.tanh(_smooth_noise(rng, t, (60.0, 900.0), 0.8))
-    s = np.concatenate(([0.0], np.cumsum(0.5 * (speed[1:] + speed[:-1]))))   # trapezoid: distance(t)
+    s = np.concatenate(([0.0], np.cumsum(0.5 * (speed[1:] + speed[:-1]))))  # trapezoid: distance(t)
     total = float(s[-1])
 
     rng = _rng(seed, _SHAPE)
     if rng.random() < 0.6:
         shape = "loop"
         rounds = max(1, math.ceil(total / 5000.0))
-        perimeter = max(total / rounds, 400.0)               # at least a running track
+        perimeter = max(total / rounds, 400.0)  # at least a running track
         xy, arc = _loop_polyline(rng, perimeter)
         along = np.mod(s, perimeter)
     else:
@@ -173,8 +177,10 @@ def synth_route(seed: int, start_ticks: int, duration_s: float, kind: str,
     wavelength = rng.uniform(400.0, 2500.0, 3)
     direction = rng.uniform(0, 2 * np.pi, 3)
     kx, ky = 2 * np.pi / wavelength * np.sin(direction), 2 * np.pi / wavelength * np.cos(direction)
-    altitude = rng.uniform(25.0, 60.0) + (rng.uniform(1.0, 3.0, 3)[:, None] * np.sin(
-        kx[:, None] * x + ky[:, None] * y + rng.uniform(0, 2 * np.pi, 3)[:, None])).sum(0)
+    altitude = rng.uniform(25.0, 60.0) + (
+        rng.uniform(1.0, 3.0, 3)[:, None]
+        * np.sin(kx[:, None] * x + ky[:, None] * y + rng.uniform(0, 2 * np.pi, 3)[:, None])
+    ).sum(0)
 
     # GPS: time to first fix, short dropouts, smooth (not white) error: white noise at 1 Hz would inflate
     # the haversine distance far beyond what phones show.
@@ -190,8 +196,11 @@ def synth_route(seed: int, start_ticks: int, duration_s: float, kind: str,
     has_fix = np.cumsum(no_fix_marks[:n]) == 0
     err_x, err_y = (_smooth_noise(rng, t, (60.0, 400.0), 1.0) for _ in range(2))
     err_z = _smooth_noise(rng, t, (60.0, 400.0), 1.5)
-    accuracy = (rng.uniform(3.0, 5.0) + _smooth_noise(rng, t, (20.0, 120.0), 0.6)
-                + 8.0 * np.exp(-_nearest_distance(~has_fix) / 4.0))
+    accuracy = (
+        rng.uniform(3.0, 5.0)
+        + _smooth_noise(rng, t, (20.0, 120.0), 0.6)
+        + 8.0 * np.exp(-_nearest_distance(~has_fix) / 4.0)
+    )
     accuracy = np.round(np.maximum(accuracy, 2.0), 1)
 
     lat0, lon0 = origin
@@ -202,12 +211,20 @@ def synth_route(seed: int, start_ticks: int, duration_s: float, kind: str,
         return np.where(has_fix, values, np.nan)
 
     return RouteArrays(
-        kind=kind, shape=shape, start_ticks=int(start_ticks),
+        kind=kind,
+        shape=shape,
+        start_ticks=int(start_ticks),
         ticks=int(start_ticks) + TICKS_PER_SECOND * np.arange(n, dtype=np.int64),
-        speed_mps=speed, distance_m=s, has_fix=has_fix,
-        lat_deg=reported(lat), lon_deg=reported(lon), altitude_m=reported(altitude + err_z),
-        course_deg=reported(course), horizontal_accuracy_m=reported(accuracy),
-        step_length_m=gait.step_length_m)
+        speed_mps=speed,
+        distance_m=s,
+        has_fix=has_fix,
+        lat_deg=reported(lat),
+        lon_deg=reported(lon),
+        altitude_m=reported(altitude + err_z),
+        course_deg=reported(course),
+        horizontal_accuracy_m=reported(accuracy),
+        step_length_m=gait.step_length_m,
+    )
 
 
 def distance_m(lat: np.ndarray, lon: np.ndarray) -> float:
@@ -219,6 +236,5 @@ def distance_m(lat: np.ndarray, lon: np.ndarray) -> float:
 
 def segment_lengths(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     phi, lam = np.radians(lat), np.radians(lon)
-    h = (np.sin(np.diff(phi) / 2) ** 2
-         + np.cos(phi[:-1]) * np.cos(phi[1:]) * np.sin(np.diff(lam) / 2) ** 2)
+    h = np.sin(np.diff(phi) / 2) ** 2 + np.cos(phi[:-1]) * np.cos(phi[1:]) * np.sin(np.diff(lam) / 2) ** 2
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))

@@ -34,13 +34,12 @@ import math
 import random
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from hexo_pipeline.hexoskin.timestamps import TICKS_PER_SECOND, to_ticks
 
-from .catalog import (DEFAULT_PLANNING, EVENING_REST_WEEKDAYS, ROUTINE_FOR_KIND, SURVEY_WINDOW_H,
-                      TRAINING_ROUTINES)
+from .catalog import DEFAULT_PLANNING, EVENING_REST_WEEKDAYS, ROUTINE_FOR_KIND, SURVEY_WINDOW_H, TRAINING_ROUTINES
 from .physiology import RecordSpec, Segment
 
 LAP_S = 600  # runs are split into rank-1 laps of 10 minutes (the last one takes the remainder)
@@ -227,8 +226,8 @@ class Study:
     attribute_values: dict[int, AttributeValue] = field(default_factory=dict)
     bundle_permissions: dict[int, BundlePermission] = field(default_factory=dict)
     planning: list = field(default_factory=lambda: [dict(item) for item in DEFAULT_PLANNING])
-    created: datetime = datetime(2000, 1, 1, tzinfo=timezone.utc)
-    last_modified: datetime = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    created: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    last_modified: datetime = datetime(2000, 1, 1, tzinfo=UTC)
     _now: datetime | None = None
 
     @property
@@ -246,7 +245,7 @@ class Study:
 
     def now(self) -> datetime:
         """The sandbox clock: fixed by set_now / StudyConfig.now, else the wall clock."""
-        return self._now or self.config.now or datetime.now(timezone.utc)
+        return self._now or self.config.now or datetime.now(UTC)
 
     @property
     def clock_fixed(self) -> bool:
@@ -261,7 +260,7 @@ class Study:
         return [u for u in self.users.values() if u.role == "subject"]
 
     def local_date(self, ticks: int) -> date:
-        return datetime.fromtimestamp(ticks / TICKS_PER_SECOND, tz=timezone.utc).astimezone(self.tz).date()
+        return datetime.fromtimestamp(ticks / TICKS_PER_SECOND, tz=UTC).astimezone(self.tz).date()
 
     def visible_record(self, rec: Record) -> Record | None:
         """The record as the server knows it now: absent before sync, truncated while partially synced."""
@@ -305,8 +304,6 @@ def secret(*parts: object) -> str:
     return hashlib.sha256(":".join(map(str, ("sandbox",) + parts)).encode()).hexdigest()[:20]
 
 
-
-
 def _local_ticks(day: date, hours: float, tz: ZoneInfo) -> int:
     base = datetime.combine(day, time.min, tzinfo=tz)
     # Wall-clock hours from local midnight (fold handling is irrelevant at these hours).
@@ -319,7 +316,7 @@ def _local_hours(ticks: int, day: date, tz: ZoneInfo) -> float:
 
 
 def _at(day: date, hours: float, tz: ZoneInfo) -> datetime:
-    return (datetime.combine(day, time.min, tzinfo=tz) + timedelta(hours=hours)).astimezone(timezone.utc)
+    return (datetime.combine(day, time.min, tzinfo=tz) + timedelta(hours=hours)).astimezone(UTC)
 
 
 # -- the study ------------------------------------------------------------------------------------
@@ -342,9 +339,12 @@ def build_study(config: StudyConfig) -> Study:
         group = 1 + s % 2
         assignments = [GroupAssignment(group, onboarding, _at(onboarding, 8.0, tz))]
         if s == min(1, n - 1):  # moved to the other group after the study ended, retroactively
-            assignments.append(GroupAssignment(3 - group, onboarding, _at(study.end_date + timedelta(days=2), 10.0, tz)))
-        study.memberships[user.id] = Membership(ids.next("member", 1), user.id, user.username.split("_", 1)[1],
-                                                onboarding, study.end_date, assignments)
+            assignments.append(
+                GroupAssignment(3 - group, onboarding, _at(study.end_date + timedelta(days=2), 10.0, tz))
+            )
+        study.memberships[user.id] = Membership(
+            ids.next("member", 1), user.id, user.username.split("_", 1)[1], onboarding, study.end_date, assignments
+        )
         if s < math.ceil(n / 2):
             pid = ids.next("permission", 1)
             study.bundle_permissions[pid] = BundlePermission(pid, 1, 3, user.id)
@@ -372,8 +372,17 @@ def _staff(study: Study) -> None:
     )
     for user_id, role, first, last, email in people:
         password = secret(seed, "owner-pw") if role == "owner" else secret(seed, f"{role}-pw")
-        study.users[user_id] = User(id=user_id, username=email, password=password, role=role, first_name=first,
-                                    last_name=last, email=email, timezone=tz, profile_id=user_id)
+        study.users[user_id] = User(
+            id=user_id,
+            username=email,
+            password=password,
+            role=role,
+            first_name=first,
+            last_name=last,
+            email=email,
+            timezone=tz,
+            profile_id=user_id,
+        )
 
 
 def _subject(study: Study, s: int) -> User:
@@ -382,12 +391,21 @@ def _subject(study: Study, s: int) -> User:
     astroskin = config.astroskin_every > 0 and s % config.astroskin_every == config.astroskin_every - 1
     uid = 101 + s
     user = User(
-        id=uid, username=f"{study.uuid}_sub{s + 1:03d}", password=secret(config.seed, "pw", s),
-        role="subject", first_name="Subject", last_name=f"{s + 1:03d}",
-        email=f"{study.uuid}_sub{s + 1:03d}@sandbox.hexo", timezone=config.timezone, profile_id=uid,
-        gender=srng.choice("FM"), date_of_birth=f"{srng.randint(1960, 2002)}-0{srng.randint(1, 9)}-15",
-        height_m=round(srng.uniform(1.55, 1.92), 2), weight_kg=round(srng.uniform(50, 95), 1),
-        device=("ASTRO" if astroskin else "HXSKIN") + f"{1200002000 + s:010d}", astroskin=astroskin,
+        id=uid,
+        username=f"{study.uuid}_sub{s + 1:03d}",
+        password=secret(config.seed, "pw", s),
+        role="subject",
+        first_name="Subject",
+        last_name=f"{s + 1:03d}",
+        email=f"{study.uuid}_sub{s + 1:03d}@sandbox.hexo",
+        timezone=config.timezone,
+        profile_id=uid,
+        gender=srng.choice("FM"),
+        date_of_birth=f"{srng.randint(1960, 2002)}-0{srng.randint(1, 9)}-15",
+        height_m=round(srng.uniform(1.55, 1.92), 2),
+        weight_kg=round(srng.uniform(50, 95), 1),
+        device=("ASTRO" if astroskin else "HXSKIN") + f"{1200002000 + s:010d}",
+        astroskin=astroskin,
         subject_index=s,
     )
     study.users[uid] = user
@@ -430,9 +448,19 @@ def _add_range(study: Study, rg: Range, rec: Record, ids: _Ids) -> None:
         if len(bounds) > 2 and bounds[-1] - bounds[-2] < 60 * TICKS_PER_SECOND:
             del bounds[-2]
         for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
-            lap = Range(id=ids.next("range", 50000), user_id=rg.user_id, record_id=rec.id, start=a, end=b,
-                        name=f"Lap {k + 1}", kind="run", trainingroutine=rg.trainingroutine, created=rg.created,
-                        rank=1, parent_id=rg.id)
+            lap = Range(
+                id=ids.next("range", 50000),
+                user_id=rg.user_id,
+                record_id=rec.id,
+                start=a,
+                end=b,
+                name=f"Lap {k + 1}",
+                kind="run",
+                trainingroutine=rg.trainingroutine,
+                created=rg.created,
+                rank=1,
+                parent_id=rg.id,
+            )
             study.ranges[lap.id] = lap
 
 
@@ -546,9 +574,14 @@ def _record(user: User, day: date, start_h: float, end_h: float, segments, tz: Z
     start = _local_ticks(day, start_h, tz) + 37
     duration_s = round(segments[-1].end_s)
     return Record(
-        id=0, user_id=user.id, start=start, end=start + duration_s * TICKS_PER_SECOND,
-        device=user.device or "", astroskin=user.astroskin, segments=tuple(segments),
-        synced_at=datetime.min.replace(tzinfo=timezone.utc),
+        id=0,
+        user_id=user.id,
+        start=start,
+        end=start + duration_s * TICKS_PER_SECOND,
+        device=user.device or "",
+        astroskin=user.astroskin,
+        segments=tuple(segments),
+        synced_at=datetime.min.replace(tzinfo=UTC),
     )
 
 
@@ -556,22 +589,29 @@ def _ranges_for(user: User, rec: Record, kinds) -> list[Range]:
     out = []
     for a, b, kind in kinds:
         routine = ROUTINE_FOR_KIND[kind]
-        out.append(Range(
-            id=0, user_id=user.id, record_id=0,
-            start=rec.start + round(a * TICKS_PER_SECOND), end=rec.start + round(b * TICKS_PER_SECOND),
-            name=TRAINING_ROUTINES[routine].name, kind=kind, trainingroutine=routine,
-            created=datetime.min.replace(tzinfo=timezone.utc),
-        ))
+        out.append(
+            Range(
+                id=0,
+                user_id=user.id,
+                record_id=0,
+                start=rec.start + round(a * TICKS_PER_SECOND),
+                end=rec.start + round(b * TICKS_PER_SECOND),
+                name=TRAINING_ROUTINES[routine].name,
+                kind=kind,
+                trainingroutine=routine,
+                created=datetime.min.replace(tzinfo=UTC),
+            )
+        )
     return out
 
 
 def _schedule_sync(rec: Record, rng: random.Random, late_rate: float) -> None:
-    end = datetime.fromtimestamp(rec.end / TICKS_PER_SECOND, tz=timezone.utc)
+    end = datetime.fromtimestamp(rec.end / TICKS_PER_SECOND, tz=UTC)
     if rng.random() < late_rate:  # synced days later
         rec.synced_at = end + timedelta(days=rng.uniform(1.5, 4.0))
         if rng.random() < 0.5:  # and first seen with only its first half (the record grows)
             rec.partial_end = rec.start + (rec.end - rec.start) // 2
-            start = datetime.fromtimestamp(rec.start / TICKS_PER_SECOND, tz=timezone.utc)
+            start = datetime.fromtimestamp(rec.start / TICKS_PER_SECOND, tz=UTC)
             rec.partial_synced_at = end - (end - start) / 2 + timedelta(minutes=20)
     else:
         rec.synced_at = end + timedelta(minutes=rng.uniform(5, 90))
@@ -580,8 +620,15 @@ def _schedule_sync(rec: Record, rng: random.Random, late_rate: float) -> None:
 # -- study life: surveys, annotations, activity attributes ----------------------------------------
 
 
-def _study_life(study: Study, user: User, day: date, records: list[Record], ranges: list[Range],
-                last_sleep_h: float | None, ids: _Ids) -> None:
+def _study_life(
+    study: Study,
+    user: User,
+    day: date,
+    records: list[Record],
+    ranges: list[Range],
+    last_sleep_h: float | None,
+    ids: _Ids,
+) -> None:
     config, tz = study.config, study.tz
     worn = bool(records)
     rng = random.Random(derive_seed(config.seed, "life", user.id, day.toordinal()))
@@ -593,7 +640,7 @@ def _study_life(study: Study, user: User, day: date, records: list[Record], rang
     if records and rng.random() < 0.45:
         rec = records[0]
         start = rec.start + int(rng.uniform(0.1, 0.9) * (rec.end - rec.start))
-        created = datetime.fromtimestamp(start / TICKS_PER_SECOND, tz=timezone.utc) + timedelta(minutes=2)
+        created = datetime.fromtimestamp(start / TICKS_PER_SECOND, tz=UTC) + timedelta(minutes=2)
         aid = ids.next("annotation", 61000)
         study.annotations[aid] = Annotation(aid, user.id, rec.id, start, rng.choice(ANNOTATION_TEXTS), created)
     for rg in (r for r in ranges if r.kind in ("walk", "run")):

@@ -49,8 +49,9 @@ def home(subject_index: int) -> tuple[float, float]:
     return 45.5017 + 0.011 * (subject_index % 5), -73.5673 - 0.014 * ((subject_index // 5) % 5)
 
 
-def generated_track(seed: int, kind: str, start: int, end: int, origin: tuple[float, float],
-                    cadence_spm: np.ndarray) -> TrackPoints:
+def generated_track(
+    seed: int, kind: str, start: int, end: int, origin: tuple[float, float], cadence_spm: np.ndarray
+) -> TrackPoints:
     """The track of a walk or run over [start, end) ticks; cadence_spm holds one value per second."""
     n = int((end - start) // TICKS)
     route = synth_route(seed, start, max(n, 2), kind, origin=origin)
@@ -77,6 +78,13 @@ def generated_track(seed: int, kind: str, start: int, end: int, origin: tuple[fl
     def reported(values: np.ndarray) -> np.ndarray:
         return np.where(fix, values, np.nan)
 
-    return TrackPoints(ticks=route.ticks, lat=reported(lat), lon=reported(lon), altitude=reported(alt),
-                       speed=reported(v), course=reported(course), accuracy=route.horizontal_accuracy_m,
-                       cadence=cad)
+    return TrackPoints(
+        ticks=route.ticks,
+        lat=reported(lat),
+        lon=reported(lon),
+        altitude=reported(alt),
+        speed=reported(v),
+        course=reported(course),
+        accuracy=route.horizontal_accuracy_m,
+        cadence=cad,
+    )

@@ -62,7 +62,7 @@ class Sums:
     act_n: int = 0
     act_sum: float = 0.0
 
-    def merge(self, other: "Sums") -> "Sums":
+    def merge(self, other: Sums) -> Sums:
         for f in fields(self):
             a, b = getattr(self, f.name), getattr(other, f.name)
             setattr(self, f.name, min(a, b) if f.name == "hr_min" else max(a, b) if f.name == "hr_max" else a + b)
@@ -77,7 +77,7 @@ class Sums:
         out["rr_clean_n"] = self.rr_n
         out["avnn_ms"] = self.rr_sum / self.rr_n if self.rr_n else nan
         if self.rr_n > 1:
-            var = (self.rr_sumsq - self.rr_sum ** 2 / self.rr_n) / (self.rr_n - 1)
+            var = (self.rr_sumsq - self.rr_sum**2 / self.rr_n) / (self.rr_n - 1)
             out["sdnn_ms"] = math.sqrt(max(var, 0.0))
         else:
             out["sdnn_ms"] = nan
@@ -138,9 +138,9 @@ def window_sums(sig, segments, duration_s: float, t0_s: float, t1_s: float, *, a
         ok = rq == RR_RELIABLE
         rr_ms = rr.astype(np.float64) * (1000.0 / TICKS)
         good = rr_ms[ok]
-        out.rr_n, out.rr_sum, out.rr_sumsq = int(good.size), float(good.sum()), float((good ** 2).sum())
+        out.rr_n, out.rr_sum, out.rr_sumsq = int(good.size), float(good.sum()), float((good**2).sum())
         diffs = np.diff(rr_ms)[ok[1:] & ok[:-1]]
-        out.diff_n, out.diff_sumsq = int(diffs.size), float((diffs ** 2).sum())
+        out.diff_n, out.diff_sumsq = int(diffs.size), float((diffs**2).sum())
     if 52 in ids:
         out.steps = int(sig.events_raw(52, a, b)[0].size)
     for seg in segments:
@@ -164,16 +164,25 @@ def json_number(value: Any, digits: int = 6) -> Any:
     return value
 
 
-def day_row(user, day: date, sums: Sums, events_scheduled: int, events_done: int,
-            response: dict | None) -> dict[str, Any]:
+def day_row(
+    user, day: date, sums: Sums, events_scheduled: int, events_done: int, response: dict | None
+) -> dict[str, Any]:
     stats = sums.finish(profile_of(user, day.year))
     return {
-        "user_id": user.id, "username": user.username, "date": day.isoformat(),
+        "user_id": user.id,
+        "username": user.username,
+        "date": day.isoformat(),
         "worn_s": stats["worn_s"],
-        **{k: json_number(stats[k]) for k in ("hr_mean_bpm", "hr_min_bpm", "hr_max_bpm", "rmssd_ms", "sdnn_ms",
-                                               "avnn_ms", "br_mean_rpm")},
-        "rr_clean_n": stats["rr_clean_n"], "steps": stats["steps"], "sleep_s": stats["sleep_s"],
+        **{
+            k: json_number(stats[k])
+            for k in ("hr_mean_bpm", "hr_min_bpm", "hr_max_bpm", "rmssd_ms", "sdnn_ms", "avnn_ms", "br_mean_rpm")
+        },
+        "rr_clean_n": stats["rr_clean_n"],
+        "steps": stats["steps"],
+        "sleep_s": stats["sleep_s"],
         "energy_kcal": json_number(stats["energy_kcal"], 3),
-        "events_scheduled": events_scheduled, "events_done": events_done,
-        "survey_answered": response is not None, "survey_answers": response,
+        "events_scheduled": events_scheduled,
+        "events_done": events_done,
+        "survey_answered": response is not None,
+        "survey_answers": response,
     }

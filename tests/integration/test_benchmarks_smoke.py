@@ -12,15 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "benchmarks"
 
 
 def _run(args: list[str], out: Path, timeout: int) -> dict:
-    done = subprocess.run([sys.executable, *args, "--json", str(out)], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, *args, "--json", str(out)], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     return json.loads(out.read_text())
 
@@ -47,4 +46,3 @@ def test_make_bench_entry_point_quick(tmp_path: Path) -> None:
     sandbox = _section(figures, "Sandbox")
     assert sandbox["serve_ready_s"] > 0 and sandbox["serve_peak_rss_mb"] >= sandbox["serve_rss_after_start_mb"] > 0
     assert sandbox["zip_generate_cpu_s_hexoskin"] > 0 and sandbox["zip_generate_cpu_s_astroskin"] > 0
-

@@ -15,11 +15,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from test_client_sandbox import make_client, make_config
 
 from hexo_pipeline.decoders import convert_file
 from hexo_pipeline.hexoskin import HexoskinClient, TransportError
 from hexo_pipeline.hexoskin.client import verify_zip
-from test_client_sandbox import make_client, make_config
 
 ACCEPT = {"tcx": "application/vnd.garmin.tcx+xml", "fit": "application/vnd.ant.fit"}
 REPO = Path(__file__).resolve().parents[2]
@@ -57,9 +57,10 @@ def test_downloads_succeed_under_truncation_and_resets(make_sandbox, tmp_path):
                 assert zf.testzip() is None and zf.namelist()
         for rng in ranges:
             for fmt in ("tcx", "fit"):
-                dest = api.download(f"range/{rng['id']}/", tmp_path / "exports" / f"{rng['id']}.{fmt}",
-                                    headers={"Accept": ACCEPT[fmt]})
-                assert convert_file(dest).source.format == fmt        # whole files decode
+                dest = api.download(
+                    f"range/{rng['id']}/", tmp_path / "exports" / f"{rng['id']}.{fmt}", headers={"Accept": ACCEPT[fmt]}
+                )
+                assert convert_file(dest).source.format == fmt  # whole files decode
     counts = sb.state.faults.counts
     assert counts.get("truncate", 0) >= 3 and counts.get("reset", 0) >= 1, counts
     assert no_partial_files(tmp_path)
@@ -72,7 +73,7 @@ def test_a_failed_download_keeps_the_previous_file(make_sandbox, tmp_path):
     with make_client(sb, "basic", max_retries=2) as api:
         with pytest.raises(TransportError, match="download interrupted"):
             api.download_data(dest, [19], record=1000)
-    assert sb.state.faults.counts["truncate"] == 3                   # first try + 2 retries
+    assert sb.state.faults.counts["truncate"] == 3  # first try + 2 retries
     assert dest.read_bytes() == b"the previous, good download"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.zip"]
 
@@ -82,7 +83,7 @@ def test_a_body_failing_its_check_is_retried_then_refused(sandbox, tmp_path):
 
     def verify(path: Path) -> None:
         seen.append(path.stat().st_size)
-        verify_zip(path)                                              # JSON is not a zip
+        verify_zip(path)  # JSON is not a zip
 
     with make_client(sandbox, "basic", max_retries=1) as api:
         with pytest.raises(TransportError, match="not a complete zip"):
@@ -97,7 +98,7 @@ def test_a_body_failing_its_check_is_retried_then_refused(sandbox, tmp_path):
 def test_many_clients_in_one_process_do_one_password_grant(make_sandbox):
     sb = make_sandbox()
     grants = count_grants(sb)
-    for _ in range(5):                                                # Dagster steps, one after another
+    for _ in range(5):  # Dagster steps, one after another
         with make_client(sb, "oauth2") as api:
             assert api.get("user")["objects"]
     errors = []
@@ -109,7 +110,7 @@ def test_many_clients_in_one_process_do_one_password_grant(make_sandbox):
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=step) for _ in range(4)]        # and steps in parallel threads
+    threads = [threading.Thread(target=step) for _ in range(4)]  # and steps in parallel threads
     for t in threads:
         t.start()
     for t in threads:
@@ -118,7 +119,7 @@ def test_many_clients_in_one_process_do_one_password_grant(make_sandbox):
     assert grants == Counter({"password": 1})
     owner = next(a for a in sb.info["accounts"] if a["role"] == "owner")
     owner_id = sb.state.auth.check_password(owner["username"], owner["password"])
-    assert len(sb.state.auth.tokens_of(owner_id)) == 1                # one live token on the server
+    assert len(sb.state.auth.tokens_of(owner_id)) == 1  # one live token on the server
 
 
 def test_an_expired_shared_token_is_refreshed_once(make_sandbox):
@@ -126,7 +127,7 @@ def test_an_expired_shared_token_is_refreshed_once(make_sandbox):
     grants = count_grants(sb)
     with make_client(sb, "oauth2") as first:
         first.get("user")
-    time.sleep(2.5)                                                   # the shared token expires
+    time.sleep(2.5)  # the shared token expires
     clients = [make_client(sb, "oauth2") for _ in range(3)]
     try:
         tokens = set()
@@ -160,15 +161,25 @@ def test_child_processes_reuse_the_token_file(make_sandbox, tmp_path):
     with make_client(sb, "oauth2", token_file=token_file) as api:
         api.get("user")
     config = make_config(sb, "oauth2")
-    env = {**os.environ, "HEXO_API_URL": sb.base_url, "HEXO_AUTH": "oauth2", "HEXO_USERNAME": config.username,
-           "HEXO_PASSWORD": config.password, "HEXO_CLIENT_ID": config.client_id,
-           "HEXO_CLIENT_SECRET": config.client_secret, "HEXO_TOKEN_FILE": str(token_file)}
-    code = ("from hexo_pipeline.hexoskin import HexoskinClient\n"
-            "with HexoskinClient.from_env() as api:\n"
-            "    print(len(api.get('user')['objects']))\n")
+    env = {
+        **os.environ,
+        "HEXO_API_URL": sb.base_url,
+        "HEXO_AUTH": "oauth2",
+        "HEXO_USERNAME": config.username,
+        "HEXO_PASSWORD": config.password,
+        "HEXO_CLIENT_ID": config.client_id,
+        "HEXO_CLIENT_SECRET": config.client_secret,
+        "HEXO_TOKEN_FILE": str(token_file),
+    }
+    code = (
+        "from hexo_pipeline.hexoskin import HexoskinClient\n"
+        "with HexoskinClient.from_env() as api:\n"
+        "    print(len(api.get('user')['objects']))\n"
+    )
     for _ in range(2):
-        done = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True,
-                              timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0, done.stderr
         assert int(done.stdout) >= 1
     assert grants == Counter({"password": 1})

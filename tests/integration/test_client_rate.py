@@ -7,8 +7,11 @@ from hexo_pipeline.hexoskin import HexoskinClient, HexoskinConfig
 
 def _client(sandbox, **kw) -> HexoskinClient:
     owner = next(a for a in sandbox.info["accounts"] if a["role"] == "owner")
-    return HexoskinClient(HexoskinConfig(base_url=sandbox.base_url, auth="basic", username=owner["username"],
-                                         password=owner["password"], **kw))
+    return HexoskinClient(
+        HexoskinConfig(
+            base_url=sandbox.base_url, auth="basic", username=owner["username"], password=owner["password"], **kw
+        )
+    )
 
 
 def test_max_requests_per_second_paces_requests(sandbox):
@@ -27,6 +30,7 @@ def test_max_requests_per_second_paces_requests(sandbox):
 
 
 def test_max_rps_from_environment():
-    config = HexoskinConfig.from_env({"HEXO_API_URL": "http://127.0.0.1:1", "HEXO_USERNAME": "u",
-                                      "HEXO_PASSWORD": "p", "HEXO_MAX_RPS": "2.5"})
+    config = HexoskinConfig.from_env(
+        {"HEXO_API_URL": "http://127.0.0.1:1", "HEXO_USERNAME": "u", "HEXO_PASSWORD": "p", "HEXO_MAX_RPS": "2.5"}
+    )
     assert config.max_requests_per_second == 2.5

@@ -54,8 +54,12 @@ def make_config(handle, scheme: str = "oauth2", account: dict | None = None, **o
     info = handle.info
     creds: dict = {"base_url": handle.base_url, "auth": scheme, **FAST_RETRY}
     if scheme == "oauth2":
-        creds.update(client_id=info["oauth2"]["client_id"], client_secret=info["oauth2"]["client_secret"],
-                     username=acc["username"], password=acc["password"])
+        creds.update(
+            client_id=info["oauth2"]["client_id"],
+            client_secret=info["oauth2"]["client_secret"],
+            username=acc["username"],
+            password=acc["password"],
+        )
     if "apikey" in scheme:
         creds.update(api_key=info["api_keys"][0]["public"], api_secret=info["api_keys"][0]["private"])
     if "basic" in scheme:
@@ -120,8 +124,14 @@ def test_basic_plus_apikey_acts_as_the_basic_user(sandbox):
 
 def test_credentials_can_come_from_the_environment(sandbox, monkeypatch):
     acc = subject(sandbox, 0)
-    for var in ("HEXO_AUTH", "HEXO_CLIENT_ID", "HEXO_CLIENT_SECRET", "HEXO_API_KEY", "HEXO_API_SECRET",
-                "HEXO_TOKEN_FILE"):
+    for var in (
+        "HEXO_AUTH",
+        "HEXO_CLIENT_ID",
+        "HEXO_CLIENT_SECRET",
+        "HEXO_API_KEY",
+        "HEXO_API_SECRET",
+        "HEXO_TOKEN_FILE",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HEXO_API_URL", sandbox.base_url)
     monkeypatch.setenv("HEXO_USERNAME", acc["username"])
@@ -163,8 +173,9 @@ def test_oauth2_wrong_password_fails_at_the_token_endpoint(sandbox):
 
 def test_authorization_code_grant(sandbox, tmp_path):
     acc = owner(sandbox)
-    cfg = make_config(sandbox, "oauth2", username=None, password=None, scope="readwrite",
-                      token_file=tmp_path / "tok.json")
+    cfg = make_config(
+        sandbox, "oauth2", username=None, password=None, scope="readwrite", token_file=tmp_path / "tok.json"
+    )
     redirect = "https://example.org/hexo/callback"
     with HexoskinClient(cfg) as api:
         url, state = api.authorization_url(redirect)
@@ -270,14 +281,30 @@ def test_server_side_expiry_401_is_refreshed_once_and_replayed(make_sandbox):
 
 def test_stale_refresh_token_falls_back_to_the_password_grant(sandbox, tmp_path):
     path = tmp_path / "token.json"
-    path.write_text(json.dumps({"access_token": "dead", "refresh_token": "also-dead", "token_type": "Bearer",
-                                "expires_at": time.time() - 60}))
+    path.write_text(
+        json.dumps(
+            {
+                "access_token": "dead",
+                "refresh_token": "also-dead",
+                "token_type": "Bearer",
+                "expires_at": time.time() - 60,
+            }
+        )
+    )
     with make_client(sandbox, "oauth2", token_file=path) as api:
         assert api.get("user")["objects"]
         assert api.token["access_token"] != "dead"
     with make_client(sandbox, "oauth2", token_file=path, username=None, password=None) as api:
-        path.write_text(json.dumps({"access_token": "dead", "refresh_token": "also-dead",
-                                    "token_type": "Bearer", "expires_at": time.time() + 3600}))
+        path.write_text(
+            json.dumps(
+                {
+                    "access_token": "dead",
+                    "refresh_token": "also-dead",
+                    "token_type": "Bearer",
+                    "expires_at": time.time() + 3600,
+                }
+            )
+        )
         with pytest.raises(BadRequest, match="invalid_grant"):
             api.get("user")  # 401, then the refresh is refused and there is no password to fall back on
 
@@ -344,7 +371,8 @@ def test_every_filter_operator_through_the_helpers(sandbox):
         users = list(api.iter_list("user"))
         prefix = subject(sandbox, 0)["username"][:10]
         assert sorted(u["id"] for u in api.iter_list("user", username__startswith=prefix)) == sorted(
-            u["id"] for u in users if u["username"].startswith(prefix))
+            u["id"] for u in users if u["username"].startswith(prefix)
+        )
         ranges = list(api.iter_list("range"))
         assert len(list(api.iter_list("range", activitytype__isnull=False))) == len(ranges)
         assert list(api.iter_list("range", activitytype__isnull=True)) == []
@@ -502,8 +530,9 @@ def test_connection_refused_is_a_transport_error():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
-    cfg = HexoskinConfig(base_url=f"http://127.0.0.1:{port}", username="u", password="pw-1234", max_retries=2,
-                         **FAST_RETRY)
+    cfg = HexoskinConfig(
+        base_url=f"http://127.0.0.1:{port}", username="u", password="pw-1234", max_retries=2, **FAST_RETRY
+    )
     with HexoskinClient(cfg) as api:
         with pytest.raises(TransportError) as err:
             api.get("user")
@@ -537,17 +566,23 @@ def test_json_data_is_windowed_so_nothing_is_subsampled(sandbox):
         data_calls = [r for r in seen.seen if urlsplit(r.url).path == "/api/data/"]
         assert len(data_calls) == 3 + 1  # ECG in 3 windows of <= 65535 points, HR in 1
         # the same span in one plain request comes back subsampled: the windows are what prevent it
-        raw = requests.get(f"{sandbox.base_url}/api/data/", params={"record": rec["id"], "datatype": 4113,
-                           "start": t0, "end": t1}, auth=(owner(sandbox)["username"], owner(sandbox)["password"]),
-                           timeout=30).json()
+        raw = requests.get(
+            f"{sandbox.base_url}/api/data/",
+            params={"record": rec["id"], "datatype": 4113, "start": t0, "end": t1},
+            auth=(owner(sandbox)["username"], owner(sandbox)["password"]),
+            timeout=30,
+        ).json()
         assert len(raw[0]["data"]["4113"]) <= 65535 < len(ecg.timestamps)
 
 
 def test_json_data_by_record_range_and_user_agree(sandbox):
     with make_client(sandbox, "basic") as api:
         rg = next(r for r in api.iter_list("range", order_by="id") if r["name"] != "sleep")
-        rec = next(r for r in api.iter_list("record", user=int(rg["user"].rstrip("/").split("/")[-1]))
-                   if r["start"] <= rg["start"] and rg["end"] <= r["end"])
+        rec = next(
+            r
+            for r in api.iter_list("record", user=int(rg["user"].rstrip("/").split("/")[-1]))
+            if r["start"] <= rg["start"] and rg["end"] <= r["end"]
+        )
         by_range = api.get_data([19, 33, 18], range=rg["id"])
         by_user = api.get_data([19, 33, 18], user=rec["user"]["id"], start=rg["start"], end=rg["end"])
         by_record = api.get_data([19, 33, 18], record=rec["id"], start=rg["start"], end=rg["end"])
@@ -669,8 +704,16 @@ def test_binary_download_never_holds_the_file_in_memory(sandbox_process, tmp_pat
 
 def test_a_full_run_logs_no_secrets(make_sandbox, tmp_path, caplog):
     sb = make_sandbox(token_lifetime_s=2)
-    for name in ("", "urllib3", "urllib3.connectionpool", "requests_oauthlib", "requests_oauthlib.oauth2_session",
-                 "oauthlib", "hexo_pipeline", "hexo_pipeline.hexoskin"):
+    for name in (
+        "",
+        "urllib3",
+        "urllib3.connectionpool",
+        "requests_oauthlib",
+        "requests_oauthlib.oauth2_session",
+        "oauthlib",
+        "hexo_pipeline",
+        "hexo_pipeline.hexoskin",
+    ):
         caplog.set_level(logging.DEBUG, logger=name)
     info = sb.info
     secrets = {a["password"] for a in info["accounts"]} | {info["oauth2"]["client_secret"]}

@@ -9,13 +9,12 @@ marts a full refresh gives.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import pytest
 
 from hexo_pipeline.ingest.summaries import SUMMARY_SCHEMAS
 from hexo_pipeline.lake import Lake
@@ -31,8 +30,10 @@ DAYS = 2
 def _marts(published) -> dict[str, list[tuple]]:
     con = duckdb.connect(str(published), read_only=True)
     try:
-        return {table: con.execute(f"select * from marts.{table} order by all").fetchall()
-                for table in ("fct_subject_day", "fct_record")}
+        return {
+            table: con.execute(f"select * from marts.{table} order by all").fetchall()
+            for table in ("fct_subject_day", "fct_record")
+        }
     finally:
         con.close()
 
@@ -41,8 +42,10 @@ def _chunk_steps(state, subject: str, day: str) -> int | None:
     """From the build's state database: intermediate models are not published (marts only)."""
     con = duckdb.connect(str(state), read_only=True)
     try:
-        return con.execute("select sum(steps) from intermediate.int_events__chunks where username = ? and lake_date = ?",
-                           [subject, day]).fetchone()[0]
+        return con.execute(
+            "select sum(steps) from intermediate.int_events__chunks where username = ? and lake_date = ?",
+            [subject, day],
+        ).fetchone()[0]
     finally:
         con.close()
 
@@ -73,8 +76,7 @@ def test_incremental_build_after_lake_changes_equals_a_full_build(tmp_path, buil
 
     # re-ingest the steps-only partition (twice the steps, a later receipt) and remove another partition
     table = pq.read_table(steps_only)
-    later = pa.array([datetime.now(timezone.utc) + timedelta(hours=1)] * table.num_rows,
-                     table.schema.field("received_at").type)
+    later = pa.array([datetime.now(UTC) + timedelta(hours=1)] * table.num_rows, table.schema.field("received_at").type)
     table = table.set_column(table.schema.get_field_index("steps"), "steps", pc.multiply(table["steps"], 2))
     table = table.set_column(table.schema.get_field_index("received_at"), "received_at", later)
     lake.write_partition("steps_minutes", subject, date.fromisoformat(day), table)

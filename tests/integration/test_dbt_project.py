@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -14,17 +13,42 @@ from hexo_pipeline.hexoskin.datatypes import DATATYPES
 from hexo_pipeline.study_settings import StudySettings
 from hexo_pipeline.warehouse import DBT_PROJECT_DIR
 
-MARTS = {"dim_subject", "dim_subject_group_history", "fct_record", "fct_subject_day", "fct_range",
-         "fct_calendar_event", "fct_survey_response", "agg_group_day", "rpt_study_adherence"}
-LAKE_ASSETS = {"records", "ranges", "range_metrics", "vitals_minutes", "hrv_windows", "steps_minutes",
-               "astroskin_minutes", "sleep_positions", "subjects", "datatype_catalog"}
+MARTS = {
+    "dim_subject",
+    "dim_subject_group_history",
+    "fct_record",
+    "fct_subject_day",
+    "fct_range",
+    "fct_calendar_event",
+    "fct_survey_response",
+    "agg_group_day",
+    "rpt_study_adherence",
+}
+LAKE_ASSETS = {
+    "records",
+    "ranges",
+    "range_metrics",
+    "vitals_minutes",
+    "hrv_windows",
+    "steps_minutes",
+    "astroskin_minutes",
+    "sleep_positions",
+    "subjects",
+    "datatype_catalog",
+}
 # Samples and events: summarised at ingestion, never read by dbt (its cost must not grow with them).
 SAMPLE_ASSETS = {"signals_vitals", "signals_astroskin", "signals_events"}
 
 
 # Not the defaults: the build must receive them as --vars.
-STUDY = StudySettings(start=date(2026, 1, 5), end=date(2026, 2, 2), timezone="Europe/Paris", uuid="u1",
-                      valid_day_min_minutes=480, valid_hour_min_minutes=20)
+STUDY = StudySettings(
+    start=date(2026, 1, 5),
+    end=date(2026, 2, 2),
+    timezone="Europe/Paris",
+    uuid="u1",
+    valid_day_min_minutes=480,
+    valid_hour_min_minutes=20,
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +70,9 @@ def test_every_mart_builds_empty_on_an_empty_lake(empty_lake_build):
     root, result = empty_lake_build
     con = duckdb.connect(str(result.published), read_only=True)
     try:
-        tables = {r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'marts'")
-                  .fetchall()}
+        tables = {
+            r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()
+        }
         assert MARTS <= tables
         for table in MARTS:
             assert con.execute(f"select count(*) from marts.{table}").fetchone()[0] == 0
@@ -82,9 +107,24 @@ def test_mart_metric_definitions_are_written(empty_lake_build):
     root, _ = empty_lake_build
     manifest = json.loads((root / "warehouse" / "docs" / "manifest.json").read_text())
     day = manifest["nodes"]["model.hexo.fct_subject_day"]["columns"]
-    for column in ("worn_s", "valid_minutes", "ratio_valid_minutes", "ratio_valid_hours", "is_valid_day",
-                   "hr_mean_bpm", "resting_hr_bpm", "rmssd_ms", "sdnn_ms", "pnn50_pct", "br_mean_rpm",
-                   "minute_ventilation_mean_l_min", "steps", "sleep_s", "spo2_mean_pct", "events_scheduled"):
+    for column in (
+        "worn_s",
+        "valid_minutes",
+        "ratio_valid_minutes",
+        "ratio_valid_hours",
+        "is_valid_day",
+        "hr_mean_bpm",
+        "resting_hr_bpm",
+        "rmssd_ms",
+        "sdnn_ms",
+        "pnn50_pct",
+        "br_mean_rpm",
+        "minute_ventilation_mean_l_min",
+        "steps",
+        "sleep_s",
+        "spo2_mean_pct",
+        "events_scheduled",
+    ):
         assert len(day[column]["description"]) > 25, column
 
 
@@ -110,8 +150,11 @@ def test_dagster_lineage_runs_from_the_lake_assets_through_the_models():
     from hexo_pipeline.defs.warehouse.report import study_report
     from hexo_pipeline.warehouse.marts import dbt_resource
 
-    defs = dg.Definitions(assets=[hexo_marts, study_report], jobs=[warehouse_job],
-                          resources={"dbt": dbt_resource(), "storage": LakeResource(), "study": StudyResource()})
+    defs = dg.Definitions(
+        assets=[hexo_marts, study_report],
+        jobs=[warehouse_job],
+        resources={"dbt": dbt_resource(), "storage": LakeResource(), "study": StudyResource()},
+    )
     specs = {s.key.to_user_string(): s for s in hexo_marts.specs}
     upstream = {d.asset_key.to_user_string() for s in specs.values() for d in s.deps}
     assert LAKE_ASSETS <= upstream, LAKE_ASSETS - upstream
@@ -136,10 +179,15 @@ def test_the_dbt_asset_builds_and_publishes_in_dagster_with_full_refresh(tmp_pat
 
     (tmp_path / "lake").mkdir()
     result = dg.materialize(
-        [hexo_marts], raise_on_error=False,
-        resources={"dbt": dbt_resource(), "storage": LakeResource(data_dir=str(tmp_path)),
-                   "study": StudyResource.of(STUDY)},
-        run_config={"ops": {"hexo_marts": {"config": {"full_refresh": True}}}})
+        [hexo_marts],
+        raise_on_error=False,
+        resources={
+            "dbt": dbt_resource(),
+            "storage": LakeResource(data_dir=str(tmp_path)),
+            "study": StudyResource.of(STUDY),
+        },
+        run_config={"ops": {"hexo_marts": {"config": {"full_refresh": True}}}},
+    )
     assert result.success
     assert Warehouse(tmp_path).published.exists()
     run = json.loads((tmp_path / "warehouse" / "last_build" / "run_results.json").read_text())
@@ -155,8 +203,7 @@ def test_the_report_and_the_publisher_read_every_result_to_the_end(empty_lake_bu
     from duckdb_strict import StrictConnection
 
     from hexo_pipeline.report.data import load_study, studies
-    from hexo_pipeline.warehouse import Warehouse
-    from hexo_pipeline.warehouse import publish
+    from hexo_pipeline.warehouse import Warehouse, publish
 
     _, result = empty_lake_build
     con = StrictConnection(duckdb.connect(str(result.published), read_only=True))

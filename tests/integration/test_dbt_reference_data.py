@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -46,7 +46,7 @@ STUDY_TZ = "America/Chicago"
 TS_US = pa.timestamp("us", tz="UTC")
 TS_NS = pa.timestamp("ns", tz="UTC")
 NS_PER_TICK = 3_906_250
-RECEIVED = datetime(2026, 11, 1, tzinfo=timezone.utc)
+RECEIVED = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def neurokit_time_domain(rr_ms: np.ndarray) -> dict[str, float]:
@@ -55,41 +55,74 @@ def neurokit_time_domain(rr_ms: np.ndarray) -> dict[str, float]:
     Checked once against neurokit2 itself (hrv_time(peaks, sampling_rate=256) in a separate environment
     with pandas 2): equal to 1e-6 ms on the four series of this file."""
     diff = np.diff(rr_ms)
-    return {"rmssd_ms": float(np.sqrt(np.mean(diff ** 2))), "sdnn_ms": float(np.nanstd(rr_ms, ddof=1)),
-            "mean_nn_ms": float(np.nanmean(rr_ms)),
-            "pnn50_pct": float(100 * np.sum(np.abs(diff) > 50) / len(rr_ms))}  # neurokit2: over the intervals
+    return {
+        "rmssd_ms": float(np.sqrt(np.mean(diff**2))),
+        "sdnn_ms": float(np.nanstd(rr_ms, ddof=1)),
+        "mean_nn_ms": float(np.nanmean(rr_ms)),
+        "pnn50_pct": float(100 * np.sum(np.abs(diff) > 50) / len(rr_ms)),
+    }  # neurokit2: over the intervals
 
 
 def _record_row(record_id: int, user_id: int, start_ns: int, end_ns: int, day: date) -> dict:
     zone = ZoneInfo(STUDY_TZ)
-    lo = datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(timezone.utc)
-    hi = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone).astimezone(timezone.utc)
-    start, end = datetime.fromtimestamp(start_ns / 1e9, timezone.utc), datetime.fromtimestamp(end_ns / 1e9, timezone.utc)
+    lo = datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(UTC)
+    hi = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone).astimezone(UTC)
+    start, end = datetime.fromtimestamp(start_ns / 1e9, UTC), datetime.fromtimestamp(end_ns / 1e9, UTC)
     a, b = max(start, lo), min(end, hi)
-    return {"record_id": record_id, "user_id": user_id, "start_at": start, "end_at": end,
-            "start_ticks": start_ns // NS_PER_TICK, "end_ticks": end_ns // NS_PER_TICK, "day_start_at": a, "day_end_at": b,
-            "duration_s": (end_ns - start_ns) / 1e9, "day_duration_s": (b - a).total_seconds(), "device": "HXSKIN1",
-            "status": "complete", "last_modified": end, "received_at": RECEIVED}
+    return {
+        "record_id": record_id,
+        "user_id": user_id,
+        "start_at": start,
+        "end_at": end,
+        "start_ticks": start_ns // NS_PER_TICK,
+        "end_ticks": end_ns // NS_PER_TICK,
+        "day_start_at": a,
+        "day_end_at": b,
+        "duration_s": (end_ns - start_ns) / 1e9,
+        "day_duration_s": (b - a).total_seconds(),
+        "device": "HXSKIN1",
+        "status": "complete",
+        "last_modified": end,
+        "received_at": RECEIVED,
+    }
 
 
-def _write_signals(lake: Lake, dataset: str, subject: str, record_id: int, ts_ns: np.ndarray, ids: np.ndarray,
-                   values: np.ndarray, records: list[dict]) -> None:
+def _write_signals(
+    lake: Lake,
+    dataset: str,
+    subject: str,
+    record_id: int,
+    ts_ns: np.ndarray,
+    ids: np.ndarray,
+    values: np.ndarray,
+    records: list[dict],
+) -> None:
     """Write one record's samples split into study-tz local-day partitions, with its records rows."""
     zone = ZoneInfo(STUDY_TZ)
-    days = np.array([datetime.fromtimestamp(t / 1e9, timezone.utc).astimezone(zone).date().toordinal()
-                     for t in ts_ns[:: max(1, ts_ns.size // 2000)]])
-    for ordinal in sorted(set(days.tolist()) | {datetime.fromtimestamp(ts_ns[-1] / 1e9, timezone.utc).astimezone(zone)
-                                                .date().toordinal()}):
+    days = np.array(
+        [
+            datetime.fromtimestamp(t / 1e9, UTC).astimezone(zone).date().toordinal()
+            for t in ts_ns[:: max(1, ts_ns.size // 2000)]
+        ]
+    )
+    for ordinal in sorted(
+        set(days.tolist()) | {datetime.fromtimestamp(ts_ns[-1] / 1e9, UTC).astimezone(zone).date().toordinal()}
+    ):
         day = date.fromordinal(ordinal)
         lo = int(datetime.combine(day, datetime.min.time(), tzinfo=zone).timestamp() * 1e9)
         hi = int(datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone).timestamp() * 1e9)
         inside = (ts_ns >= lo) & (ts_ns < hi)
         if not inside.any():
             continue
-        table = pa.table({"ts": pa.array(ts_ns[inside], TS_NS), "datatype_id": pa.array(ids[inside].astype(np.int32)),
-                          "value": pa.array(values[inside].astype(np.int64)),
-                          "record_id": pa.array(np.full(int(inside.sum()), record_id), pa.int64()),
-                          "received_at": pa.array([RECEIVED] * int(inside.sum()), TS_US)})
+        table = pa.table(
+            {
+                "ts": pa.array(ts_ns[inside], TS_NS),
+                "datatype_id": pa.array(ids[inside].astype(np.int32)),
+                "value": pa.array(values[inside].astype(np.int64)),
+                "record_id": pa.array(np.full(int(inside.sum()), record_id), pa.int64()),
+                "received_at": pa.array([RECEIVED] * int(inside.sum()), TS_US),
+            }
+        )
         earlier = lake.read_partition(dataset, subject, day)  # several records share a subject-day
         if earlier is not None:
             table = pa.concat_tables([earlier, table.cast(earlier.schema)])
@@ -97,14 +130,18 @@ def _write_signals(lake: Lake, dataset: str, subject: str, record_id: int, ts_ns
         rebuild_summaries(lake, subject, day)  # what ingestion writes beside the signals
         existing = lake.read_partition("records", subject, day)
         rows = (existing.to_pylist() if existing is not None else []) + [r for r in records if r["_day"] == day]
-        lake.write_partition("records", subject, day, pa.Table.from_pylist(
-            [{k: v for k, v in r.items() if k != "_day"} for r in rows], RECORDS_SCHEMA))
+        lake.write_partition(
+            "records",
+            subject,
+            day,
+            pa.Table.from_pylist([{k: v for k, v in r.items() if k != "_day"} for r in rows], RECORDS_SCHEMA),
+        )
 
 
 def _days_of(start_ns: int, end_ns: int) -> list[date]:
     zone = ZoneInfo(STUDY_TZ)
-    first = datetime.fromtimestamp(start_ns / 1e9, timezone.utc).astimezone(zone).date()
-    last = datetime.fromtimestamp((end_ns - 1) / 1e9, timezone.utc).astimezone(zone).date()
+    first = datetime.fromtimestamp(start_ns / 1e9, UTC).astimezone(zone).date()
+    last = datetime.fromtimestamp((end_ns - 1) / 1e9, UTC).astimezone(zone).date()
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
@@ -133,8 +170,8 @@ def nn_series() -> dict[str, np.ndarray]:
 
 def write_nn_series(lake: Lake, subject: str, user_id: int) -> dict[int, np.ndarray]:
     out = {}
-    t0 = int(datetime(2016, 1, 26, 18, 0, tzinfo=timezone.utc).timestamp() * 1e9)
-    for i, (name, raw) in enumerate(sorted(nn_series().items())):
+    t0 = int(datetime(2016, 1, 26, 18, 0, tzinfo=UTC).timestamp() * 1e9)
+    for i, (_name, raw) in enumerate(sorted(nn_series().items())):
         record_id = 9100 + i
         start_ns = t0 + i * 3_600_000_000_000
         beat_ns = start_ns + np.cumsum(raw) * NS_PER_TICK
@@ -142,7 +179,9 @@ def write_nn_series(lake: Lake, subject: str, user_id: int) -> dict[int, np.ndar
         values = np.concatenate([raw, np.zeros(raw.size, np.int64)])  # every beat reliable
         ts = np.concatenate([beat_ns, beat_ns])
         end_ns = int(beat_ns[-1]) + 1_000_000_000
-        records = [{**_record_row(record_id, user_id, start_ns, end_ns, d), "_day": d} for d in _days_of(start_ns, end_ns)]
+        records = [
+            {**_record_row(record_id, user_id, start_ns, end_ns, d), "_day": d} for d in _days_of(start_ns, end_ns)
+        ]
         _write_signals(lake, "signals_events", subject, record_id, ts, ids, values, records)
         out[record_id] = raw * 1000.0 / 256
     return out
@@ -155,12 +194,34 @@ def warehouse(tmp_path_factory, build_warehouse):
     write_hera(lake, "hera_chicago", 7001, 8001)
     write_hera(lake, "hera_utc", 7002, 8002)
     series = write_nn_series(lake, "nn_series", 7003)
-    lake.write_study_table("subjects", pa.table({
-        "user_id": pa.array([7001, 7002, 7003], pa.int64()), "username": ["hera_chicago", "hera_utc", "nn_series"],
-        "timezone": [STUDY_TZ, "UTC", STUDY_TZ], "received_at": pa.array([RECEIVED] * 3, TS_US)}))
-    imported = subprocess.run([sys.executable, "-m", "hexo_pipeline.cli", "import-export", str(EXPORT), "--subject",
-                               "real_astroskin", "--timezone", STUDY_TZ, "--data-dir", str(root)],
-                              capture_output=True, text=True)
+    lake.write_study_table(
+        "subjects",
+        pa.table(
+            {
+                "user_id": pa.array([7001, 7002, 7003], pa.int64()),
+                "username": ["hera_chicago", "hera_utc", "nn_series"],
+                "timezone": [STUDY_TZ, "UTC", STUDY_TZ],
+                "received_at": pa.array([RECEIVED] * 3, TS_US),
+            }
+        ),
+    )
+    imported = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hexo_pipeline.cli",
+            "import-export",
+            str(EXPORT),
+            "--subject",
+            "real_astroskin",
+            "--timezone",
+            STUDY_TZ,
+            "--data-dir",
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
+    )
     result = build_warehouse(root, StudySettings(timezone=STUDY_TZ))  # no study calendar: every day counts
     con = duckdb.connect(str(result.published), read_only=True)
     yield con, series, imported
@@ -169,11 +230,15 @@ def warehouse(tmp_path_factory, build_warehouse):
 
 def test_wear_time_per_local_day_matches_the_hera_readme(warehouse):
     con, _, _ = warehouse
-    minutes = con.execute("select username, local_date, valid_minutes from marts.fct_subject_day "
-                          "where username like 'hera_%' and valid_minutes > 0 order by 1, 2").fetchall()
+    minutes = con.execute(
+        "select username, local_date, valid_minutes from marts.fct_subject_day "
+        "where username like 'hera_%' and valid_minutes > 0 order by 1, 2"
+    ).fetchall()
     assert minutes == [
-        ("hera_chicago", date(2016, 1, 26), 834), ("hera_chicago", date(2016, 1, 27), 547),
-        ("hera_utc", date(2016, 1, 26), 549), ("hera_utc", date(2016, 1, 27), 832),
+        ("hera_chicago", date(2016, 1, 26), 834),
+        ("hera_chicago", date(2016, 1, 27), 547),
+        ("hera_utc", date(2016, 1, 26), 549),
+        ("hera_utc", date(2016, 1, 27), 832),
     ]
 
 
@@ -182,9 +247,15 @@ def test_hrv_sql_agrees_with_the_neurokit2_definitions_on_real_nn_series(warehou
     assert len(series) == 4
     for record_id, rr_ms in series.items():
         want = neurokit_time_domain(rr_ms)
-        got = dict(zip(("rmssd_ms", "sdnn_ms", "mean_nn_ms", "pnn50_pct", "rr_clean_n"), con.execute(
-            "select rmssd_ms, sdnn_ms, mean_nn_ms, pnn50_pct, rr_clean_n from marts.fct_record where record_id = ?",
-            [record_id]).fetchone()))
+        got = dict(
+            zip(
+                ("rmssd_ms", "sdnn_ms", "mean_nn_ms", "pnn50_pct", "rr_clean_n"),
+                con.execute(
+                    "select rmssd_ms, sdnn_ms, mean_nn_ms, pnn50_pct, rr_clean_n from marts.fct_record where record_id = ?",
+                    [record_id],
+                ).fetchone(),
+            )
+        )
         assert got["rr_clean_n"] == rr_ms.size
         assert abs(got["rmssd_ms"] - want["rmssd_ms"]) < 0.01, (record_id, got, want)
         assert abs(got["sdnn_ms"] - want["sdnn_ms"]) < 0.01, (record_id, got, want)
@@ -203,7 +274,7 @@ def test_real_export_yields_one_record_with_its_statistics(warehouse):
     assert got["record_id"] == 122445
     assert got["duration_s"] == pytest.approx(129.0)
     start = got["start_at"].to_pydatetime()
-    assert start == datetime(2017, 4, 18, 13, 42, 38, 308594, tzinfo=timezone.utc)
+    assert start == datetime(2017, 4, 18, 13, 42, 38, 308594, tzinfo=UTC)
     end_ns = int(start.timestamp() * 1e6) * 1000 + 129 * 1_000_000_000 + 1_000  # samples up to the record end
 
     vit = export.tables[Family.VITALS]
@@ -223,11 +294,12 @@ def test_real_export_yields_one_record_with_its_statistics(warehouse):
     rr, ok = evl[eid == 18] * 1000.0 / 256, evl[eid == 1004] == 0
     assert got["rr_clean_n"] == int(ok.sum())
     pairs = np.diff(rr)[ok[1:] & ok[:-1]]
-    assert got["rmssd_ms"] == pytest.approx(np.sqrt(np.mean(pairs ** 2)), abs=1e-9)
+    assert got["rmssd_ms"] == pytest.approx(np.sqrt(np.mean(pairs**2)), abs=1e-9)
     assert got["sdnn_ms"] == pytest.approx(rr[ok].std(ddof=1), abs=1e-9)
     assert got["steps"] == int((eid == 52).sum())
     assert got["temperature_mean_c"] == pytest.approx(21.43, abs=0.01)  # temperature_celcius raw / 256
 
-    days = con.execute("select local_date, worn_s from marts.fct_subject_day where username = 'real_astroskin' "
-                       "and worn_s > 0").fetchall()
+    days = con.execute(
+        "select local_date, worn_s from marts.fct_subject_day where username = 'real_astroskin' and worn_s > 0"
+    ).fetchall()
     assert days == [(date(2017, 4, 18), pytest.approx(129.0))]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +22,17 @@ from hexo_pipeline.ingest.export_import import ExportImportError, import_export
 from hexo_pipeline.lake import Lake
 
 START_TICKS = 382085877327
-START_NS = 1_492_522_958_308_593_750          # 2017-04-18T13:42:38.30859375Z
+START_NS = 1_492_522_958_308_593_750  # 2017-04-18T13:42:38.30859375Z
 DAY = date(2017, 4, 18)
 SUBJECT = "user_11136"
-SIGNALS = ("signals_ecg", "signals_respiration", "signals_acceleration", "signals_vitals", "signals_events",
-           "signals_astroskin")
+SIGNALS = (
+    "signals_ecg",
+    "signals_respiration",
+    "signals_acceleration",
+    "signals_vitals",
+    "signals_events",
+    "signals_astroskin",
+)
 
 
 @pytest.fixture
@@ -49,8 +55,11 @@ def channel(table: pa.Table, name: str) -> np.ndarray:
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, int]]:
-    return {str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in sorted((root / "lake").rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted((root / "lake").rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_folder_import_counts_and_timestamps(export_dir: Path, tmp_path: Path) -> None:
@@ -68,7 +77,7 @@ def test_folder_import_counts_and_timestamps(export_dir: Path, tmp_path: Path) -
     assert hr.size == 128 and hr[0] == START_NS + 1_000_000_000 and np.all(np.diff(hr) == 1_000_000_000)
     events = lake.read_partition("signals_events", SUBJECT, DAY)
     rr = events.filter(pc.equal(events["datatype_id"], 18))
-    csv_rows = len((export_dir / "RR_interval.csv").read_text().strip().splitlines()) - 1   # minus header
+    csv_rows = len((export_dir / "RR_interval.csv").read_text().strip().splitlines()) - 1  # minus header
     assert rr.num_rows == csv_rows == 142 and rr["value"][0].as_py() == 0
     assert rr["ts"][0].value == START_NS + round(5.55859375 * 256) * 3_906_250
     for name in SIGNALS:
@@ -82,7 +91,7 @@ def test_folder_import_counts_and_timestamps(export_dir: Path, tmp_path: Path) -
     (row,) = lake.read_partition("records", SUBJECT, DAY).to_pylist()
     assert row["record_id"] == 122445 and row["user_id"] == 11136
     assert row["start_ticks"] == START_TICKS and row["end_ticks"] == START_TICKS + 129 * 256
-    assert row["start_at"] == datetime(2017, 4, 18, 13, 42, 38, 308594, tzinfo=timezone.utc)
+    assert row["start_at"] == datetime(2017, 4, 18, 13, 42, 38, 308594, tzinfo=UTC)
     assert row["duration_s"] == row["day_duration_s"] == 129.0
 
 
@@ -103,8 +112,8 @@ def test_zip_equals_folder_and_second_import_changes_nothing(export_dir: Path, t
 
 def test_a_record_crossing_local_midnight_lands_in_two_partitions(export_dir: Path, tmp_path: Path) -> None:
     info = json.loads((export_dir / "info.json").read_text())
-    midnight = int(datetime(2017, 4, 19, tzinfo=timezone.utc).timestamp()) * 256
-    info["start"] = midnight - 60 * 256 - 79             # 60.3 s before UTC midnight
+    midnight = int(datetime(2017, 4, 19, tzinfo=UTC).timestamp()) * 256
+    info["start"] = midnight - 60 * 256 - 79  # 60.3 s before UTC midnight
     info.pop("timestamp")
     archive = zipped(export_dir, tmp_path / "late.zip", info=info)
     report = import_export(archive, data_dir=tmp_path, tz="UTC")
@@ -113,9 +122,9 @@ def test_a_record_crossing_local_midnight_lands_in_two_partitions(export_dir: Pa
     first = channel(lake.read_partition("signals_ecg", SUBJECT, DAY), "ECG_I")
     second = channel(lake.read_partition("signals_ecg", SUBJECT, date(2017, 4, 19)), "ECG_I")
     midnight_ns = midnight * 3_906_250
-    assert first.size + second.size == 33_024                     # each sample once
+    assert first.size + second.size == 33_024  # each sample once
     assert first.max() < midnight_ns <= second.min()
-    assert first.size == 60 * 256 + 79                           # 256 Hz: one sample per tick before midnight
+    assert first.size == 60 * 256 + 79  # 256 Hz: one sample per tick before midnight
     recs = [lake.read_partition("records", SUBJECT, d).to_pylist()[0] for d in (DAY, date(2017, 4, 19))]
     assert [r["day_duration_s"] for r in recs] == [(60 * 256 + 79) / 256, 129 - (60 * 256 + 79) / 256]
     assert {r["duration_s"] for r in recs} == {129.0}
@@ -134,7 +143,7 @@ def test_merge_keeps_other_records_and_replaces_this_one(export_dir: Path, tmp_p
     assert sorted(lake.read_partition("records", SUBJECT, DAY)["record_id"].to_pylist()) == [777, 122445]
     ids = ecg["datatype_id"].to_numpy()
     ts = ecg["ts"].cast(pa.int64()).to_numpy()
-    assert np.all((np.diff(ids) > 0) | ((np.diff(ids) == 0) & (np.diff(ts) > 0)))   # sorted, no duplicates
+    assert np.all((np.diff(ids) > 0) | ((np.diff(ids) == 0) & (np.diff(ts) > 0)))  # sorted, no duplicates
     before = snapshot(tmp_path)
     assert not import_export(export_dir, data_dir=tmp_path, tz="UTC").changed
     assert snapshot(tmp_path) == before
@@ -156,11 +165,13 @@ def test_record_id_from_statistics_or_folder_and_subject_option(export_dir: Path
     bare = zipped(export_dir, tmp_path / "bare.zip", info=info)
     with pytest.raises(ExportImportError, match="no record id"):
         import_export(bare, data_dir=tmp_path, tz="UTC")
-    assert not (tmp_path / "lake").exists()                       # nothing written
+    assert not (tmp_path / "lake").exists()  # nothing written
     named = zipped(export_dir, tmp_path / "dl.zip", prefix="record_555/", info=info)
     assert import_export(named, data_dir=tmp_path, tz="UTC").records[0].record_id == 555
     with zipfile.ZipFile(bare, "a") as zf:
-        zf.writestr("statistics.csv", "uri,start_date,duration\n,,s\n/api/record/4242/,2017-04-18 13:42:38.308594,129.0\n")
+        zf.writestr(
+            "statistics.csv", "uri,start_date,duration\n,,s\n/api/record/4242/,2017-04-18 13:42:38.308594,129.0\n"
+        )
     report = import_export(bare, data_dir=tmp_path, subject="S01", tz="America/Chicago")
     assert (report.records[0].record_id, report.records[0].subject) == (4242, "S01")
     assert Lake(tmp_path / "lake").read_partition("records", "S01", DAY) is not None
@@ -170,7 +181,7 @@ def test_record_id_from_statistics_or_folder_and_subject_option(export_dir: Path
 
 def test_cli_import_export_defaults(export_dir: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("HEXO_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("HEXO_STUDY_TZ", "Pacific/Kiritimati")      # UTC+14: the record is on 04-19 there
+    monkeypatch.setenv("HEXO_STUDY_TZ", "Pacific/Kiritimati")  # UTC+14: the record is on 04-19 there
     assert main(["import-export", str(export_dir)]) == 0
     out = capsys.readouterr().out
     assert "record 122445 -> subject=user_11136" in out and "past the record end" in out
@@ -178,5 +189,9 @@ def test_cli_import_export_defaults(export_dir: Path, tmp_path: Path, monkeypatc
     assert ecg.num_rows == 3 * 33_024
     assert main(["import-export", str(tmp_path / "nothing_here")]) == 1
     assert "import-export:" in capsys.readouterr().err
-    assert pq.read_table(tmp_path / "lake" / "records" / f"subject={SUBJECT}" / "date=2017-04-19"
-                         / "part-0.parquet").num_rows == 1
+    assert (
+        pq.read_table(
+            tmp_path / "lake" / "records" / f"subject={SUBJECT}" / "date=2017-04-19" / "part-0.parquet"
+        ).num_rows
+        == 1
+    )

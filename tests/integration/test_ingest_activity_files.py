@@ -9,7 +9,7 @@ import hashlib
 import logging
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,8 +27,7 @@ from hexo_pipeline.defs.resources import HexoskinResource, LakeResource, StudyRe
 from hexo_pipeline.defs.subject_day.assets import records_and_ranges
 from hexo_pipeline.hexoskin.timestamps import from_ticks
 from hexo_pipeline.ingest import activity_files as af
-from hexo_pipeline.ingest.activity_files import (DATASETS, LAKE_SCHEMAS, ingest_inbox, ingest_range_exports,
-                                                 list_inbox)
+from hexo_pipeline.ingest.activity_files import DATASETS, LAKE_SCHEMAS, ingest_inbox, ingest_range_exports, list_inbox
 from hexo_pipeline.lake import Lake
 from hexo_pipeline.runner import sandbox_environment
 from hexo_pipeline.study_settings import StudySettings
@@ -36,9 +35,12 @@ from hexo_pipeline.study_settings import StudySettings
 STUDY = StudySettings()  # the sandbox's default study, as the pipeline sees it with no HEXO_STUDY_* set
 PACIFIC = ZoneInfo("America/Los_Angeles")
 SEMICIRCLE = 180.0 / 2**31
-INVALID = {"activity-settings-corruptheader.fit": "invalid_header", "activity-settings-nodata.fit": "no_data",
-           "activity-unexpected-eof.fit": "truncated"}
-SUBJECT = "fieldwatch_07"     # inbox/<subject>/ folder convention for the FIT files
+INVALID = {
+    "activity-settings-corruptheader.fit": "invalid_header",
+    "activity-settings-nodata.fit": "no_data",
+    "activity-unexpected-eof.fit": "truncated",
+}
+SUBJECT = "fieldwatch_07"  # inbox/<subject>/ folder convention for the FIT files
 
 
 @pytest.fixture(autouse=True)
@@ -52,8 +54,9 @@ def real(shared_dir: Path) -> Path:
 
 
 def real_files(real: Path) -> list[Path]:
-    return sorted(p for sub in ("fit", "tcx", "fit_invalid") for p in (real / sub).iterdir()
-                  if p.suffix in (".fit", ".tcx"))
+    return sorted(
+        p for sub in ("fit", "tcx", "fit_invalid") for p in (real / sub).iterdir() if p.suffix in (".fit", ".tcx")
+    )
 
 
 def drop_into_inbox(real: Path, root: Path) -> dict[str, Path]:
@@ -100,17 +103,21 @@ def test_every_real_file_through_the_inbox_asset(real: Path, tmp_path: Path, mon
     storage = LakeResource(data_dir=str(tmp_path))
     instance = dg.DagsterInstance.ephemeral()
 
-    result = dg.materialize([inbox_files], instance=instance, resources={"storage": storage, "study": StudyResource.of(STUDY)})
-    assert result.success                                     # quarantined files never fail the run
+    result = dg.materialize(
+        [inbox_files], instance=instance, resources={"storage": storage, "study": StudyResource.of(STUDY)}
+    )
+    assert result.success  # quarantined files never fail the run
     decoded = checks(result)["inbox_files_decoded"]
     assert decoded.passed is False and decoded.severity == dg.AssetCheckSeverity.ERROR
     problems = decoded.metadata["problems"].value
-    for name, code in INVALID.items():                        # each named, with its code and reason
+    for name, code in INVALID.items():  # each named, with its code and reason
         assert f"inbox/{name}: quarantined [{code}]" in problems
         moved = tmp_path / "quarantine" / "inbox" / name
         assert moved.read_bytes() == (real / "fit_invalid" / name).read_bytes()
         reason = moved.with_name(name + ".reason.txt").read_text()
-        assert reason.startswith(f"{code}: ") and "sha256: " in reason and "partial decode holds 14 trackpoints" in reason
+        assert (
+            reason.startswith(f"{code}: ") and "sha256: " in reason and "partial decode holds 14 trackpoints" in reason
+        )
         assert not (tmp_path / "inbox" / name).exists()
     assert decoded.metadata["quarantined_total"].value == 3
     assert "activity-filecrc.fit: fitdecode (fitparse FitCRCError" in decoded.metadata["decoded_by_fallback"].value
@@ -123,12 +130,15 @@ def test_every_real_file_through_the_inbox_asset(real: Path, tmp_path: Path, mon
         src = placed[file_path]
         expected = convert_file(src)
         assert row["sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
-        assert (row["decoder"], row["format"], row["source_kind"]) == (expected.source.decoder,
-                                                                      expected.source.format, "inbox")
+        assert (row["decoder"], row["format"], row["source_kind"]) == (
+            expected.source.decoder,
+            expected.source.format,
+            "inbox",
+        )
         assert row["n_trackpoints"] == expected.trackpoints.num_rows
         assert row["n_rr_intervals"] == expected.rr_intervals.num_rows
         in_subject_folder = src.parent.name == "fit"
-        assert row["subject"] == (SUBJECT if in_subject_folder else "_inbox")       # hive partition
+        assert row["subject"] == (SUBJECT if in_subject_folder else "_inbox")  # hive partition
         assert row["subject_username"] == (SUBJECT if in_subject_folder else None)  # the column
         start = expected.activities["start_time"][0].as_py().astimezone(ZoneInfo(STUDY.timezone)).date()
         assert row["date"] == start.isoformat()
@@ -174,25 +184,33 @@ def test_inbox_rerun_changes_nothing_and_changes_are_merged(real: Path, tmp_path
     drop_into_inbox(real, tmp_path)
     storage = LakeResource(data_dir=str(tmp_path))
     instance = dg.DagsterInstance.ephemeral()
-    assert dg.materialize([inbox_files], instance=instance, resources={"storage": storage, "study": StudyResource.of(STUDY)}).success
+    assert dg.materialize(
+        [inbox_files], instance=instance, resources={"storage": storage, "study": StudyResource.of(STUDY)}
+    ).success
     before = snapshot(tmp_path)
 
-    again = dg.materialize([inbox_files], instance=instance, resources={"storage": storage, "study": StudyResource.of(STUDY)})
-    assert snapshot(tmp_path) == before                       # not a byte, not an mtime
+    again = dg.materialize(
+        [inbox_files], instance=instance, resources={"storage": storage, "study": StudyResource.of(STUDY)}
+    )
+    assert snapshot(tmp_path) == before  # not a byte, not an mtime
     meta = again.asset_materializations_for_node("inbox_files")[0].metadata
     assert meta["files_unchanged"].value == 9 and "files_landed" not in meta
-    assert checks(again)["inbox_files_decoded"].passed is False   # the quarantine is still there
+    assert checks(again)["inbox_files_decoded"].passed is False  # the quarantine is still there
 
     # A forced reconversion (decoder upgrade) also lands identical data: nothing written.
-    forced = dg.materialize([inbox_files], instance=instance, resources={"storage": storage, "study": StudyResource.of(STUDY)},
-                            run_config={"ops": {"inbox_files": {"config": {"reprocess": True}}}})
+    forced = dg.materialize(
+        [inbox_files],
+        instance=instance,
+        resources={"storage": storage, "study": StudyResource.of(STUDY)},
+        run_config={"ops": {"inbox_files": {"config": {"reprocess": True}}}},
+    )
     assert forced.success and snapshot(tmp_path) == before
 
     # A changed file replaces its own rows; a copy under another name is a duplicate; a moved file's
     # rows follow it; a deleted file's rows stay.
     inbox = tmp_path / "inbox"
     hr_62 = (real / "tcx" / "test.tcx").read_text().replace("<Value>62</Value>", "<Value>63</Value>", 1)
-    (inbox / "no_hr.tcx").write_text(hr_62)                                            # changed bytes
+    (inbox / "no_hr.tcx").write_text(hr_62)  # changed bytes
     shutil.copyfile(real / "tcx" / "cross-country-skiing_activity_1.tcx", inbox / "copy.tcx")
     (inbox / "other").mkdir()
     shutil.move(inbox / SUBJECT / "garmin-fenix-5-walk.fit", inbox / "other" / "walk.fit")
@@ -204,11 +222,11 @@ def test_inbox_rerun_changes_nothing_and_changes_are_merged(real: Path, tmp_path
     files = {r["file_path"]: r for r in lake_dataset(tmp_path, "activity_files").to_pylist()}
     assert f"inbox/{SUBJECT}/garmin-fenix-5-walk.fit" not in files
     assert files["inbox/other/walk.fit"]["subject"] == "other"
-    assert f"inbox/{SUBJECT}/garmin-edge-820-bike.fit" in files                     # kept
+    assert f"inbox/{SUBJECT}/garmin-edge-820-bike.fit" in files  # kept
     assert "inbox/copy.tcx" not in files
     tp = lake_dataset(tmp_path, "activity_trackpoints")
     changed = tp.filter(pc.equal(tp["file_path"], "inbox/no_hr.tcx"))
-    assert changed.num_rows == 384 and changed["heart_rate_bpm"].null_count == 1   # HR now, 1 time-only
+    assert changed.num_rows == 384 and changed["heart_rate_bpm"].null_count == 1  # HR now, 1 time-only
     assert changed["heart_rate_bpm"][0].as_py() == 63
     assert tp.num_rows == 2809 + 15 + 21 + 17 + 1773 + 14 + 486 + 384 + 384
 
@@ -235,7 +253,7 @@ def test_inbox_sensor_requests_runs_on_new_or_changed_files(real: Path, tmp_path
         ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"storage": storage})
         return inbox_sensor(ctx)
 
-    first = tick(None)                                    # no inbox yet: remember that, no run
+    first = tick(None)  # no inbox yet: remember that, no run
     assert not first.run_requests and first.cursor
     (tmp_path / "inbox").mkdir()
     shutil.copyfile(real / "fit" / "garmin-fenix-5-run.fit", tmp_path / "inbox" / "run.fit")
@@ -247,7 +265,7 @@ def test_inbox_sensor_requests_runs_on_new_or_changed_files(real: Path, tmp_path
     os.utime(tmp_path / "inbox" / "run.fit", ns=(1, 1))  # touched: the content may have changed
     third = tick(second.cursor)
     assert len(third.run_requests) == 1
-    monkeypatch.setenv("HEXO_INBOX_SETTLE_S", "3600")   # a copy under way is not picked up yet
+    monkeypatch.setenv("HEXO_INBOX_SETTLE_S", "3600")  # a copy under way is not picked up yet
     shutil.copyfile(real / "fit" / "garmin-fenix-5-walk.fit", tmp_path / "inbox" / "walk.fit")
     ready, pending = list_inbox(tmp_path / "inbox", settle_s=3600)
     assert [f.relative for f in ready] == ["run.fit"] and [f.relative for f in pending] == ["walk.fit"]
@@ -257,9 +275,14 @@ def test_inbox_sensor_requests_runs_on_new_or_changed_files(real: Path, tmp_path
 # -------------------------------------------------------------------------- range exports (sandbox)
 def _resources(handle, root: Path) -> dict:
     env = sandbox_environment(handle.info)
-    hexoskin = HexoskinResource(base_url=env["HEXO_API_URL"], auth="oauth2", username=env["HEXO_USERNAME"],
-                                password=env["HEXO_PASSWORD"], client_id=env["HEXO_CLIENT_ID"],
-                                client_secret=env["HEXO_CLIENT_SECRET"])
+    hexoskin = HexoskinResource(
+        base_url=env["HEXO_API_URL"],
+        auth="oauth2",
+        username=env["HEXO_USERNAME"],
+        password=env["HEXO_PASSWORD"],
+        client_id=env["HEXO_CLIENT_ID"],
+        client_secret=env["HEXO_CLIENT_SECRET"],
+    )
     return {"hexoskin": hexoskin, "storage": LakeResource(data_dir=str(root)), "study": StudyResource.of(STUDY)}
 
 
@@ -282,8 +305,9 @@ def test_range_exports_round_trip_through_dagster(make_sandbox, tmp_path: Path) 
         instance = dg.DagsterInstance.ephemeral()
         instance.add_dynamic_partitions("subjects", [username])
         key = subject_day_key(username, day)
-        result = dg.materialize([records_and_ranges, range_exports], partition_key=str(key),
-                                instance=instance, resources=resources)
+        result = dg.materialize(
+            [records_and_ranges, range_exports], partition_key=str(key), instance=instance, resources=resources
+        )
         assert result.success
         assert all(e.passed for e in result.get_asset_check_evaluations())
         lake = Lake(tmp_path / "lake")
@@ -327,13 +351,12 @@ def test_range_exports_round_trip_through_dagster(make_sandbox, tmp_path: Path) 
 
         before = snapshot(tmp_path)
         again = dg.materialize([range_exports], partition_key=str(key), instance=instance, resources=resources)
-        assert again.success and snapshot(tmp_path) == before          # re-run changes nothing
+        assert again.success and snapshot(tmp_path) == before  # re-run changes nothing
         meta = again.asset_materializations_for_node("range_exports")[0].metadata
         assert meta["partitions_unchanged"].value == 1
 
 
-def test_undecodable_download_is_quarantined_and_the_rest_lands(make_sandbox, tmp_path: Path,
-                                                                 monkeypatch) -> None:
+def test_undecodable_download_is_quarantined_and_the_rest_lands(make_sandbox, tmp_path: Path, monkeypatch) -> None:
     """The server answers a FIT request with something that is not FIT (here: JSON, as a server that
     ignores Accept would): that file is quarantined with its reason, the TCX files still land, and
     Dagster shows a failed check naming the file."""
@@ -344,8 +367,12 @@ def test_undecodable_download_is_quarantined_and_the_rest_lands(make_sandbox, tm
         username, day, ranges = _a_subject_day_with_ranges(api)
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("subjects", [username])
-    result = dg.materialize([records_and_ranges, range_exports], partition_key=str(subject_day_key(username, day)),
-                            instance=instance, resources=resources)
+    result = dg.materialize(
+        [records_and_ranges, range_exports],
+        partition_key=str(subject_day_key(username, day)),
+        instance=instance,
+        resources=resources,
+    )
     assert result.success
     check = checks(result)["range_exports_decoded"]
     assert check.passed is False
@@ -370,10 +397,9 @@ def test_range_rows_and_inbox_rows_share_a_partition(make_sandbox, real: Path, t
         rg = ranges[0]
         tz = ZoneInfo(STUDY.timezone)
         from hexo_pipeline.ingest.subject_day import DayWindow, ranges_tables
-        table, _ = ranges_tables([api.get_detail("range", rg["id"])], DayWindow.of(day, tz),
-                                 datetime.now(timezone.utc))
-        first = ingest_range_exports(api, table, subject=username, day=day, tz=tz, data_root=tmp_path,
-                                     formats=("tcx",))
+
+        table, _ = ranges_tables([api.get_detail("range", rg["id"])], DayWindow.of(day, tz), datetime.now(UTC))
+        first = ingest_range_exports(api, table, subject=username, day=day, tz=tz, data_root=tmp_path, formats=("tcx",))
         assert [o.status for o in first.outcomes] == ["landed"]
     # A real TCX, its start moved onto the same local day, dropped into inbox/<username>/.
     text = (real / "tcx" / "test.tcx").read_text().replace("2012-12-26", day.isoformat())
@@ -383,11 +409,11 @@ def test_range_rows_and_inbox_rows_share_a_partition(make_sandbox, real: Path, t
     lake = Lake(tmp_path / "lake")
     kinds = lake.read_partition("activity_files", username, day)["source_kind"].to_pylist()
     assert sorted(kinds) == ["inbox", "range_export"]
-    with resources["hexoskin"].client() as api:                    # the range side again: inbox row kept
+    with resources["hexoskin"].client() as api:  # the range side again: inbox row kept
         ingest_range_exports(api, table, subject=username, day=day, tz=tz, data_root=tmp_path, formats=("tcx",))
         ingest_range_exports(api, table.slice(0, 0), subject=username, day=day, tz=tz, data_root=tmp_path)
     assert lake.read_partition("activity_files", username, day)["source_kind"].to_pylist() == ["inbox"]
-    assert not any((tmp_path / "exports").rglob("range_*"))         # a deleted range's exports go too
+    assert not any((tmp_path / "exports").rglob("range_*"))  # a deleted range's exports go too
 
 
 def test_a_bad_download_never_replaces_a_good_export(make_sandbox, tmp_path: Path, monkeypatch) -> None:
@@ -395,21 +421,19 @@ def test_a_bad_download_never_replaces_a_good_export(make_sandbox, tmp_path: Pat
     resources = _resources(handle, tmp_path)
     tz = ZoneInfo(STUDY.timezone)
     from hexo_pipeline.ingest.subject_day import DayWindow, ranges_tables
+
     with resources["hexoskin"].client() as api:
         username, day, ranges = _a_subject_day_with_ranges(api)
-        table, _ = ranges_tables([api.get_detail("range", ranges[0]["id"])], DayWindow.of(day, tz),
-                                 datetime.now(timezone.utc))
-        good = ingest_range_exports(api, table, subject=username, day=day, tz=tz, data_root=tmp_path,
-                                    formats=("fit",))
+        table, _ = ranges_tables([api.get_detail("range", ranges[0]["id"])], DayWindow.of(day, tz), datetime.now(UTC))
+        good = ingest_range_exports(api, table, subject=username, day=day, tz=tz, data_root=tmp_path, formats=("fit",))
         assert [o.status for o in good.outcomes] == ["landed"]
         before = snapshot(tmp_path)
         monkeypatch.setitem(af.ACCEPT, "fit", "application/json")
-        bad = ingest_range_exports(api, table, subject=username, day=day, tz=tz, data_root=tmp_path,
-                                   formats=("fit",))
+        bad = ingest_range_exports(api, table, subject=username, day=day, tz=tz, data_root=tmp_path, formats=("fit",))
     (outcome,) = bad.outcomes
     assert outcome.status == "quarantined" and "the previous export" in outcome.reason
     assert bad.failures == [outcome]
     after = snapshot(tmp_path)
     quarantined = {k for k in after if k.startswith("quarantine/")}
-    assert {k: v for k, v in after.items() if k not in quarantined} == before   # export and rows kept
+    assert {k: v for k, v in after.items() if k not in quarantined} == before  # export and rows kept
     assert len(quarantined) == 2 and not list((tmp_path / "exports").rglob(".*.part"))

@@ -13,7 +13,12 @@ from hexo_pipeline.decoders.parquet import StagedParquetFile
 from hexo_pipeline.hexoskin import HexoskinClient, HexoskinConfig
 from hexo_pipeline.ingest.signals import ingest_subject_day_signals
 from hexo_pipeline.ingest.subject_day import (
-    DayWindow, SignalDownloadError, Subject, now_utc, overlapping, records_table,
+    DayWindow,
+    SignalDownloadError,
+    Subject,
+    now_utc,
+    overlapping,
+    records_table,
 )
 from hexo_pipeline.lake import SIGNAL_DATASETS, Lake
 from hexo_sandbox import StudyConfig
@@ -24,9 +29,14 @@ def short_day(sandbox):
     """(api, subject, window, records): the first 10 minutes of a subject's first record of day 2."""
     info = sandbox.info
     owner = next(a for a in info["accounts"] if a["role"] == "owner")
-    config = HexoskinConfig(base_url=sandbox.base_url, auth="oauth2", client_id=info["oauth2"]["client_id"],
-                            client_secret=info["oauth2"]["client_secret"], username=owner["username"],
-                            password=owner["password"])
+    config = HexoskinConfig(
+        base_url=sandbox.base_url,
+        auth="oauth2",
+        client_id=info["oauth2"]["client_id"],
+        client_secret=info["oauth2"]["client_secret"],
+        username=owner["username"],
+        password=owner["password"],
+    )
     study = StudyConfig()
     account = next(a for a in info["accounts"] if a["role"] == "subject")
     subject = Subject(int(account["user_id"]), account["username"])
@@ -56,15 +66,15 @@ def test_a_write_failure_mid_day_keeps_the_previous_files(short_day, tmp_path, m
 
     def failing_write(self, table):
         calls.append(1)
-        if len(calls) == 3:   # after two row groups are staged
+        if len(calls) == 3:  # after two row groups are staged
             raise OSError(28, "No space left on device")
         return real_write(self, table)
 
     monkeypatch.setattr(StagedParquetFile, "write", failing_write)
     with pytest.raises(OSError, match="No space left"):
         ingest_subject_day_signals(api, lake, subject.key, window, records, now_utc(), tmp_path / "q")
-    assert _files(lake) == before   # same files, same bytes, no temp file left behind
-    assert not (tmp_path / "q").exists()   # a write failure is not a bad download: nothing quarantined
+    assert _files(lake) == before  # same files, same bytes, no temp file left behind
+    assert not (tmp_path / "q").exists()  # a write failure is not a bad download: nothing quarantined
 
 
 def test_an_undecodable_download_is_quarantined_and_nothing_replaced(short_day, tmp_path, monkeypatch):

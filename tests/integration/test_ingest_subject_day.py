@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -14,10 +12,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from hexo_pipeline.defs.partitions import local_day_keys, subject_day_key, subjects_partitions
+from hexo_pipeline.defs.partitions import local_day_keys, subjects_partitions
 from hexo_pipeline.defs.resources import HexoskinResource, LakeResource, StudyResource
 from hexo_pipeline.defs.subject_day.assets import records_and_ranges, signals
-from hexo_pipeline.hexoskin import HexoskinClient, HexoskinConfig
+from hexo_pipeline.hexoskin import HexoskinClient
 from hexo_pipeline.lake import Lake
 from hexo_pipeline.study_settings import StudySettings
 
@@ -29,8 +27,12 @@ STUDY = StudySettings()  # the sandbox's default study, as the pipeline sees it 
 def resources(handle, data_dir: Path) -> dict:
     owner = next(a for a in handle.info["accounts"] if a["role"] == "owner")
     hexo = HexoskinResource(
-        base_url=handle.base_url, auth="oauth2", username=owner["username"], password=owner["password"],
-        client_id=handle.info["oauth2"]["client_id"], client_secret=handle.info["oauth2"]["client_secret"],
+        base_url=handle.base_url,
+        auth="oauth2",
+        username=owner["username"],
+        password=owner["password"],
+        client_id=handle.info["oauth2"]["client_id"],
+        client_secret=handle.info["oauth2"]["client_secret"],
     )
     return {"hexoskin": hexo, "storage": LakeResource(data_dir=str(data_dir)), "study": StudyResource.of(STUDY)}
 
@@ -41,8 +43,13 @@ def api_for(handle) -> HexoskinClient:
 
 
 def materialize(handle, data_dir: Path, instance, key) -> dg.ExecuteInProcessResult:
-    return dg.materialize([records_and_ranges, signals], partition_key=key, instance=instance,
-                          resources=resources(handle, data_dir), raise_on_error=False)
+    return dg.materialize(
+        [records_and_ranges, signals],
+        partition_key=key,
+        instance=instance,
+        resources=resources(handle, data_dir),
+        raise_on_error=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +72,8 @@ def night_record(handle) -> dict:
     tz = ZoneInfo(STUDY.timezone)
     with api_for(handle) as api:
         for rec in api.iter_list("record", order_by="start"):
-            d0 = datetime.fromtimestamp(rec["start"] / 256, timezone.utc).astimezone(tz).date()
-            d1 = datetime.fromtimestamp((rec["end"] - 1) / 256, timezone.utc).astimezone(tz).date()
+            d0 = datetime.fromtimestamp(rec["start"] / 256, UTC).astimezone(tz).date()
+            d1 = datetime.fromtimestamp((rec["end"] - 1) / 256, UTC).astimezone(tz).date()
             if d1 > d0:
                 return rec
     raise AssertionError("the study has no record crossing midnight")
@@ -177,8 +184,11 @@ def test_late_record_triggers_exactly_its_subject_days(make_sandbox, tmp_path):
 
     handle = make_sandbox(subjects=3, days=6, late_sync_rate=0.5)
     study = handle.state.study
-    late = next(r for r in study.records.values()
-                if (r.synced_at - datetime.fromtimestamp(r.end / 256, timezone.utc)) > timedelta(days=1))
+    late = next(
+        r
+        for r in study.records.values()
+        if (r.synced_at - datetime.fromtimestamp(r.end / 256, UTC)) > timedelta(days=1)
+    )
     username = study.users[late.user_id].username
     expected = {str(k) for k in local_day_keys(username, late.start, late.end, replace(STUDY, end=None))}
     known = {u.username for u in study.subjects()}

@@ -9,7 +9,7 @@ study ingested by `ingest_subject_day_signals` (real HTTP, real zips).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -20,12 +20,15 @@ import pytest
 
 from hexo_pipeline.hexoskin.datatypes import BY_ID, Family
 from hexo_pipeline.ingest.summaries import (
-    SUMMARY_SCHEMAS, concat_summaries, rebuild_summaries, summarize_signals,
+    SUMMARY_SCHEMAS,
+    concat_summaries,
+    rebuild_summaries,
+    summarize_signals,
 )
 from hexo_pipeline.lake import SIGNAL_DATASETS, Lake
 from hexo_pipeline.warehouse.synthetic import write_synthetic_lake
 
-RECEIVED = datetime(2026, 4, 1, 12, 0, tzinfo=timezone.utc)
+RECEIVED = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
 
 
 # ------------------------------------------------------------------------------- the SQL, mirrored
@@ -38,8 +41,11 @@ def _phys(raw: str, dt_id: int) -> str:
 
 
 def _catalog(ids: list[int]) -> str:
-    cols = ",\n".join(f'max(scale) filter (where datatype_id = {i}) as scale_{i}, '
-                      f'max("offset") filter (where datatype_id = {i}) as offset_{i}' for i in ids)
+    cols = ",\n".join(
+        f"max(scale) filter (where datatype_id = {i}) as scale_{i}, "
+        f'max("offset") filter (where datatype_id = {i}) as offset_{i}'
+        for i in ids
+    )
     return f"select {cols} from catalog"
 
 
@@ -48,32 +54,42 @@ def _flag(q: str, bits: int) -> str:
 
 
 def _signals(lake: Path, dataset: str, ids: list[int]) -> str:
-    return (f"select subject, date, record_id, ts, datatype_id, value, received_at "
-            f"from read_parquet('{lake}/{dataset}/*/*/*.parquet', hive_partitioning = true) "
-            f"where datatype_id in ({', '.join(map(str, ids))})")
+    return (
+        f"select subject, date, record_id, ts, datatype_id, value, received_at "
+        f"from read_parquet('{lake}/{dataset}/*/*/*.parquet', hive_partitioning = true) "
+        f"where datatype_id in ({', '.join(map(str, ids))})"
+    )
 
 
 def vitals_sql(lake: Path) -> str:
-    cols = {"hr_raw": 19, "hr_quality": 1000, "br_raw": 33, "br_quality": 1001, "mv_raw": 36, "tv_raw": 37,
-            "activity_raw": 49, "cadence_raw": 53}
+    cols = {
+        "hr_raw": 19,
+        "hr_quality": 1000,
+        "br_raw": 33,
+        "br_quality": 1001,
+        "mv_raw": 36,
+        "tv_raw": 37,
+        "activity_raw": 49,
+        "cadence_raw": 53,
+    }
     return f"""
     with wide as (
         select subject, date, record_id, ts, max(received_at) as received_at, {_pivot(cols)}
-        from ({_signals(lake, 'signals_vitals', list(cols.values()))})
+        from ({_signals(lake, "signals_vitals", list(cols.values()))})
         group by subject, date, record_id, ts
     ),
     cat as ({_catalog([19, 33, 36, 37, 49, 53])}),
     v as (
         select subject, date, record_id, cast(ts as timestamptz) as ts,
-            {_phys('hr_raw', 19)} as heart_rate_bpm,
+            {_phys("hr_raw", 19)} as heart_rate_bpm,
             (coalesce(hr_quality, 0) = 0 and hr_raw > 0) as heart_rate_is_clean,
-            {_flag('hr_quality', 2)} as heart_rate_is_disconnected,
-            {_phys('br_raw', 33)} as breathing_rate_rpm,
+            {_flag("hr_quality", 2)} as heart_rate_is_disconnected,
+            {_phys("br_raw", 33)} as breathing_rate_rpm,
             (coalesce(br_quality, 0) = 0 and br_raw > 0) as breathing_is_clean,
-            {_phys('mv_raw', 36)} as minute_ventilation_ml_min,
-            {_phys('tv_raw', 37)} as tidal_volume_ml,
-            {_phys('activity_raw', 49)} as activity_g,
-            {_phys('cadence_raw', 53)} as cadence_spm
+            {_phys("mv_raw", 36)} as minute_ventilation_ml_min,
+            {_phys("tv_raw", 37)} as tidal_volume_ml,
+            {_phys("activity_raw", 49)} as activity_g,
+            {_phys("cadence_raw", 53)} as cadence_spm
         from wide cross join cat
     )
     select subject, date, record_id, date_trunc('minute', ts) as minute_at,
@@ -107,13 +123,13 @@ def hrv_sql(lake: Path) -> str:
     return f"""
     with wide as (
         select subject, date, record_id, ts, max(received_at) as received_at,
-            {_pivot({'rr_raw': 18, 'rr_quality': 1004})}
-        from ({_signals(lake, 'signals_events', [18, 1004])})
+            {_pivot({"rr_raw": 18, "rr_quality": 1004})}
+        from ({_signals(lake, "signals_events", [18, 1004])})
         group by subject, date, record_id, ts
     ),
     cat as ({_catalog([18])}),
     converted as (
-        select subject, date, record_id, cast(ts as timestamptz) as ts, {_phys('rr_raw', 18)} * 1000.0 as rr_ms,
+        select subject, date, record_id, cast(ts as timestamptz) as ts, {_phys("rr_raw", 18)} * 1000.0 as rr_ms,
             rr_quality
         from wide cross join cat where rr_raw is not null
     ),
@@ -145,28 +161,34 @@ def hrv_sql(lake: Path) -> str:
 def steps_sql(lake: Path) -> str:
     return f"""
     select subject, date, record_id, date_trunc('minute', cast(ts as timestamptz)) as minute_at, count(*) as steps
-    from ({_signals(lake, 'signals_events', [52])})
+    from ({_signals(lake, "signals_events", [52])})
     group by all
     """
 
 
 def astroskin_sql(lake: Path) -> str:
-    cols = {"spo2_raw": 66, "spo2_quality": 1002, "temperature_raw": 81, "temperature_quality": 1003,
-            "systolic_raw": 98, "systolic_quality": 1005}
+    cols = {
+        "spo2_raw": 66,
+        "spo2_quality": 1002,
+        "temperature_raw": 81,
+        "temperature_quality": 1003,
+        "systolic_raw": 98,
+        "systolic_quality": 1005,
+    }
     return f"""
     with wide as (
         select subject, date, record_id, ts, max(received_at) as received_at, {_pivot(cols)}
-        from ({_signals(lake, 'signals_astroskin', list(cols.values()))})
+        from ({_signals(lake, "signals_astroskin", list(cols.values()))})
         group by subject, date, record_id, ts
     ),
     cat as ({_catalog([66, 81, 98])}),
     a as (
         select subject, date, record_id, cast(ts as timestamptz) as ts,
-            {_phys('spo2_raw', 66)} as spo2_pct,
+            {_phys("spo2_raw", 66)} as spo2_pct,
             (spo2_raw > 0 and coalesce(spo2_quality, 0) = 0) as spo2_is_clean,
-            {_phys('temperature_raw', 81)} as temperature_c,
+            {_phys("temperature_raw", 81)} as temperature_c,
             (temperature_raw is not null and coalesce(temperature_quality, 0) = 0) as temperature_is_clean,
-            {_phys('systolic_raw', 98)} as systolic_pressure_mmhg,
+            {_phys("systolic_raw", 98)} as systolic_pressure_mmhg,
             (systolic_raw > 0 and coalesce(systolic_quality, 0) = 0) as systolic_pressure_is_clean
         from wide cross join cat
     )
@@ -190,12 +212,17 @@ def sleep_positions_sql(lake: Path) -> str:
     """What stg_lake__sleep_positions read from signals_events before the dataset existed."""
     return f"""
     select subject, date, record_id, cast(ts as timestamptz) as ts, cast(value as integer) as position_code
-    from ({_signals(lake, 'signals_events', [270])})
+    from ({_signals(lake, "signals_events", [270])})
     """
 
 
-SQL = {"vitals_minutes": vitals_sql, "hrv_windows": hrv_sql, "steps_minutes": steps_sql,
-       "astroskin_minutes": astroskin_sql, "sleep_positions": sleep_positions_sql}
+SQL = {
+    "vitals_minutes": vitals_sql,
+    "hrv_windows": hrv_sql,
+    "steps_minutes": steps_sql,
+    "astroskin_minutes": astroskin_sql,
+    "sleep_positions": sleep_positions_sql,
+}
 
 
 def _connect() -> duckdb.DuckDBPyConnection:
@@ -213,9 +240,13 @@ def assert_summaries_match_sql(lake: Path) -> dict[str, int]:
     con = _connect()
     compared = {}
     for name, sql in SQL.items():
-        source = {"vitals_minutes": "signals_vitals", "hrv_windows": "signals_events",
-                  "steps_minutes": "signals_events", "astroskin_minutes": "signals_astroskin",
-                  "sleep_positions": "signals_events"}[name]
+        source = {
+            "vitals_minutes": "signals_vitals",
+            "hrv_windows": "signals_events",
+            "steps_minutes": "signals_events",
+            "astroskin_minutes": "signals_astroskin",
+            "sleep_positions": "signals_events",
+        }[name]
         if not list((lake / source).glob("*/*/*.parquet")):
             assert not list((lake / name).glob("*/*/*.parquet")), name
             continue
@@ -225,16 +256,19 @@ def assert_summaries_match_sql(lake: Path) -> dict[str, int]:
         if not files:
             assert expected.num_rows == 0, name
             continue
-        actual = con.sql(f"select * from read_parquet('{lake}/{name}/*/*/*.parquet', hive_partitioning = true) "
-                             f"order by subject, date, record_id, {key}").to_arrow_table()
+        actual = con.sql(
+            f"select * from read_parquet('{lake}/{name}/*/*/*.parquet', hive_partitioning = true) "
+            f"order by subject, date, record_id, {key}"
+        ).to_arrow_table()
         assert actual.num_rows == expected.num_rows, (name, actual.num_rows, expected.num_rows)
         for column in expected.column_names:
             _assert_column(name, column, actual.column(column), expected.column(column))
         # received_at: one value per file, the max of the source signals' received_at
         for f in files:
             summary = pq.read_table(f, columns=["received_at"]).column(0)
-            signals = pq.read_table(lake / source / f.parent.parent.name / f.parent.name / f.name,
-                                    columns=["received_at"]).column(0)
+            signals = pq.read_table(
+                lake / source / f.parent.parent.name / f.parent.name / f.name, columns=["received_at"]
+            ).column(0)
             assert len(set(summary.to_pylist())) == 1, f
             assert summary[0].as_py() == max(signals.to_pylist()), f
         compared[name] = actual.num_rows
@@ -272,14 +306,18 @@ def test_summaries_are_the_same_per_record_or_per_subject_day(synthetic):
     lake = Lake(synthetic)
     checked = 0
     for part in sorted((synthetic / "signals_vitals").glob("*/*/*.parquet")):
-        subject, day = part.parent.parent.name[len("subject="):], date.fromisoformat(part.parent.name[len("date="):])
-        tables = {family: lake.read_partition(SIGNAL_DATASETS[family], subject, day)
-                  for family in (Family.VITALS, Family.EVENTS, Family.ASTROSKIN)}
+        subject, day = part.parent.parent.name[len("subject=") :], date.fromisoformat(part.parent.name[len("date=") :])
+        tables = {
+            family: lake.read_partition(SIGNAL_DATASETS[family], subject, day)
+            for family in (Family.VITALS, Family.EVENTS, Family.ASTROSKIN)
+        }
         tables = {f: t for f, t in tables.items() if t is not None}
         whole = summarize_signals(tables)
         records = np.unique(tables[Family.VITALS].column("record_id").to_numpy())
-        per_record = [summarize_signals({f: t.filter(pa.compute.equal(t.column("record_id"), r))
-                                         for f, t in tables.items()}) for r in records[::-1]]
+        per_record = [
+            summarize_signals({f: t.filter(pa.compute.equal(t.column("record_id"), r)) for f, t in tables.items()})
+            for r in records[::-1]
+        ]
         merged = concat_summaries(per_record)
         for name in SUMMARY_SCHEMAS:
             assert merged[name].equals(whole[name]), (part, name)
@@ -292,7 +330,7 @@ def test_summaries_are_the_same_per_record_or_per_subject_day(synthetic):
 def test_rebuild_summaries_leaves_identical_files_alone(synthetic):
     lake = Lake(synthetic)
     part = next(iter(sorted((synthetic / "vitals_minutes").glob("*/*/*.parquet"))))
-    subject, day = part.parent.parent.name[len("subject="):], date.fromisoformat(part.parent.name[len("date="):])
+    subject, day = part.parent.parent.name[len("subject=") :], date.fromisoformat(part.parent.name[len("date=") :])
     mtime = part.stat().st_mtime_ns
     status = rebuild_summaries(lake, subject, day)
     assert status["vitals_minutes"] == "unchanged" and part.stat().st_mtime_ns == mtime
@@ -301,8 +339,14 @@ def test_rebuild_summaries_leaves_identical_files_alone(synthetic):
 def test_summaries_of_duplicate_samples_follow_the_pivot():
     """A (record, ts) twice in one channel: the staging pivot keeps max(value); so do the summaries."""
     ts = pa.array([60_000_000_000, 60_000_000_000, 60_000_000_000, 61_000_000_000], pa.timestamp("ns", tz="UTC"))
-    table = pa.table({"ts": ts, "datatype_id": pa.array([19, 19, 1000, 19], pa.int32()),
-                      "value": pa.array([70, 80, 0, 90], pa.int64()), "record_id": pa.array([1, 1, 1, 1], pa.int64())})
+    table = pa.table(
+        {
+            "ts": ts,
+            "datatype_id": pa.array([19, 19, 1000, 19], pa.int32()),
+            "value": pa.array([70, 80, 0, 90], pa.int64()),
+            "record_id": pa.array([1, 1, 1, 1], pa.int64()),
+        }
+    )
     out = summarize_signals({Family.VITALS: table}, RECEIVED)["vitals_minutes"].to_pylist()
     assert len(out) == 1
     row = out[0]
@@ -322,9 +366,14 @@ def test_streamed_ingestion_equals_the_whole_day_path_and_the_dbt_sql(sandbox, t
     study = StudyConfig()
     info = sandbox.info
     owner = next(a for a in info["accounts"] if a["role"] == "owner")
-    config = HexoskinConfig(base_url=sandbox.base_url, auth="oauth2", client_id=info["oauth2"]["client_id"],
-                            client_secret=info["oauth2"]["client_secret"], username=owner["username"],
-                            password=owner["password"])
+    config = HexoskinConfig(
+        base_url=sandbox.base_url,
+        auth="oauth2",
+        client_id=info["oauth2"]["client_id"],
+        client_secret=info["oauth2"]["client_secret"],
+        username=owner["username"],
+        password=owner["password"],
+    )
     lake = Lake(tmp_path / "lake")
     several = 0
     with HexoskinClient(config) as api:
@@ -350,7 +399,7 @@ def test_streamed_ingestion_equals_the_whole_day_path_and_the_dbt_sql(sandbox, t
                 assert stored.num_rows == result.rows[dataset] == whole[family].num_rows, dataset
                 assert stored.equals(whole[family].cast(stored.schema).sort_by(order)), dataset
                 meta = pq.ParquetFile(path).metadata
-                for i in range(meta.num_row_groups):   # each row group sorted by (datatype_id, ts)
+                for i in range(meta.num_row_groups):  # each row group sorted by (datatype_id, ts)
                     group = pq.ParquetFile(path).read_row_group(i, columns=["datatype_id", "ts"])
                     assert group.sort_by([("datatype_id", "ascending"), ("ts", "ascending")]).equals(group)
     assert several, "no subject-day with several records was ingested"

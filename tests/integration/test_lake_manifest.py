@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import shutil
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,23 +17,45 @@ from hexo_pipeline.lake.contract import RECORDS_SCHEMA, SIGNAL_LAKE_SCHEMA
 from hexo_pipeline.lake.manifest import file_sha256
 
 DAY = date(2026, 3, 6)
-T0 = datetime(2026, 3, 7, 4, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 7, 4, 0, tzinfo=UTC)
 
 
 def records(n: int, received: datetime = T0, first_id: int = 1) -> pa.Table:
-    start = datetime(2026, 3, 6, 12, tzinfo=timezone.utc)
-    rows = [{"record_id": first_id + i, "user_id": 7, "start_at": start, "end_at": start + timedelta(hours=1),
-             "start_ticks": 0, "end_ticks": 256 * 3600, "day_start_at": start, "day_end_at": start + timedelta(hours=1),
-             "duration_s": 3600.0, "day_duration_s": 3600.0, "device": "HX1", "status": "ok",
-             "last_modified": start, "received_at": received} for i in range(n)]
+    start = datetime(2026, 3, 6, 12, tzinfo=UTC)
+    rows = [
+        {
+            "record_id": first_id + i,
+            "user_id": 7,
+            "start_at": start,
+            "end_at": start + timedelta(hours=1),
+            "start_ticks": 0,
+            "end_ticks": 256 * 3600,
+            "day_start_at": start,
+            "day_end_at": start + timedelta(hours=1),
+            "duration_s": 3600.0,
+            "day_duration_s": 3600.0,
+            "device": "HX1",
+            "status": "ok",
+            "last_modified": start,
+            "received_at": received,
+        }
+        for i in range(n)
+    ]
     return pa.Table.from_pylist(rows, schema=RECORDS_SCHEMA)
 
 
 def vitals(n: int, received: datetime = T0) -> pa.Table:
     ts = pa.array([1_772_800_000_000_000_000 + i * 1_000_000_000 for i in range(n)], pa.int64())
-    return pa.table({"ts": ts.cast(pa.timestamp("ns", tz="UTC")), "datatype_id": pa.array([19] * n, pa.int32()),
-                     "value": pa.array(range(n), pa.int64()), "record_id": pa.array([1] * n, pa.int64()),
-                     "received_at": pa.array([received] * n, pa.timestamp("us", tz="UTC"))}, schema=SIGNAL_LAKE_SCHEMA)
+    return pa.table(
+        {
+            "ts": ts.cast(pa.timestamp("ns", tz="UTC")),
+            "datatype_id": pa.array([19] * n, pa.int32()),
+            "value": pa.array(range(n), pa.int64()),
+            "record_id": pa.array([1] * n, pa.int64()),
+            "received_at": pa.array([received] * n, pa.timestamp("us", tz="UTC")),
+        },
+        schema=SIGNAL_LAKE_SCHEMA,
+    )
 
 
 def test_every_write_and_delete_is_recorded_with_its_file_facts(tmp_path):
@@ -80,7 +102,8 @@ def test_two_writer_processes_never_lose_an_entry(tmp_path):
     assert len(logs) == 2 * 20 * 2, "one log file per partition write, none overwritten"
     current = lake.manifest.current("records")
     assert sorted(set(zip(current.column("subject").to_pylist(), current.column("date").to_pylist()))) == sorted(
-        {(s, DAY + timedelta(days=i)) for s in ("a", "b") for i in range(5)} | {("shared", DAY)})
+        {(s, DAY + timedelta(days=i)) for s in ("a", "b") for i in range(5)} | {("shared", DAY)}
+    )
     # the shared partition's entry is the file that is there (the last writer's)
     shared = [e for e in current.to_pylist() if e["subject"] == "shared"][0]
     assert shared["sha256"] == file_sha256(root / shared["file"])
@@ -96,9 +119,9 @@ def test_checks_name_missing_unrecorded_changed_and_unreadable_files(tmp_path, m
     lake.write_study_table("subjects", pa.table({"user_id": pa.array([7], pa.int64()), "username": ["s1"]}))
     assert verify_lake(lake) == []
     base = lake.root / "records" / "subject=s1"
-    (base / "date=2026-03-06" / "part-0.parquet").unlink()                                # missing
-    shutil.copytree(base / "date=2026-03-07", base / "date=2026-03-20")                   # unrecorded
-    (base / "date=2026-03-08" / "part-0.parquet").write_bytes(b"PAR1 half")               # changed + unreadable
+    (base / "date=2026-03-06" / "part-0.parquet").unlink()  # missing
+    shutil.copytree(base / "date=2026-03-07", base / "date=2026-03-20")  # unrecorded
+    (base / "date=2026-03-08" / "part-0.parquet").write_bytes(b"PAR1 half")  # changed + unreadable
     # a writer that crashed between its file and its manifest entry
     monkeypatch.setattr(lake.manifest, "record", lambda entries: (_ for _ in ()).throw(OSError("crash")))
     with pytest.raises(OSError):
@@ -144,7 +167,8 @@ def test_compaction_keeps_every_row_once_and_every_partition_state(tmp_path):
     month = lake.root / "records" / "subject=s1" / "month=2026-03" / "part-0.parquet"
     assert month.exists()
     assert sorted(p.parent.name for p in (lake.root / "records" / "subject=s1").glob("date=*/*.parquet")) == [
-        "date=2026-04-02"], "March's daily files are gone, April (open) is untouched"
+        "date=2026-04-02"
+    ], "March's daily files are gone, April (open) is untouched"
     assert (lake.root / "signals_vitals" / "subject=s1" / "date=2026-03-01").exists(), "signals are not compactable"
     after = lake.manifest.current("records").to_pylist()
     assert {(e["date"], e["received_at"], e["rows"]) for e in after} == before, "dbt sees no partition change"

@@ -30,8 +30,12 @@ def _imported_modules(path: Path) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module)
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
-                "import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant):
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) in ("import_module", "__import__")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             names.add(str(node.args[0].value))
     return names
 
@@ -39,9 +43,10 @@ def _imported_modules(path: Path) -> set[str]:
 def test_no_pipeline_module_imports_the_sandbox():
     files = sorted(PIPELINE.rglob("*.py"))
     assert len(files) > 20
-    offenders = {str(f.relative_to(PIPELINE)): sorted(n for n in _imported_modules(f)
-                                                      if n.split(".")[0] == "hexo_sandbox")
-                 for f in files}
+    offenders = {
+        str(f.relative_to(PIPELINE)): sorted(n for n in _imported_modules(f) if n.split(".")[0] == "hexo_sandbox")
+        for f in files
+    }
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
@@ -66,8 +71,9 @@ print("SANDBOX", main(["sandbox", "serve"]), flush=True)
 def test_the_pipeline_imports_and_the_demo_says_so_without_the_sandbox(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEXO_", "DAGSTER_"))}
     env["HEXO_DATA_DIR"] = str(tmp_path / "data")
-    done = subprocess.run([sys.executable, "-c", BLOCKED], env=env, cwd=tmp_path, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCKED], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout.splitlines()
     assert out[0] == "FAILED {}", out[0]
@@ -98,8 +104,12 @@ def test_hexo_pipeline_sandbox_serve_passes_through_to_hexo_sandbox():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "hexo_pipeline.cli", "sandbox", "serve", "--port", str(port),
-                             "--seed", "7", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hexo_pipeline.cli", "sandbox", "serve", "--port", str(port), "--seed", "7", "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert select.select([proc.stdout], [], [], 120)[0], "no JSON start line within 120 s"
         info = json.loads(proc.stdout.readline())

@@ -15,9 +15,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from conftest import study_calendar
 
 from hexo_pipeline.report import render_study_reports
-from conftest import study_calendar
 from hexo_pipeline.warehouse.synthetic import write_synthetic_lake
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -34,9 +34,20 @@ def _browser() -> str:
 
 
 def _chromium(args: list[str], page: Path, timeout: int = 90) -> subprocess.CompletedProcess:
-    command = [_browser(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
-               "--enable-logging=stderr", "--v=0", "--host-resolver-rules=MAP * ~NOTFOUND",
-               "--virtual-time-budget=5000", *args, page.as_uri()]
+    command = [
+        _browser(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--hide-scrollbars",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--virtual-time-budget=5000",
+        *args,
+        page.as_uri(),
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
 
 
@@ -60,8 +71,15 @@ def test_report_is_one_self_contained_file(report):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.I), "no network asset"
     assert not re.search(r"url\(\s*['\"]?(https?:)?//", html, re.I)
     assert "<link" not in html.lower() and not re.search(r"<script[^>]+src", html, re.I)
-    for section in ("Who needs attention this week", "Compliance", "Data yield and quality", "Physiology",
-                    "Group comparison (descriptive)", "Subjects over the whole study", "Definitions"):
+    for section in (
+        "Who needs attention this week",
+        "Compliance",
+        "Data yield and quality",
+        "Physiology",
+        "Group comparison (descriptive)",
+        "Subjects over the whole study",
+        "Definitions",
+    ):
         assert f"<h2>{section}</h2>" in html, section
     assert html.count("<svg") >= 10
     assert "control" in html and "intervention" in html

@@ -11,19 +11,22 @@ from html.parser import HTMLParser
 
 import duckdb
 import pytest
-
 from conftest import study_calendar
+from report_helpers import chromium, console_messages, make_edge_cases
+
 from hexo_pipeline.cli import main
 from hexo_pipeline.report import render_study_reports
 from hexo_pipeline.warehouse.synthetic import write_synthetic_lake
-from report_helpers import chromium, console_messages, make_edge_cases
 
 START = date(2026, 3, 2)
 DAYS = 8
 # The key each rpt cell names, per mart (data-key joins these columns with "|").
-KEYS = {"rpt_attention": ["subject_id"], "rpt_study_adherence": ["subject_id"],
-        "rpt_group_week": ["group_name", "week_start", "metric"],
-        "rpt_data_issues": ["issue_kind", "subject_id", "local_date", "coalesce(cast(record_id as varchar), '')"]}
+KEYS = {
+    "rpt_attention": ["subject_id"],
+    "rpt_study_adherence": ["subject_id"],
+    "rpt_group_week": ["group_name", "week_start", "metric"],
+    "rpt_data_issues": ["issue_kind", "subject_id", "local_date", "coalesce(cast(record_id as varchar), '')"],
+}
 
 
 class _Cells(HTMLParser):
@@ -73,8 +76,12 @@ def _mart_value(con, mart: str, key: str, col: str):
 def test_every_figure_in_the_report_is_its_mart_value(demo):
     _, published, page = demo
     cells = mart_cells(page.read_text(encoding="utf-8"))
-    assert {c["data-mart"] for c in cells} >= {"rpt_attention", "rpt_group_week", "rpt_study_adherence",
-                                               "rpt_data_issues"}
+    assert {c["data-mart"] for c in cells} >= {
+        "rpt_attention",
+        "rpt_group_week",
+        "rpt_study_adherence",
+        "rpt_data_issues",
+    }
     con = duckdb.connect(str(published), read_only=True)
     try:
         for c in cells:
@@ -87,8 +94,10 @@ def test_every_figure_in_the_report_is_its_mart_value(demo):
             else:
                 assert shown == str(expected), c
         # The attention list is exactly the subjects rpt_attention flags.
-        flagged = {str(r[0]) for r in con.execute(
-            "select subject_id from marts.rpt_attention where needs_attention").fetchall()}
+        flagged = {
+            str(r[0])
+            for r in con.execute("select subject_id from marts.rpt_attention where needs_attention").fetchall()
+        }
     finally:
         con.close()
     listed = {c["data-key"] for c in cells if c["data-mart"] == "rpt_attention"}
@@ -160,8 +169,9 @@ def test_a_study_past_the_compact_size_renders_readable_at_1280px(tmp_path, buil
 
     spec = scale_lake.ScaleSpec(subjects=40, days=60)
     scale_lake.write_scale_lake(tmp_path, spec)
-    result = build_warehouse(tmp_path, StudySettings(start=spec.start, end=spec.end, timezone="UTC",
-                                                     uuid=scale_lake.STUDY_UUID))
+    result = build_warehouse(
+        tmp_path, StudySettings(start=spec.start, end=spec.end, timezone="UTC", uuid=scale_lake.STUDY_UUID)
+    )
     [page] = render_study_reports(result.published, tmp_path / "reports")
     run = chromium(["--window-size=1280,900", "--dump-dom"], page, tmp_path / "profile")
     assert console_messages(run.stderr) == []
@@ -169,6 +179,7 @@ def test_a_study_past_the_compact_size_renders_readable_at_1280px(tmp_path, buil
     rendered = re.search(r'data-plots-rendered="(\d+)"', run.stdout)
     assert expected and rendered and rendered.group(1) == expected.group(1)
     assert 'data-horizontal-overflow="no"' in run.stdout
-    run = chromium(["--window-size=1280,16000", f"--screenshot={page.parent / 'screenshot-1280.png'}"], page,
-                   tmp_path / "profile2")
+    run = chromium(
+        ["--window-size=1280,16000", f"--screenshot={page.parent / 'screenshot-1280.png'}"], page, tmp_path / "profile2"
+    )
     assert run.returncode == 0

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -23,23 +23,39 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from conftest import study_calendar
 
 import hexo_pipeline.lake
 from hexo_pipeline.lake import Lake, compact_lake
 from hexo_pipeline.warehouse import PublicationError, Warehouse, build_info
 from hexo_pipeline.warehouse.synthetic import write_synthetic_lake
-from conftest import study_calendar
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # five dbt builds
 
 START = date(2026, 3, 6)
 DAYS = 3
-MARTS = ["dim_subject", "dim_subject_group_history", "fct_record", "fct_subject_day", "fct_range",
-         "fct_calendar_event", "fct_survey_response", "agg_group_day", "rpt_study_adherence"]
-KEYS = {"dim_subject": ["subject_id"], "dim_subject_group_history": ["subject_id", "assignment_number"],
-        "fct_record": ["record_id"], "fct_subject_day": ["subject_id", "local_date"], "fct_range": ["range_id"],
-        "fct_calendar_event": ["event_id"], "fct_survey_response": ["response_id"],
-        "agg_group_day": ["group_name", "local_date"], "rpt_study_adherence": ["subject_id"]}
+MARTS = [
+    "dim_subject",
+    "dim_subject_group_history",
+    "fct_record",
+    "fct_subject_day",
+    "fct_range",
+    "fct_calendar_event",
+    "fct_survey_response",
+    "agg_group_day",
+    "rpt_study_adherence",
+]
+KEYS = {
+    "dim_subject": ["subject_id"],
+    "dim_subject_group_history": ["subject_id", "assignment_number"],
+    "fct_record": ["record_id"],
+    "fct_subject_day": ["subject_id", "local_date"],
+    "fct_range": ["range_id"],
+    "fct_calendar_event": ["event_id"],
+    "fct_survey_response": ["response_id"],
+    "agg_group_day": ["group_name", "local_date"],
+    "rpt_study_adherence": ["subject_id"],
+}
 
 READER = textwrap.dedent("""
     import json, os, sys, time
@@ -78,8 +94,7 @@ READER = textwrap.dedent("""
 def _marts(path: Path) -> dict[str, pd.DataFrame]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return {t: con.execute(f"select * from marts.{t} order by {', '.join(KEYS[t])}").df()
-                for t in MARTS}
+        return {t: con.execute(f"select * from marts.{t} order by {', '.join(KEYS[t])}").df() for t in MARTS}
     finally:
         con.close()
 
@@ -90,11 +105,16 @@ def _rewrite_partition(lake: Lake, subject: str, day: date, received: datetime) 
         table = lake.read_partition(dataset, subject, day)
         if dataset == "signals_vitals":
             hr = pc.equal(table.column("datatype_id"), 19)
-            value = pc.if_else(pc.and_(hr, pc.greater(table.column("value"), 0)),
-                               pc.add(table.column("value"), 5), table.column("value"))
+            value = pc.if_else(
+                pc.and_(hr, pc.greater(table.column("value"), 0)),
+                pc.add(table.column("value"), 5),
+                table.column("value"),
+            )
             table = table.set_column(table.schema.get_field_index("value"), "value", value)
         col = table.schema.get_field_index("received_at")
-        table = table.set_column(col, "received_at", pa.array([received] * table.num_rows, table.schema.field(col).type))
+        table = table.set_column(
+            col, "received_at", pa.array([received] * table.num_rows, table.schema.field(col).type)
+        )
         lake.write_partition(dataset, subject, day, table, signal=dataset.startswith("signals_"))
 
 
@@ -108,8 +128,9 @@ def test_readers_never_break_and_incremental_equals_full(tmp_path, build_warehou
     synthetic = write_synthetic_lake(data, subjects=4, days=DAYS, start=START, minutes=60)
     warehouse = Warehouse(data)
     stats_file, stop = tmp_path / "reader.json", tmp_path / "stop"
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(warehouse.published), str(stop), str(stats_file),
-                               ",".join(MARTS)])
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(warehouse.published), str(stop), str(stats_file), ",".join(MARTS)]
+    )
     study = study_calendar(START, DAYS)
     try:
         first = build_warehouse(data, study)
@@ -120,7 +141,7 @@ def test_readers_never_break_and_incremental_equals_full(tmp_path, build_warehou
         lake = Lake(data / "lake")
         by_user = synthetic.usernames
         subject_a, subject_b = by_user[900], by_user[901]
-        _rewrite_partition(lake, subject_a, START, datetime.now(timezone.utc))
+        _rewrite_partition(lake, subject_a, START, datetime.now(UTC))
         _remove_partition(lake, subject_b, START + timedelta(days=1))
         time.sleep(1.1)  # built_at has second resolution
         second = build_warehouse(data, study)
@@ -140,8 +161,9 @@ def test_readers_never_break_and_incremental_equals_full(tmp_path, build_warehou
 
         # a dbt build that fails (a corrupt file, recorded, that the check did not see) publishes nothing either
         broken_day = START + timedelta(days=9)
-        lake.record_partition_file("vitals_minutes", subject_a, broken_day, broken / "part-0.parquet", rows=1,
-                                   received_at=datetime.now(timezone.utc))
+        lake.record_partition_file(
+            "vitals_minutes", subject_a, broken_day, broken / "part-0.parquet", rows=1, received_at=datetime.now(UTC)
+        )
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(hexo_pipeline.lake, "verify_lake", lambda lake, **_: [])
             failed = build_warehouse(data, study, must_publish=False)
@@ -151,7 +173,7 @@ def test_readers_never_break_and_incremental_equals_full(tmp_path, build_warehou
         lake.write_partition("vitals_minutes", subject_a, broken_day, None)  # the file goes, recorded
 
         # the state the failed build left serves the next incremental build
-        _rewrite_partition(lake, subject_a, START + timedelta(days=1), datetime.now(timezone.utc))
+        _rewrite_partition(lake, subject_a, START + timedelta(days=1), datetime.now(UTC))
         time.sleep(1.1)
         third = build_warehouse(data, study)
         assert third.published and third.seeded
@@ -183,10 +205,12 @@ def test_readers_never_break_and_incremental_equals_full(tmp_path, build_warehou
     assert full.published and not full.seeded
     expected = _marts(full.published)
     for table in MARTS:
-        pd.testing.assert_frame_equal(incremental[table], expected[table], check_exact=False, rtol=1e-9,
-                                      obj=f"marts.{table}")
-        pd.testing.assert_frame_equal(after_failure[table], expected[table], check_exact=False, rtol=1e-9,
-                                      obj=f"marts.{table} before compaction")
+        pd.testing.assert_frame_equal(
+            incremental[table], expected[table], check_exact=False, rtol=1e-9, obj=f"marts.{table}"
+        )
+        pd.testing.assert_frame_equal(
+            after_failure[table], expected[table], check_exact=False, rtol=1e-9, obj=f"marts.{table} before compaction"
+        )
     changed = incremental["fct_subject_day"]
     row = changed[(changed.username == subject_a) & (changed.local_date == pd.Timestamp(START))]
     assert not row.empty and row.iloc[0]["hr_mean_bpm"] > 0
@@ -199,9 +223,16 @@ def test_publication_keeps_previous_and_never_leaves_a_wal(tmp_path):
     write_synthetic_lake(data, subjects=2, days=2, start=START, minutes=20)
     warehouse = Warehouse(data)
     with warehouse.build() as build:
-        subprocess.run([sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
-                        "c.execute('create schema marts; create table marts.t as select 1 as x')", str(build.path)],
-                       check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+                "c.execute('create schema marts; create table marts.t as select 1 as x')",
+                str(build.path),
+            ],
+            check=True,
+        )
         build.publish()
     assert warehouse.published.exists()
     assert not Path(str(warehouse.published) + ".wal").exists()
@@ -210,9 +241,16 @@ def test_publication_keeps_previous_and_never_leaves_a_wal(tmp_path):
     holder = duckdb.connect(str(warehouse.published), read_only=True)
     try:
         with warehouse.build() as build:
-            subprocess.run([sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
-                            "c.execute('create schema if not exists marts; create or replace table marts.t as select 2 as x')",
-                            str(build.path)], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+                    "c.execute('create schema if not exists marts; create or replace table marts.t as select 2 as x')",
+                    str(build.path),
+                ],
+                check=True,
+            )
             build.publish()
         assert holder.execute("select x from marts.t").fetchone()[0] == 1
     finally:

@@ -8,16 +8,16 @@ signals with numpy, per the definitions in dbt_project/models/marts/fct_subject_
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import duckdb
 import numpy as np
 import pytest
+from conftest import study_calendar
 
 from hexo_pipeline.warehouse import Warehouse
 from hexo_pipeline.warehouse.synthetic import record_signals, write_synthetic_lake
-from conftest import study_calendar
 
 TZ = "America/Montreal"
 START = date(2026, 3, 6)
@@ -37,8 +37,8 @@ def built(tmp_path_factory, build_warehouse):
 
 def _bounds(day: date) -> tuple[int, int]:
     zone = ZoneInfo(TZ)
-    a = datetime.combine(day, time.min, tzinfo=zone).astimezone(timezone.utc)
-    b = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone).astimezone(timezone.utc)
+    a = datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
+    b = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
     return int(a.timestamp() * 1e9), int(b.timestamp() * 1e9)
 
 
@@ -88,7 +88,7 @@ def expected_day(lake, username: str, day: date) -> dict:
         "hr_mean_bpm": hr_all.mean() if hr_all.size else None,
         "hr_max_bpm": hr_all.max() if hr_all.size else None,
         "sdnn_ms": rr_all.std(ddof=1) if rr_all.size > 1 else None,
-        "rmssd_ms": float(np.sqrt(np.mean(d_all ** 2))) if d_all.size else None,
+        "rmssd_ms": float(np.sqrt(np.mean(d_all**2))) if d_all.size else None,
         "pnn50_pct": 100.0 * np.mean(np.abs(d_all) > 50) if d_all.size else None,
         "valid_minutes": len(minutes),
         "steps": steps,
@@ -97,12 +97,17 @@ def expected_day(lake, username: str, day: date) -> dict:
 
 def test_one_row_per_subject_and_local_day_days_without_data_included(built):
     lake, con, _ = built
-    rows = con.execute("select username, local_date, worn_s, has_data from marts.fct_subject_day "
-                       "order by 1, 2").fetchall()
+    rows = con.execute(
+        "select username, local_date, worn_s, has_data from marts.fct_subject_day order by 1, 2"
+    ).fetchall()
     subjects = sorted(set(lake.usernames.values()))
     onboarding = {s: START + timedelta(days=1 if i == 2 else 0) for i, s in enumerate(subjects)}  # synthetic.py
-    assert [(r[0], r[1]) for r in rows] == [(s, START + timedelta(days=d)) for s in subjects for d in range(DAYS)
-                                            if START + timedelta(days=d) >= onboarding[s]]
+    assert [(r[0], r[1]) for r in rows] == [
+        (s, START + timedelta(days=d))
+        for s in subjects
+        for d in range(DAYS)
+        if START + timedelta(days=d) >= onboarding[s]
+    ]
     empty = [(r[0], r[1]) for r in rows if not r[3]]
     assert empty, "the synthetic lake has days without data: they must be rows with worn_s = 0"
     assert all(r[2] == 0 for r in rows if not r[3])
@@ -134,16 +139,19 @@ def test_night_record_is_split_at_local_midnight(built):
     # intermediate models live in dbt's state database; BI's published file holds only the marts
     state = duckdb.connect(str(Warehouse(lake.root).state), read_only=True)
     try:
-        split = state.execute("select local_date, worn_s from intermediate.int_records__local_days "
-                              "where record_id = ? order by 1", [night.record_id]).fetchall()
+        split = state.execute(
+            "select local_date, worn_s from intermediate.int_records__local_days where record_id = ? order by 1",
+            [night.record_id],
+        ).fetchall()
     finally:
         state.close()
     assert [d for d, _ in split] == [START, START + timedelta(days=1)]
     assert sum(s for _, s in split) == pytest.approx(night.seconds, abs=1e-3)
     # local midnight, not UTC midnight: 30 minutes (minus the start's 3 ticks) before it
     assert split[0][1] == pytest.approx(1800 - 3 / 256, abs=1e-3)
-    record = con.execute("select duration_s, rr_clean_n, rmssd_ms from marts.fct_record where record_id = ?",
-                         [night.record_id]).fetchone()
+    record = con.execute(
+        "select duration_s, rr_clean_n, rmssd_ms from marts.fct_record where record_id = ?", [night.record_id]
+    ).fetchone()
     assert record[0] == night.seconds and record[1] > 1000 and record[2] > 0
 
 
@@ -152,8 +160,10 @@ def test_dst_day_is_23_hours_and_ratios_use_it(built):
     lengths = dict(con.execute("select distinct local_date, day_length_s from marts.fct_subject_day").fetchall())
     assert lengths[date(2026, 3, 8)] == 23 * 3600
     assert lengths[date(2026, 3, 7)] == 24 * 3600
-    bad = con.execute("select count(*) from marts.fct_subject_day where abs(ratio_valid_minutes - "
-                      "valid_minutes / (day_length_s / 60.0)) > 1e-9").fetchone()[0]
+    bad = con.execute(
+        "select count(*) from marts.fct_subject_day where abs(ratio_valid_minutes - "
+        "valid_minutes / (day_length_s / 60.0)) > 1e-9"
+    ).fetchone()[0]
     assert bad == 0
 
 
@@ -169,11 +179,14 @@ def test_record_statistics_cover_the_whole_record(built):
         eid, evl = e.column("datatype_id").to_numpy(), e.column("value").to_numpy()
         rr, ok = evl[eid == 18] * 1000.0 / 256, evl[eid == 1004] == 0
         d = np.diff(rr)[ok[1:] & ok[:-1]]
-        got = con.execute("select hr_mean_bpm, hr_min_bpm, rmssd_ms, sdnn_ms, mean_nn_ms, steps from marts.fct_record "
-                          "where record_id = ?", [rec.record_id]).fetchone()
+        got = con.execute(
+            "select hr_mean_bpm, hr_min_bpm, rmssd_ms, sdnn_ms, mean_nn_ms, steps from marts.fct_record "
+            "where record_id = ?",
+            [rec.record_id],
+        ).fetchone()
         assert got[0] == pytest.approx(clean.mean(), abs=1e-9)
         assert got[1] == clean.min()
-        assert got[2] == pytest.approx(np.sqrt(np.mean(d ** 2)), abs=1e-9)
+        assert got[2] == pytest.approx(np.sqrt(np.mean(d**2)), abs=1e-9)
         assert got[3] == pytest.approx(rr[ok].std(ddof=1), abs=1e-9)
         assert got[4] == pytest.approx(rr[ok].mean(), abs=1e-9)
         assert got[5] == int((eid == 52).sum())
@@ -181,8 +194,10 @@ def test_record_statistics_cover_the_whole_record(built):
 
 def test_astroskin_metrics_only_for_astroskin_wearers(built):
     _, con, _ = built
-    rows = con.execute("select s.device_model, count(d.spo2_mean_pct), count(d.temperature_mean_c) "
-                       "from marts.fct_subject_day d join marts.dim_subject s using (subject_id) group by 1").fetchall()
+    rows = con.execute(
+        "select s.device_model, count(d.spo2_mean_pct), count(d.temperature_mean_c) "
+        "from marts.fct_subject_day d join marts.dim_subject s using (subject_id) group by 1"
+    ).fetchall()
     by_model = {m: (spo2, temp) for m, spo2, temp in rows}
     assert by_model["Hexoskin"] == (0, 0)
     assert by_model["Astroskin"][0] > 0 and by_model["Astroskin"][1] > 0
@@ -191,14 +206,20 @@ def test_astroskin_metrics_only_for_astroskin_wearers(built):
 def test_sleep_seconds_and_positions(built):
     lake, con, _ = built
     night = next(r for r in lake.records if r.sleep)
-    rows = con.execute("select local_date, sleep_s, sleep_back_s, sleep_right_s, sleep_left_s from marts.fct_subject_day "
-                       "where username = ? and sleep_s > 0 order by 1", [night.username]).fetchall()
+    rows = con.execute(
+        "select local_date, sleep_s, sleep_back_s, sleep_right_s, sleep_left_s from marts.fct_subject_day "
+        "where username = ? and sleep_s > 0 order by 1",
+        [night.username],
+    ).fetchall()
     assert rows
     total = sum(r[1] for r in rows)
     study_lo, _ = _bounds(START)
     _, study_hi = _bounds(START + timedelta(days=DAYS - 1))
-    inside = sum(max(0, min(r.end.timestamp() * 1e9, study_hi) - max(r.start.timestamp() * 1e9, study_lo)) / 1e9
-                 for r in lake.records if r.sleep)  # the last night runs past the study's last day
+    inside = sum(
+        max(0, min(r.end.timestamp() * 1e9, study_hi) - max(r.start.timestamp() * 1e9, study_lo)) / 1e9
+        for r in lake.records
+        if r.sleep
+    )  # the last night runs past the study's last day
     assert total == pytest.approx(inside, abs=1e-2)
     positions = sum((r[2] or 0) + (r[3] or 0) + (r[4] or 0) for r in rows)
     assert positions == pytest.approx(total, abs=1e-2)  # positions cover the whole sleep range
@@ -206,49 +227,73 @@ def test_sleep_seconds_and_positions(built):
 
 def test_groups_adherence_and_surveys(built):
     lake, con, _ = built
-    subjects = con.execute("select username, current_group_name, group_assignments_n, onboarding_date "
-                           "from marts.dim_subject order by 1").fetchall()
+    subjects = con.execute(
+        "select username, current_group_name, group_assignments_n, onboarding_date from marts.dim_subject order by 1"
+    ).fetchall()
     assert [s[1] for s in subjects] == ["control", "control", "control", "intervention"]
     assert subjects[1][2] == 2, "the retrospective move is kept in the history"
-    history = con.execute("select group_name, is_current from marts.dim_subject_group_history "
-                          "where username = ? order by assignment_number", [subjects[1][0]]).fetchall()
+    history = con.execute(
+        "select group_name, is_current from marts.dim_subject_group_history "
+        "where username = ? order by assignment_number",
+        [subjects[1][0]],
+    ).fetchall()
     assert history == [("intervention", False), ("control", True)]
-    days = con.execute("select username, local_date, has_data, events_scheduled, events_done, survey_answered "
-                       "from marts.fct_subject_day").fetchall()
-    for username, day, has_data, scheduled, done, answered in days:
+    days = con.execute(
+        "select username, local_date, has_data, events_scheduled, events_done, survey_answered "
+        "from marts.fct_subject_day"
+    ).fetchall()
+    for username, day, _has_data, scheduled, done, answered in days:
         i = sorted(lake.usernames.values()).index(username)
         expect_answered = (i + day.toordinal()) % 2 == 0
         worn_day = any(r.username == username and r.start.astimezone(ZoneInfo(TZ)).date() == day for r in lake.records)
         assert scheduled == 2
         assert done == int(worn_day) + int(expect_answered), (username, day)
         assert answered == expect_answered
-    per_subject = con.execute("select username, events_scheduled, events_done, adherence_pct from "
-                              "marts.rpt_study_adherence").fetchall()
-    for username, scheduled, done, pct in per_subject:
+    per_subject = con.execute(
+        "select username, events_scheduled, events_done, adherence_pct from marts.rpt_study_adherence"
+    ).fetchall()
+    for _username, scheduled, done, pct in per_subject:
         assert pct == pytest.approx(100.0 * done / scheduled)
-    group_days = con.execute("select group_name, sum(events_done), sum(events_scheduled) from marts.agg_group_day "
-                             "group by 1 order by 1").fetchall()
-    from_days = con.execute("select group_name, sum(events_done), sum(events_scheduled) from marts.fct_subject_day "
-                            "group by 1 order by 1").fetchall()
+    group_days = con.execute(
+        "select group_name, sum(events_done), sum(events_scheduled) from marts.agg_group_day group by 1 order by 1"
+    ).fetchall()
+    from_days = con.execute(
+        "select group_name, sum(events_done), sum(events_scheduled) from marts.fct_subject_day group by 1 order by 1"
+    ).fetchall()
     assert group_days == from_days
 
 
 def test_hrv_not_computed_is_null_not_minus_one(built):
     _, con, _ = built
-    rows = con.execute("select sdnn_ms, hrv_not_computed from marts.fct_range where activity_category = 'resting'").fetchall()
+    rows = con.execute(
+        "select sdnn_ms, hrv_not_computed from marts.fct_range where activity_category = 'resting'"
+    ).fetchall()
     assert rows and all(sdnn is None and flag for sdnn, flag in rows)
 
 
 def test_every_dbt_test_passed_and_marts_are_self_contained(built):
     _, con, result = built
     assert set(result.results) <= {"pass", "success"}, result.results
-    schemas = {r[0] for r in con.execute("select distinct schema_name from duckdb_views() where not internal").fetchall()}
+    schemas = {
+        r[0] for r in con.execute("select distinct schema_name from duckdb_views() where not internal").fetchall()
+    }
     assert "staging" not in schemas, "views over lake paths must not be published"
     published = {r[0] for r in con.execute("select distinct schema_name from duckdb_tables()").fetchall()}
     assert published == {"marts", "meta"}, "BI readers get the marts (and build info) only"
     marts = {r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()}
-    assert {"dim_subject", "dim_subject_group_history", "fct_record", "fct_subject_day", "fct_range",
-            "fct_calendar_event", "fct_survey_response", "agg_group_day", "rpt_study_adherence"} <= marts
-    types = {r[0] for r in con.execute("select distinct data_type from duckdb_columns() where schema_name = 'marts'")
-             .fetchall()}
+    assert {
+        "dim_subject",
+        "dim_subject_group_history",
+        "fct_record",
+        "fct_subject_day",
+        "fct_range",
+        "fct_calendar_event",
+        "fct_survey_response",
+        "agg_group_day",
+        "rpt_study_adherence",
+    } <= marts
+    types = {
+        r[0]
+        for r in con.execute("select distinct data_type from duckdb_columns() where schema_name = 'marts'").fetchall()
+    }
     assert "HUGEINT" not in types, "BI drivers read BIGINT, not HUGEINT"

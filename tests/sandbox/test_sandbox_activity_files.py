@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import fitdecode
@@ -23,8 +23,15 @@ from lxml import etree
 
 from hexo_pipeline.decoders import convert_bytes, convert_file
 from hexo_pipeline.hexoskin.timestamps import TICKS_PER_SECOND, to_ticks
-from hexo_sandbox.formats.activity_writers import (AX_NS, HX_NS, TCD_NS, ActivityData, activity_from_route,
-                                                   write_fit, write_tcx)
+from hexo_sandbox.formats.activity_writers import (
+    AX_NS,
+    HX_NS,
+    TCD_NS,
+    ActivityData,
+    activity_from_route,
+    write_fit,
+    write_tcx,
+)
 from hexo_sandbox.world.routes import GAITS, distance_m, synth_route
 
 TCX_XSD = """<?xml version="1.0" encoding="UTF-8"?>
@@ -200,7 +207,7 @@ AX_XSD = """<?xml version="1.0" encoding="UTF-8"?>
 </xsd:schema>
 """
 
-START = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+START = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 START_TICKS = to_ticks(START)
 DURATION_S = 1500
 LAPS = ((0, 500), (500, 1000), (1000, DURATION_S))
@@ -224,8 +231,13 @@ def _vitals(n: int, seed: int = 7) -> dict[str, np.ndarray]:
     hr[[3, 4, n // 2]] = np.nan
     br = 32 + 4 * np.sin(t / 150)
     tv = 1400 + 200 * np.sin(t / 90)
-    return {"heart_rate_bpm": hr, "breathing_rate_rpm": br, "tidal_volume_ml": tv,
-            "minute_ventilation_ml_min": br * tv, "energy_w": 850 + 50 * np.sin(t / 120)}
+    return {
+        "heart_rate_bpm": hr,
+        "breathing_rate_rpm": br,
+        "tidal_volume_ml": tv,
+        "minute_ventilation_ml_min": br * tv,
+        "energy_w": 850 + 50 * np.sin(t / 120),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -236,7 +248,7 @@ def route():
 @pytest.fixture(scope="module")
 def activity(route) -> ActivityData:
     rr = np.full(N_BEATS, 0.4)
-    rr[::7] = 0.412                                   # not all equal, so order matters; sum < duration
+    rr[::7] = 0.412  # not all equal, so order matters; sum < duration
     return activity_from_route(route, laps=LAPS, rr_s=rr, **_vitals(route.n))
 
 
@@ -256,8 +268,7 @@ def fit_path(activity, tmp_path_factory) -> Path:
 
 def _local_xy(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lat0, lon0 = lat[0], lon[0]
-    return (np.radians(lon - lon0) * 6_371_008.8 * np.cos(np.radians(lat0)),
-            np.radians(lat - lat0) * 6_371_008.8)
+    return (np.radians(lon - lon0) * 6_371_008.8 * np.cos(np.radians(lat0)), np.radians(lat - lat0) * 6_371_008.8)
 
 
 # ---------------------------------------------------------------------------------------- routes
@@ -268,7 +279,7 @@ def test_route_speed_gaps_altitude_and_shape_are_plausible(kind, seed):
     lo, hi = GAITS[kind].speed_range_mps
     assert r.n == 2700 and np.all(np.diff(r.ticks) == TICKS_PER_SECOND) and r.ticks[0] == START_TICKS
     assert lo <= r.speed_mps.min() and r.speed_mps.max() <= hi
-    assert np.abs(np.diff(r.speed_mps)).max() < 0.05                       # smooth, no jumps
+    assert np.abs(np.diff(r.speed_mps)).max() < 0.05  # smooth, no jumps
     # Dropouts: present, short, rare; every GPS column is NaN exactly where there is no fix.
     gaps = np.diff(np.flatnonzero(np.diff(np.concatenate(([1], r.has_fix.astype(int), [1])))))[::2]
     assert 1 <= gaps.size and gaps.max() <= 20 and (~r.has_fix).mean() < 0.05
@@ -280,7 +291,7 @@ def test_route_speed_gaps_altitude_and_shape_are_plausible(kind, seed):
     assert abs(np.nanmean(r.lat_deg[:30]) - 45.5017) < 5e-4
     x, y = _local_xy(r.lat_deg[r.has_fix], r.lon_deg[r.has_fix])
     far = np.argmax(np.hypot(x, y))
-    lateral = np.abs(x * y[far] - y * x[far]) / np.hypot(x[far], y[far])   # distance to the chord
+    lateral = np.abs(x * y[far] - y * x[far]) / np.hypot(x[far], y[far])  # distance to the chord
     assert lateral.max() > 40.0, r.shape
     assert np.hypot(x[-1], y[-1]) < 0.1 * r.distance_m[-1]
     assert (np.nanmax(r.course_deg) - np.nanmin(r.course_deg)) > 90
@@ -289,8 +300,7 @@ def test_route_speed_gaps_altitude_and_shape_are_plausible(kind, seed):
 def test_route_is_deterministic_per_seed_and_differs_between_seeds():
     a, b = synth_route(5, START_TICKS, 600, "walk"), synth_route(5, START_TICKS, 600, "walk")
     c = synth_route(6, START_TICKS, 600, "walk")
-    for name in ("ticks", "speed_mps", "lat_deg", "lon_deg", "altitude_m", "horizontal_accuracy_m",
-                 "has_fix"):
+    for name in ("ticks", "speed_mps", "lat_deg", "lon_deg", "altitude_m", "horizontal_accuracy_m", "has_fix"):
         assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True), name
     assert not np.array_equal(a.lat_deg, c.lat_deg, equal_nan=True)
 
@@ -307,7 +317,8 @@ def test_gps_distance_agrees_with_the_speed_profile_within_1_percent(kind):
 def test_distance_m_is_haversine_and_skips_missing_points():
     # One degree of latitude on the 6371008.8 m sphere, with a missing point in the middle.
     assert distance_m(np.array([45.0, np.nan, 46.0]), np.array([-73.0, np.nan, -73.0])) == pytest.approx(
-        111_195.08, abs=0.01)
+        111_195.08, abs=0.01
+    )
     assert distance_m(np.array([45.0]), np.array([-73.0])) == 0.0
 
 
@@ -340,8 +351,10 @@ def test_tcx_validates_against_the_xsd_subset(tcx_path, tcx_schema):
     assert doc.xpath("count(//ax:TPX/ax:Speed)", namespaces=NS) == DURATION_S
 
 
-@pytest.mark.parametrize("break_it", ["position_before_time", "fractional_hr", "zero_hr",
-                                      "cadence_before_speed", "walking_sport", "calories_after_hr"])
+@pytest.mark.parametrize(
+    "break_it",
+    ["position_before_time", "fractional_hr", "zero_hr", "cadence_before_speed", "walking_sport", "calories_after_hr"],
+)
 def test_the_xsd_subset_rejects_what_the_real_xsd_rejects(tcx_path, tcx_schema, break_it):
     doc = etree.parse(str(tcx_path))
     tp = doc.xpath("//t:Trackpoint[t:Position and t:HeartRateBpm]", namespaces=NS)[0]
@@ -378,7 +391,7 @@ def test_tcx_round_trip_through_the_decoder(tcx_path, route, activity):
     assert np.array_equal(hr_out, hr_in, equal_nan=True) and np.isnan(hr_out).sum() == 3
     # Speed and cadence: TPX Speed and RunCadence (strides/min = steps/min / 2).
     np.testing.assert_allclose(tp["speed_mps"].to_numpy(), route.speed_mps, atol=5e-4)
-    spm = 2 * tp["cadence"].to_numpy(dtype=float)                        # strides/min are integers
+    spm = 2 * tp["cadence"].to_numpy(dtype=float)  # strides/min are integers
     assert np.abs(spm - tp["speed_mps"].to_numpy() * 60 / GAITS["run"].step_length_m).max() <= 1.05
     # Hexoskin vitals arrive through the decoder's extensions map, by local name.
     ext = dict(tp["extensions"].iloc[100])
@@ -413,11 +426,11 @@ def test_tcx_without_gps_has_no_positions_and_walking_is_other(tcx_schema):
     out = convert_bytes(data)
     tp = out.trackpoints.to_pandas()
     assert len(tp) == n and tp["latitude_deg"].isna().all() and tp["distance_m"].isna().all()
-    assert out.activities["sport"].to_pylist() == ["other"]    # TCX v2 has no Walking
+    assert out.activities["sport"].to_pylist() == ["other"]  # TCX v2 has no Walking
 
 
 def test_tcx_keeps_milliseconds_of_a_sub_second_start(tcx_schema):
-    r = synth_route(3, START_TICKS + 128, 30, "walk")                # starts at .500 s
+    r = synth_route(3, START_TICKS + 128, 30, "walk")  # starts at .500 s
     data = write_tcx(activity_from_route(r))
     tcx_schema.assertValid(etree.fromstring(data))
     times = convert_bytes(data).trackpoints["time"].to_numpy()
@@ -451,13 +464,13 @@ def test_fit_round_trip_through_the_decoder(fit_path, route, activity):
     assert np.array_equal(tp["time"].to_numpy(dtype="datetime64[us]"), route.time_utc[fix])
     np.testing.assert_allclose(tp["latitude_deg"], route.lat_deg[fix], atol=1e-6, rtol=0)
     np.testing.assert_allclose(tp["longitude_deg"], route.lon_deg[fix], atol=1e-6, rtol=0)
-    assert np.abs(tp["latitude_deg"].to_numpy() - route.lat_deg[fix]).max() < 1e-7     # semicircles
-    np.testing.assert_allclose(tp["altitude_m"], route.altitude_m[fix], atol=0.11)       # 0.2 m steps
+    assert np.abs(tp["latitude_deg"].to_numpy() - route.lat_deg[fix]).max() < 1e-7  # semicircles
+    np.testing.assert_allclose(tp["altitude_m"], route.altitude_m[fix], atol=0.11)  # 0.2 m steps
     np.testing.assert_allclose(tp["distance_m"], route.distance_m[fix], atol=0.006)
     np.testing.assert_allclose(tp["speed_mps"], route.speed_mps[fix], atol=6e-4)
     hr_out = tp["heart_rate_bpm"].to_numpy(dtype=float, na_value=np.nan)
     assert np.array_equal(hr_out, np.rint(activity.heart_rate_bpm[fix]), equal_nan=True)
-    spm = 2 * tp["cadence"].to_numpy(dtype=float)                        # strides/min are integers
+    spm = 2 * tp["cadence"].to_numpy(dtype=float)  # strides/min are integers
     assert np.abs(spm - tp["speed_mps"].to_numpy() * 60 / GAITS["run"].step_length_m).max() <= 1.05
     laps = out.laps.to_pandas()
     assert list(laps["start_time"]) == [START + timedelta(seconds=a) for a, _ in LAPS]
@@ -503,16 +516,19 @@ def test_same_seed_same_bytes_and_another_seed_other_bytes():
 
 
 # ------------------------------------------------------------------------------------- validation
-@pytest.mark.parametrize("change", [
-    {"laps": ((0, 100), (120, 300))},          # hole
-    {"laps": ((0, 100), (100, 250))},          # does not reach the end
-    {"laps": ((0, 0), (0, 300))},              # empty lap
-    {"start": datetime(2024, 5, 1, 12)},       # naive
-    {"sport": "swimming"},
-    {"heart_rate_bpm": np.zeros(10)},          # wrong length
-    {"elapsed_s": np.zeros(300)},              # not increasing
-    {"rr_s": np.array([0.5, 70.0])},           # does not fit FIT's uint16 ms
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"laps": ((0, 100), (120, 300))},  # hole
+        {"laps": ((0, 100), (100, 250))},  # does not reach the end
+        {"laps": ((0, 0), (0, 300))},  # empty lap
+        {"start": datetime(2024, 5, 1, 12)},  # naive
+        {"sport": "swimming"},
+        {"heart_rate_bpm": np.zeros(10)},  # wrong length
+        {"elapsed_s": np.zeros(300)},  # not increasing
+        {"rr_s": np.array([0.5, 70.0])},  # does not fit FIT's uint16 ms
+    ],
+)
 def test_inconsistent_activity_data_is_refused(change):
     base = {"sport": "running", "start": START, "elapsed_s": np.arange(300)}
     with pytest.raises(ValueError):
@@ -522,6 +538,6 @@ def test_inconsistent_activity_data_is_refused(change):
 def test_activity_data_normalises_sport_and_time_zone():
     montreal = timezone(timedelta(hours=-4))
     a = ActivityData(sport="Run", start=START.astimezone(montreal), elapsed_s=np.arange(5))
-    assert a.sport == "running" and a.start == START and a.start.tzinfo == timezone.utc
+    assert a.sport == "running" and a.start == START and a.start.tzinfo == UTC
     assert a.lap_bounds == ((0, 5),)
     assert dataclasses.replace(a, laps=((0, 2), (2, 5))).lap_bounds == ((0, 2), (2, 5))

@@ -8,9 +8,9 @@ import select
 import subprocess
 import sys
 import time
+from datetime import UTC
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 import requests
 
 from hexo_sandbox.world.study import StudyConfig, build_study
@@ -41,8 +41,13 @@ def test_list_meta_defaults_and_limit_zero(sandbox):
     everything = get(sandbox, "/api/datatype/", limit=0).json()
     assert len(everything["objects"]) == meta["total_count"] and everything["meta"]["next"] is None
     ecg = next(o for o in everything["objects"] if o["dataid"] == 4113)
-    assert ecg == {"dataid": 4113, "hexo_freq": 1, "info": ecg["info"], "name": "ECG_I",
-                   "resource_uri": "/api/datatype/4113/"}
+    assert ecg == {
+        "dataid": 4113,
+        "hexo_freq": 1,
+        "info": ecg["info"],
+        "name": "ECG_I",
+        "resource_uri": "/api/datatype/4113/",
+    }
 
 
 def test_paging_a_list_longer_than_1000_with_next(make_sandbox):
@@ -75,8 +80,10 @@ def test_filter_operators_on_records(sandbox):
         "start__lt": (lambda r: r["start"] < mid, {"start__lt": mid}),
         "start__lte": (lambda r: r["start"] <= mid, {"start__lte": mid}),
         "start__range": (lambda r: starts[2] <= r["start"] <= mid, {"start__range": f"{starts[2]},{mid}"}),
-        "id__in": (lambda r: r["id"] in {records[0]["id"], records[3]["id"]},
-                   {"id__in": f"{records[0]['id']},{records[3]['id']}"}),
+        "id__in": (
+            lambda r: r["id"] in {records[0]["id"], records[3]["id"]},
+            {"id__in": f"{records[0]['id']},{records[3]['id']}"},
+        ),
         "user shorthand": (lambda r: r["user"]["id"] == user_id, {"user": user_id}),
         "user URI": (lambda r: r["user"]["id"] == user_id, {"user": f"/api/user/{user_id}/"}),
         "user__exact URI": (lambda r: r["user"]["id"] == user_id, {"user__exact": f"/api/user/{user_id}/"}),
@@ -109,12 +116,19 @@ def test_errors_are_json_with_the_right_status(sandbox):
         (get(sandbox, "/api/record/999999999/"), 404, "No record"),
         (get(sandbox, "/api/nothing/"), 404, "No resource"),
         (requests.delete(sandbox.base_url + "/api/record/", auth=owner(sandbox), timeout=10), 405, "not allowed"),
-        (requests.put(sandbox.base_url + "/api/record/", json={}, auth=owner(sandbox), timeout=10), 405,
-         "not allowed"),
-        (requests.post(sandbox.base_url + "/api/datatype/19/", json={}, auth=owner(sandbox), timeout=10), 405,
-         "not allowed"),
-        (requests.put(sandbox.base_url + "/api/range/999999999/", json={"name": "x"}, auth=owner(sandbox),
-                      timeout=10), 404, "No range"),
+        (requests.put(sandbox.base_url + "/api/record/", json={}, auth=owner(sandbox), timeout=10), 405, "not allowed"),
+        (
+            requests.post(sandbox.base_url + "/api/datatype/19/", json={}, auth=owner(sandbox), timeout=10),
+            405,
+            "not allowed",
+        ),
+        (
+            requests.put(
+                sandbox.base_url + "/api/range/999999999/", json={"name": "x"}, auth=owner(sandbox), timeout=10
+            ),
+            404,
+            "No range",
+        ),
     ]
     for response, status, fragment in cases:
         assert response.status_code == status, response.text
@@ -127,8 +141,7 @@ def test_detail_and_put_patch(sandbox):
     detail = get(sandbox, rg["resource_uri"]).json()
     assert detail == rg
     assert detail["user"].startswith("/api/user/") and detail["metrics"]
-    r = requests.patch(sandbox.base_url + rg["resource_uri"], json={"note": "checked"}, auth=owner(sandbox),
-                       timeout=10)
+    r = requests.patch(sandbox.base_url + rg["resource_uri"], json={"note": "checked"}, auth=owner(sandbox), timeout=10)
     assert r.status_code == 202 and r.json()["note"] == "checked"
     assert get(sandbox, rg["resource_uri"]).json()["note"] == "checked"
 
@@ -180,21 +193,37 @@ def test_oauth2_password_refresh_and_expiry(make_sandbox):
 def test_oauth2_rejects_bad_client_and_bad_password(sandbox):
     user, _ = owner(sandbox)
     o = sandbox.info["oauth2"]
-    bad_client = requests.post(o["token_url"], data={"grant_type": "password", "username": user, "password": "x"},
-                               auth=(o["client_id"], "wrong"), timeout=10)
+    bad_client = requests.post(
+        o["token_url"],
+        data={"grant_type": "password", "username": user, "password": "x"},
+        auth=(o["client_id"], "wrong"),
+        timeout=10,
+    )
     assert bad_client.status_code == 401
     assert _token(sandbox, grant_type="password", username=user, password="wrong").status_code == 400
-    assert requests.get(sandbox.base_url + "/api/user/", headers={"Authorization": "Bearer nope"},
-                        timeout=10).status_code == 401
+    assert (
+        requests.get(sandbox.base_url + "/api/user/", headers={"Authorization": "Bearer nope"}, timeout=10).status_code
+        == 401
+    )
 
 
 def test_oauth2_authorization_code_grant(sandbox):
     user, pw = owner(sandbox)
     o = sandbox.info["oauth2"]
     redirect = "https://example.org/callback"
-    r = requests.get(o["authorize_url"], params={"response_type": "code", "client_id": o["client_id"],
-                                                 "redirect_uri": redirect, "state": "xyz", "scope": "readwrite"},
-                     auth=(user, pw), allow_redirects=False, timeout=10)
+    r = requests.get(
+        o["authorize_url"],
+        params={
+            "response_type": "code",
+            "client_id": o["client_id"],
+            "redirect_uri": redirect,
+            "state": "xyz",
+            "scope": "readwrite",
+        },
+        auth=(user, pw),
+        allow_redirects=False,
+        timeout=10,
+    )
     assert r.status_code == 302
     loc = urlsplit(r.headers["Location"])
     q = parse_qs(loc.query)
@@ -257,17 +286,17 @@ def test_same_seed_same_study_and_different_seed_differs():
 def test_study_has_the_wear_patterns_a_real_study_has():
     study = build_study(StudyConfig(seed=7, subjects=6, days=10))
     tz = study.tz
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     def local_day(ticks):
-        return datetime.fromtimestamp(ticks / 256, tz=timezone.utc).astimezone(tz).date()
+        return datetime.fromtimestamp(ticks / 256, tz=UTC).astimezone(tz).date()
 
     recs = list(study.records.values())
     crossing = [r for r in recs if local_day(r.start) != local_day(r.end - 1)]
     assert crossing, "a record crosses midnight"
     assert any(r.duration_s < 15 * 60 for r in recs), "short records"
     assert any(r.partial_end for r in recs), "records that grow after a first sync"
-    late = [r for r in recs if (r.synced_at - datetime.fromtimestamp(r.end / 256, tz=timezone.utc)).days >= 1]
+    late = [r for r in recs if (r.synced_at - datetime.fromtimestamp(r.end / 256, tz=UTC)).days >= 1]
     assert late, "records that sync days late"
     days_with_data = {(r.user_id, local_day(r.start)) for r in recs}
     assert len(days_with_data) < 6 * 10, "missed days"
@@ -283,7 +312,9 @@ def test_serve_command_prints_json_and_exits_on_sigterm(tmp_path):
         port = s.getsockname()[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "hexo_sandbox", "serve", "--port", str(port), "--seed", "7"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         # (how fast it gets ready is a benchmark figure: benchmarks/bench_sandbox.py)

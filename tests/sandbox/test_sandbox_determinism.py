@@ -3,11 +3,11 @@ metadata, study side, data in every format, TCX, FIT and the ground truth; anoth
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import requests
 
-NOW = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
 
 
 def fetch_all(handle) -> dict[str, bytes]:
@@ -15,18 +15,34 @@ def fetch_all(handle) -> dict[str, bytes]:
     auth = (acc["username"], acc["password"])
 
     def raw(path: str, accept: str | None = None, **params) -> bytes:
-        r = requests.get(handle.base_url + path, params=params, auth=auth,
-                         headers={"Accept": accept} if accept else {}, timeout=120)
+        r = requests.get(
+            handle.base_url + path, params=params, auth=auth, headers={"Accept": accept} if accept else {}, timeout=120
+        )
         assert r.status_code == 200, (path, r.text[:300])
         return r.content
 
     out = {}
-    for name in ("record", "range", "track", "calendar", "studymember", "surveyresponse", "annotation",
-                 "activityattributevalue", "study", "user", "device"):
-        out[name] = raw(f"/api/{name}/", limit=0, include_metrics="44,12") if name == "record" else \
-            raw(f"/api/{name}/", limit=0)
-    rec = requests.get(handle.base_url + "/api/record/", params={"limit": 1, "order_by": "id"}, auth=auth,
-                       timeout=30).json()["objects"][0]
+    for name in (
+        "record",
+        "range",
+        "track",
+        "calendar",
+        "studymember",
+        "surveyresponse",
+        "annotation",
+        "activityattributevalue",
+        "study",
+        "user",
+        "device",
+    ):
+        out[name] = (
+            raw(f"/api/{name}/", limit=0, include_metrics="44,12")
+            if name == "record"
+            else raw(f"/api/{name}/", limit=0)
+        )
+    rec = requests.get(
+        handle.base_url + "/api/record/", params={"limit": 1, "order_by": "id"}, auth=auth, timeout=30
+    ).json()["objects"][0]
     window = {"record": rec["id"], "start": rec["start"], "end": rec["start"] + 300 * 256}
     out["json"] = raw("/api/data/", datatype__in="19,18,4113", **window)
     out["csv"] = raw("/api/data/", "text/csv", datatype__in="19,33,53", **window)

@@ -17,8 +17,11 @@ from test_sandbox_activity_files import AX_XSD, TCX_XSD  # the colleague's resta
 
 TCX = "application/vnd.garmin.tcx+xml"
 FIT = "application/vnd.ant.fit"
-NS = {"t": "http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2",
-      "hx": "urn:hexo-pipeline:sandbox:tcx-vitals:v1", "ax": "http://www.garmin.com/xmlschemas/ActivityExtension/v2"}
+NS = {
+    "t": "http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2",
+    "hx": "urn:hexo-pipeline:sandbox:tcx-vitals:v1",
+    "ax": "http://www.garmin.com/xmlschemas/ActivityExtension/v2",
+}
 
 # TrainingCenterDatabase v2's Workouts part (Workout_t, Step_t and the duration/target types the sandbox
 # writes), restated like the activity part: Workouts sits between Activities and Author.
@@ -72,7 +75,8 @@ def tcx_schema(tmp_path_factory) -> etree.XMLSchema:
     main = TCX_XSD.replace(
         '<xsd:element name="Activities" type="ActivityList_t" minOccurs="0"/>',
         '<xsd:element name="Activities" type="ActivityList_t" minOccurs="0"/>\n'
-        '    <xsd:element name="Workouts" type="WorkoutList_t" minOccurs="0"/>')
+        '    <xsd:element name="Workouts" type="WorkoutList_t" minOccurs="0"/>',
+    )
     assert main != TCX_XSD
     main = main.replace("</xsd:schema>", WORKOUT_XSD + "</xsd:schema>")
     folder = tmp_path_factory.mktemp("xsd")
@@ -182,8 +186,16 @@ def test_training_routine_exports_are_workouts(sandbox, tcx_schema):
     messages = fit_messages(get(sandbox, "/api/trainingroutine/1012/", FIT).content)
     assert next(m.get_values() for m in messages if m.name == "file_id")["type"] == "workout"
     steps = [m.get_values() for m in messages if m.name == "workout_step"]
-    assert steps == [{"message_index": 0, "wkt_step_name": "rest", "duration_type": "time", "duration_time": 300.0,
-                      "target_type": "open", "intensity": "rest"}]
+    assert steps == [
+        {
+            "message_index": 0,
+            "wkt_step_name": "rest",
+            "duration_type": "time",
+            "duration_time": 300.0,
+            "target_type": "open",
+            "intensity": "rest",
+        }
+    ]
     assert "application/json" in get(sandbox, "/api/trainingroutine/1012/").headers["Content-Type"]
 
 
@@ -206,7 +218,9 @@ def test_import_creates_a_range_laps_record_and_track(make_sandbox, fmt):
     runs = [r for r in get(sb, "/api/range/", rank=0, activitytype=10, limit=0).json()["objects"] if r["ranges"]]
     run = min(runs, key=lambda r: r["end"] - r["start"])
     exported = get(sb, run["resource_uri"], fmt).content
-    me = next(a for a in sb.info["accounts"] if a["role"] == "subject" and a["user_id"] != int(run["user"].split("/")[-2]))
+    me = next(
+        a for a in sb.info["accounts"] if a["role"] == "subject" and a["user_id"] != int(run["user"].split("/")[-2])
+    )
     auth = (me["username"], me["password"])
     r = requests.post(sb.base_url + "/api/import/", data=exported, headers={"Content-Type": fmt}, auth=auth, timeout=60)
     assert r.status_code == 201, r.text
@@ -218,10 +232,16 @@ def test_import_creates_a_range_laps_record_and_track(make_sandbox, fmt):
     results = polls[-1]["results"]
     assert set(results) == {"range", "record", "ranges", "track"} and results["record"]
     top = get(sb, results["range"], auth=auth).json()
-    assert top["rank"] == 0 and top["user"] == f"/api/user/{me['user_id']}/" and top["trainingroutine"] == run["trainingroutine"]
+    assert (
+        top["rank"] == 0
+        and top["user"] == f"/api/user/{me['user_id']}/"
+        and top["trainingroutine"] == run["trainingroutine"]
+    )
     assert abs(top["start"] - run["start"]) < 256 and abs(top["end"] - run["end"]) < 2 * 256
     laps = [get(sb, u, auth=auth).json() for u in results["ranges"]]
-    assert len(laps) == len(run["ranges"]) and all(l["rank"] == 1 and l["parent"] == results["range"] for l in laps)
+    assert len(laps) == len(run["ranges"]) and all(
+        lap["rank"] == 1 and lap["parent"] == results["range"] for lap in laps
+    )
     assert top["ranges"] == results["ranges"]
     record = get(sb, results["record"], auth=auth).json()
     assert record["importfile"] == job["resource_uri"] and record["status"] == "complete"
@@ -246,17 +266,20 @@ def test_import_creates_a_range_laps_record_and_track(make_sandbox, fmt):
 def test_import_errors(make_sandbox):
     sb = make_sandbox(subjects=1, days=1)
     auth = owner(sb)
-    bad_type = requests.post(sb.base_url + "/api/import/", data=b"x", headers={"Content-Type": "text/plain"},
-                             auth=auth, timeout=10)
+    bad_type = requests.post(
+        sb.base_url + "/api/import/", data=b"x", headers={"Content-Type": "text/plain"}, auth=auth, timeout=10
+    )
     assert bad_type.status_code == 400
     empty = requests.post(sb.base_url + "/api/import/", data=b"", headers={"Content-Type": TCX}, auth=auth, timeout=10)
     assert empty.status_code == 400
-    garbage = requests.post(sb.base_url + "/api/import/", data=b"<not-tcx", headers={"Content-Type": TCX}, auth=auth,
-                            timeout=10)
+    garbage = requests.post(
+        sb.base_url + "/api/import/", data=b"<not-tcx", headers={"Content-Type": TCX}, auth=auth, timeout=10
+    )
     assert garbage.status_code == 201
     polls = _poll(sb, garbage.json()["resource_uri"], auth)
     assert polls[-1]["progress"] == 1 and "not a TCX file" in polls[-1]["results"]["error"]
     workout = get(sb, "/api/trainingroutine/1012/", TCX).content
-    job = requests.post(sb.base_url + "/api/import/", data=workout, headers={"Content-Type": TCX}, auth=auth,
-                        timeout=10).json()
+    job = requests.post(
+        sb.base_url + "/api/import/", data=workout, headers={"Content-Type": TCX}, auth=auth, timeout=10
+    ).json()
     assert "no Activity" in _poll(sb, job["resource_uri"], auth)[-1]["results"]["error"]

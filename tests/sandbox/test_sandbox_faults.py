@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -27,8 +27,13 @@ def owner(handle) -> dict:
 
 def client(handle, scheme: str = "basic", **overrides) -> HexoskinClient:
     acc = owner(handle)
-    cfg = {"base_url": handle.base_url, "auth": scheme, "username": acc["username"], "password": acc["password"],
-           **FAST}
+    cfg = {
+        "base_url": handle.base_url,
+        "auth": scheme,
+        "username": acc["username"],
+        "password": acc["password"],
+        **FAST,
+    }
     if scheme == "oauth2":
         cfg.update(client_id=handle.info["oauth2"]["client_id"], client_secret=handle.info["oauth2"]["client_secret"])
     cfg.update(overrides)
@@ -43,8 +48,9 @@ def clean():
     try:
         with client(handle) as api:
             records = list(api.iter_list("record", page_size=4))
-            hr = api.get_data([19, 18], record=records[0]["id"], start=records[0]["start"],
-                              end=records[0]["start"] + 1800 * 256)
+            hr = api.get_data(
+                [19, 18], record=records[0]["id"], start=records[0]["start"], end=records[0]["start"] + 1800 * 256
+            )
     finally:
         handle.stop()
     return {"records": records, "hr": hr}
@@ -76,8 +82,10 @@ def test_server_errors_are_retried(make_sandbox, clean, status):
 
 def test_429_carries_retry_after_and_the_client_waits(make_sandbox, clean):
     sb = make_sandbox(rate_429=0.2, retry_after_s=1)
-    raw = [requests.get(sb.base_url + "/api/user/", auth=(owner(sb)["username"], owner(sb)["password"]), timeout=10)
-           for _ in range(12)]
+    raw = [
+        requests.get(sb.base_url + "/api/user/", auth=(owner(sb)["username"], owner(sb)["password"]), timeout=10)
+        for _ in range(12)
+    ]
     limited = [r for r in raw if r.status_code == 429]
     assert limited and all(r.headers["Retry-After"] == "1" for r in limited)
     with client(sb, max_retries=10, backoff_max_s=2.0) as api:
@@ -116,12 +124,17 @@ def test_reset_connections_are_retried(make_sandbox, clean):
 def test_early_token_expiry_is_survived_by_refreshing(make_sandbox):
     sb = make_sandbox(early_expiry_s=1.0)  # expires_in still says 3600
     o = sb.info["oauth2"]
-    tok = requests.post(o["token_url"], data={"grant_type": "password", "username": owner(sb)["username"],
-                        "password": owner(sb)["password"]}, auth=(o["client_id"], o["client_secret"]), timeout=10).json()
+    tok = requests.post(
+        o["token_url"],
+        data={"grant_type": "password", "username": owner(sb)["username"], "password": owner(sb)["password"]},
+        auth=(o["client_id"], o["client_secret"]),
+        timeout=10,
+    ).json()
     assert tok["expires_in"] == 3600
     time.sleep(1.1)
-    dead = requests.get(sb.base_url + "/api/user/", headers={"Authorization": f"Bearer {tok['access_token']}"},
-                        timeout=10)
+    dead = requests.get(
+        sb.base_url + "/api/user/", headers={"Authorization": f"Bearer {tok['access_token']}"}, timeout=10
+    )
     assert dead.status_code == 401
     with client(sb, "oauth2") as api:
         first = api.token["access_token"] if api.get("user") else None
@@ -135,15 +148,18 @@ def test_late_arriving_data_with_the_sandbox_clock(make_sandbox):
     grow; last_modified moves with each sync, so `last_modified__gt=<cursor>` finds every change."""
     sb = make_sandbox(subjects=6, days=4, late_data_rate=0.5)
     study = sb.state.study
-    late = [r for r in study.records.values() if r.synced_at - datetime.fromtimestamp(r.end / 256, timezone.utc)
-            > timedelta(days=1)]
+    late = [
+        r for r in study.records.values() if r.synced_at - datetime.fromtimestamp(r.end / 256, UTC) > timedelta(days=1)
+    ]
     assert len(late) >= 4 and any(r.partial_end for r in late)
     end = datetime.combine(study.end_date, datetime.min.time(), tzinfo=study.tz) + timedelta(days=1, hours=6)
     sb.set_now(end)
     with client(sb) as api:
         first = {r["id"]: r for r in api.iter_list("record")}
         cursor = max(r["last_modified"] for r in first.values())
-        unseen = {r.id for r in late if r.synced_at > end and (r.partial_synced_at is None or r.partial_synced_at > end)}
+        unseen = {
+            r.id for r in late if r.synced_at > end and (r.partial_synced_at is None or r.partial_synced_at > end)
+        }
         assert unseen and unseen & set(first) == set()
         grown = [r for r in late if r.partial_synced_at and r.partial_synced_at <= end < r.synced_at]
         for r in grown:
@@ -161,8 +177,12 @@ def test_the_clock_endpoint_from_loopback(make_sandbox):
     assert requests.get(sb.base_url + "/sandbox/clock", timeout=10).json()["fixed"] is False
     r = requests.post(sb.base_url + "/sandbox/clock", json={"now": "2026-10-05T12:00:00+00:00"}, timeout=10)
     assert r.json() == {"now": "2026-10-05T12:00:00+00:00", "fixed": True}
-    assert requests.get(sb.base_url + "/api/record/", auth=(owner(sb)["username"], owner(sb)["password"]),
-                        timeout=10).json()["meta"]["total_count"] == 0  # nothing synced yet
+    assert (
+        requests.get(
+            sb.base_url + "/api/record/", auth=(owner(sb)["username"], owner(sb)["password"]), timeout=10
+        ).json()["meta"]["total_count"]
+        == 0
+    )  # nothing synced yet
     assert requests.post(sb.base_url + "/sandbox/clock", json={"later": 1}, timeout=10).status_code == 400
     assert requests.post(sb.base_url + "/sandbox/clock", json={"now": None}, timeout=10).json()["fixed"] is False
 
@@ -176,8 +196,19 @@ def _free_port() -> int:
 @pytest.mark.parametrize("how", ["flag", "env"])
 def test_serve_takes_faults_as_flags_and_from_the_environment(how):
     port = _free_port()
-    cmd = [sys.executable, "-m", "hexo_pipeline.cli", "sandbox", "serve", "--port", str(port), "--subjects", "1",
-           "--days", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hexo_pipeline.cli",
+        "sandbox",
+        "serve",
+        "--port",
+        str(port),
+        "--subjects",
+        "1",
+        "--days",
+        "1",
+    ]
     env = dict(os.environ)
     if how == "flag":
         cmd += ["--rate-503", "1", "--retry-after-s", "3"]

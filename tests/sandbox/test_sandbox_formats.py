@@ -38,6 +38,7 @@ needs_real_export = pytest.mark.skipif(not REAL_EXPORT.is_dir(), reason="../shar
 
 # ---------------------------------------------------------------------------------------- WAV
 
+
 @pytest.mark.parametrize("rate_hz, framerate", [(256.0, 256), (128.0, 128), (64.0, 64), (1.0, 1), (1 / 300, 300)])
 def test_wav_header_fields_read_back_with_the_wave_module(rate_hz, framerate):
     samples = np.array([1360, 1500, -3, 0, 4095, 7])
@@ -82,6 +83,7 @@ def test_wav_stream_equals_wav_bytes_and_checks_the_frame_count():
 
 # ---------------------------------------------------------------------------------------- events
 
+
 def test_hxd_round_trips_through_numpy_frombuffer():
     offsets = np.array([85, 154, 234, 2**40], dtype=np.uint64)
     values = np.array([256, 69, 80, -5], dtype=np.int64)
@@ -106,6 +108,7 @@ def test_events_csv_matches_the_real_export_layout():
 
 
 # ---------------------------------------------------------------------------------------- zip
+
 
 def parts_for_zip():
     ecg = np.arange(1000) % 4096
@@ -163,6 +166,7 @@ def test_info_json_fields():
 
 # ---------------------------------------------------------------------------------------- JSON / CSV
 
+
 def test_subsample_stride():
     assert subsample_stride(0) == 1 and subsample_stride(65535) == 1 and subsample_stride(65536) == 2
     assert subsample_stride(5_115_139) == 79  # the vendor doc's ECG example: points 79 ticks apart
@@ -177,13 +181,18 @@ def test_json_has_the_vendor_shape_and_physical_values():
         49: (np.array([7]), np.array([70])),
     }
     doc = json.loads(data_json(series, 1511))
-    assert doc == [{"data": {
-        "19": [[359840227126, 70], [359840227382, 71]],
-        "37": [[359840228406, 571.04]],  # 43 x 13.28 mL (the doc's example)
-        "4113": [[361446243405, 1715]],  # ECG stays raw ADC
-        "18": [[5, 0.74609375]],
-        "49": [[7, 0.2734375]],
-    }, "user": "/api/user/1511/"}]
+    assert doc == [
+        {
+            "data": {
+                "19": [[359840227126, 70], [359840227382, 71]],
+                "37": [[359840228406, 571.04]],  # 43 x 13.28 mL (the doc's example)
+                "4113": [[361446243405, 1715]],  # ECG stays raw ADC
+                "18": [[5, 0.74609375]],
+                "49": [[7, 0.2734375]],
+            },
+            "user": "/api/user/1511/",
+        }
+    ]
     assert json.loads(data_json({19: series[19]}, 1, flat=True)) == [[359840227126, 70], [359840227382, 71]]
     assert json.loads(data_json({19: series[19]}, 1, flat=True, no_timestamps=True)) == [70, 71]
     with pytest.raises(ValueError):
@@ -214,24 +223,38 @@ def test_csv_header_rows_and_empty_cells():
     }
     text = data_csv(series).decode()
     lines = text.splitlines()
-    assert lines[0] == ("time [s/256],breathing_rate [rpm](/api/datatype/33/),minute_ventilation [mL/min](/api/datatype/36/),"
-                        "activity [g](/api/datatype/49/),heart_rate [bpm](/api/datatype/19/)")
+    assert lines[0] == (
+        "time [s/256],breathing_rate [rpm](/api/datatype/33/),minute_ventilation [mL/min](/api/datatype/36/),"
+        "activity [g](/api/datatype/49/),heart_rate [bpm](/api/datatype/19/)"
+    )
     rows = list(csv.reader(lines[1:]))
     assert [int(r[0]) for r in rows] == [t0 + 256, t0 + 512, t0 + 768]
     assert rows[0] == [str(t0 + 256), "12", "15099.36", "", "61"]  # 1137 x 13.28, activity missing
     assert rows[2][2] == "" and float(rows[1][3]) == pytest.approx(70 / 256)
     rr = data_csv({18: (np.array([10, 20]), np.array([191, 256])), 270: (np.array([15]), np.array([2]))}).decode()
-    assert rr.splitlines() == ["time [s/256],RR_interval [s](/api/datatype/18/),sleep_position [NA](/api/datatype/270/)",
-                               "10,0.74609375,", "15,,2", "20,1,"]
+    assert rr.splitlines() == [
+        "time [s/256],RR_interval [s](/api/datatype/18/),sleep_position [NA](/api/datatype/270/)",
+        "10,0.74609375,",
+        "15,,2",
+        "20,1,",
+    ]
 
 
 # ---------------------------------------------------------------------------------------- timing
 
 H = 3600
-DAY = (Segment(0, 7 * H, "sleep"), Segment(7 * H, 8 * H, "sedentary"), Segment(8 * H, 8.5 * H, "walk"),
-       Segment(8.5 * H, 12 * H, "sedentary"), Segment(12 * H, 13 * H, "light"), Segment(13 * H, 17 * H, "sedentary"),
-       Segment(17 * H, 17.75 * H, "run"), Segment(17.75 * H, 18 * H, "rest"), Segment(18 * H, 22 * H, "light"),
-       Segment(22 * H, 24 * H, "rest"))
+DAY = (
+    Segment(0, 7 * H, "sleep"),
+    Segment(7 * H, 8 * H, "sedentary"),
+    Segment(8 * H, 8.5 * H, "walk"),
+    Segment(8.5 * H, 12 * H, "sedentary"),
+    Segment(12 * H, 13 * H, "light"),
+    Segment(13 * H, 17 * H, "sedentary"),
+    Segment(17 * H, 17.75 * H, "run"),
+    Segment(17.75 * H, 18 * H, "rest"),
+    Segment(18 * H, 22 * H, "light"),
+    Segment(22 * H, 24 * H, "rest"),
+)
 
 
 def day_zip_parts(sig: RecordSignals, chunk_s: int = 600):
@@ -243,8 +266,10 @@ def day_zip_parts(sig: RecordSignals, chunk_s: int = 600):
             yield f"record_7/{d.name}.hxd", hxd_bytes(*sig.events_raw(dt, 0, sig.duration_s))
             continue
         n, step = sig.n_samples(dt), max(1, int(chunk_s * d.rate_hz))
-        yield f"record_7/{d.name}.wav", wav_stream(
-            n, d.rate_hz, (sig.sync_raw(dt, a, min(n, a + step)) for a in range(0, n, step)))
+        yield (
+            f"record_7/{d.name}.wav",
+            wav_stream(n, d.rate_hz, (sig.sync_raw(dt, a, min(n, a + step)) for a in range(0, n, step))),
+        )
 
 
 @pytest.mark.parametrize("astroskin", [False, True])
@@ -256,6 +281,6 @@ def test_one_subject_day_full_zip(astroskin):
         assert len(z.namelist()) == 1 + len(sig.datatype_ids())
         ecg = z.read("record_7/ECG_I.wav")
         assert len(ecg) == 44 + 2 * 24 * H * 256
-        assert ecg[44 + 2 * 5_000_000:44 + 2 * 5_002_560] == pcm16_bytes(sig.sync_raw(4113, 5_000_000, 5_002_560))
+        assert ecg[44 + 2 * 5_000_000 : 44 + 2 * 5_002_560] == pcm16_bytes(sig.sync_raw(4113, 5_000_000, 5_002_560))
         rr = np.frombuffer(z.read("record_7/RR_interval.hxd"), HXD_DTYPE)
         assert 80_000 < rr.size < 130_000 and np.array_equal(rr["value"], sig.events_raw(18, 0, 24 * H)[1])

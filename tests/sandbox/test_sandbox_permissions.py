@@ -81,19 +81,28 @@ def test_details_of_others_are_404_and_data_too(sandbox, people):
     theirs = get(sandbox, "/api/record/", owner, user=other["user_id"], limit=1).json()["objects"][0]
     their_range = get(sandbox, "/api/range/", owner, user=other["user_id"], limit=1).json()["objects"][0]
     for who in (me, acc["coach"][0], acc["user"][0]):
-        for path in (theirs["resource_uri"], their_range["resource_uri"], f"/api/user/{other['user_id']}/",
-                     f"/api/profile/{other['user_id']}/"):
+        for path in (
+            theirs["resource_uri"],
+            their_range["resource_uri"],
+            f"/api/user/{other['user_id']}/",
+            f"/api/profile/{other['user_id']}/",
+        ):
             assert get(sandbox, path, who).status_code == 404, (who["role"], path)
         assert get(sandbox, "/api/data/", who, datatype=19, record=theirs["id"]).status_code == 404
-        assert get(sandbox, "/api/data/", who, datatype=19, user=other["user_id"], start=theirs["start"],
-                   end=theirs["end"]).status_code == 404
+        assert (
+            get(
+                sandbox, "/api/data/", who, datatype=19, user=other["user_id"], start=theirs["start"], end=theirs["end"]
+            ).status_code
+            == 404
+        )
         assert get(sandbox, "/api/trackpoint/", who, user=other["user_id"]).json()["objects"] == []
     athlete = sorted(athletes)[0]
     rec = get(sandbox, "/api/record/", owner, user=athlete, limit=1).json()["objects"][0]
     coach = acc["coach"][0]
     assert get(sandbox, rec["resource_uri"], coach).status_code == 200
-    assert get(sandbox, "/api/data/", coach, datatype=19, record=rec["id"], start=rec["start"],
-               end=rec["start"] + 2560).json()[0]["data"]["19"]
+    assert get(
+        sandbox, "/api/data/", coach, datatype=19, record=rec["id"], start=rec["start"], end=rec["start"] + 2560
+    ).json()[0]["data"]["19"]
     # athletes do not see the coach (seed: "Athletes do not see the coach's data")
     athlete_acc = next(a for a in acc["subject"] if a["user_id"] == athlete)
     assert get(sandbox, f"/api/user/{coach['user_id']}/", athlete_acc).status_code == 404
@@ -105,17 +114,25 @@ def test_readonly_scope_cannot_write_and_readwrite_can(make_sandbox):
     o = sb.info["oauth2"]
 
     def bearer(scope: str) -> dict:
-        tok = requests.post(o["token_url"], data={"grant_type": "password", "username": acc["username"],
-                            "password": acc["password"], "scope": scope}, auth=(o["client_id"], o["client_secret"]),
-                            timeout=10).json()
+        tok = requests.post(
+            o["token_url"],
+            data={"grant_type": "password", "username": acc["username"], "password": acc["password"], "scope": scope},
+            auth=(o["client_id"], o["client_secret"]),
+            timeout=10,
+        ).json()
         return {"Authorization": f"Bearer {tok['access_token']}"}
 
     ro, rw = bearer("readonly"), bearer("readwrite")
     rg = requests.get(sb.base_url + "/api/range/?limit=1", headers=ro, timeout=10).json()["objects"][0]
     note = {"datatype": 4096, "start": rg["start"], "user": acc["user_id"], "annotation": "x"}
     writes = [
-        ("post", "/api/annotation/", note), ("patch", rg["resource_uri"], {"note": "x"}),
-        ("post", "/api/surveyresponse/", {"survey": 1, "answers": {"sleep_quality": 3, "fatigue": 3, "symptoms": "none"}}),
+        ("post", "/api/annotation/", note),
+        ("patch", rg["resource_uri"], {"note": "x"}),
+        (
+            "post",
+            "/api/surveyresponse/",
+            {"survey": 1, "answers": {"sleep_quality": 3, "fatigue": 3, "symptoms": "none"}},
+        ),
         ("delete", rg["resource_uri"], None),
     ]
     for method, path, body in writes:
@@ -133,10 +150,13 @@ def test_a_subject_cannot_write_another_subjects_data_but_the_owner_can(make_san
     a, b = acc["subject"][0], acc["subject"][1]
     owner = acc["owner"][0]
     rg = get(sb, "/api/range/", owner, user=b["user_id"], limit=1).json()["objects"][0]
-    assert requests.patch(sb.base_url + rg["resource_uri"], json={"note": "x"}, auth=auth_of(a),
-                          timeout=10).status_code == 404
+    assert (
+        requests.patch(sb.base_url + rg["resource_uri"], json={"note": "x"}, auth=auth_of(a), timeout=10).status_code
+        == 404
+    )
     r = requests.patch(sb.base_url + rg["resource_uri"], json={"note": "checked"}, auth=auth_of(owner), timeout=10)
     assert r.status_code == 202 and r.json()["note"] == "checked"
-    coach_write = requests.patch(sb.base_url + rg["resource_uri"], json={"note": "x"},
-                                 auth=auth_of(acc["coach"][0]), timeout=10)
+    coach_write = requests.patch(
+        sb.base_url + rg["resource_uri"], json={"note": "x"}, auth=auth_of(acc["coach"][0]), timeout=10
+    )
     assert coach_write.status_code in (403, 404)

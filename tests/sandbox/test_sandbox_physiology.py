@@ -10,11 +10,11 @@ import pytest
 
 from hexo_pipeline.hexoskin import datatypes as dtc
 from hexo_sandbox.world.physiology import (
+    BR_NOISY,
     HR_ARTIFACTS,
     HR_DISCONNECTED,
     HR_SATURATED,
     HR_UNRELIABLE_RR,
-    BR_NOISY,
     RR_UNRELIABLE,
     RecordSignals,
     RecordSpec,
@@ -25,15 +25,29 @@ from hexo_sandbox.world.physiology import (
 
 DAY_START = 382085877327  # a real record's start: not aligned to whole seconds
 # (start, end, kind): every kind, 2 h
-PLAN = ((0, 1800, "sleep"), (1800, 2700, "rest"), (2700, 3300, "sedentary"), (3300, 4200, "light"),
-        (4200, 5400, "walk"), (5400, 6600, "run"), (6600, 7200, "rest"))
+PLAN = (
+    (0, 1800, "sleep"),
+    (1800, 2700, "rest"),
+    (2700, 3300, "sedentary"),
+    (3300, 4200, "light"),
+    (4200, 5400, "walk"),
+    (5400, 6600, "run"),
+    (6600, 7200, "rest"),
+)
 SEGMENTS = tuple(Segment(a, b, k) for a, b, k in PLAN)
 ARTIFACT_BITS = {"motion": HR_ARTIFACTS, "saturation": HR_SATURATED, "disconnected": HR_DISCONNECTED}
 
 
 def make(seed: int = 11, astroskin: bool = False, duration: float = 7200, **kw) -> RecordSignals:
-    spec = RecordSpec(record_id=99, seed=seed, start_ticks=DAY_START, duration_s=duration, astroskin=astroskin,
-                      segments=SEGMENTS, **kw)
+    spec = RecordSpec(
+        record_id=99,
+        seed=seed,
+        start_ticks=DAY_START,
+        duration_s=duration,
+        astroskin=astroskin,
+        segments=SEGMENTS,
+        **kw,
+    )
     return RecordSignals(spec)
 
 
@@ -60,6 +74,7 @@ def interior(kind: str, margin: float = 180.0) -> tuple[float, float]:
 
 
 # ---------------------------------------------------------------------------------------- determinism
+
 
 def test_same_spec_gives_identical_bytes_and_another_seed_does_not():
     a, b, c = make(seed=3, duration=900), make(seed=3, duration=900), make(seed=4, duration=900)
@@ -106,6 +121,7 @@ def test_window_is_clipped_to_the_record(sig):
 
 # ---------------------------------------------------------------------------------------- heart
 
+
 def test_heart_rate_is_the_mean_of_the_last_16_rr(sig):
     ticks, rr = full(sig, 18)
     ticks = ticks.astype(np.int64)
@@ -116,7 +132,7 @@ def test_heart_rate_is_the_mean_of_the_last_16_rr(sig):
         i = np.searchsorted(ticks, t, side="right") - 1
         if i < 16:
             continue
-        expected = round(60.0 / (rr[i - 15:i + 1].mean() / 256.0))
+        expected = round(60.0 / (rr[i - 15 : i + 1].mean() / 256.0))
         if expected <= 250:
             assert hr[k] == expected, k
             checked += 1
@@ -181,6 +197,7 @@ def test_respiratory_sinus_arrhythmia_shortens_rr_during_inspiration(sig):
 
 # ---------------------------------------------------------------------------------------- breathing
 
+
 def test_minute_ventilation_is_tidal_volume_times_breathing_rate(sig):
     mv, tv, br = full(sig, 36), full(sig, 37), full(sig, 33)
     assert np.array_equal(mv, tv * br)
@@ -201,7 +218,7 @@ def test_breathing_rate_matches_the_inspiration_events(sig):
         c = np.searchsorted(ins, k + 1, side="right") - 1
         n = min(c, 7)
         assert abs(br[k] - 60 * n / (ins[c] - ins[c - n])) <= 0.6, k
-    rates = {kind: br[int(interior(kind)[0]):int(interior(kind)[1]) - 1].mean() for kind in ("sleep", "walk", "run")}
+    rates = {kind: br[int(interior(kind)[0]) : int(interior(kind)[1]) - 1].mean() for kind in ("sleep", "walk", "run")}
     assert rates["sleep"] < rates["walk"] < rates["run"], rates
 
 
@@ -219,6 +236,7 @@ def test_respiration_bands_oscillate_at_the_breathing_rate(sig):
 
 # ---------------------------------------------------------------------------------------- movement
 
+
 def test_cadence_is_derived_from_the_step_events(sig):
     st, count = full(sig, 52)
     st = st.astype(np.int64)
@@ -233,10 +251,10 @@ def test_cadence_is_derived_from_the_step_events(sig):
         assert cad[k] == expected, k
     a, b = interior("walk")
     steps_per_min = sig.truth(a, b)["steps"] / ((b - a) / 60)
-    assert abs(steps_per_min - cad[int(a):int(b) - 1].mean()) < 3
+    assert abs(steps_per_min - cad[int(a) : int(b) - 1].mean()) < 3
     assert 95 < steps_per_min < 125
     assert sig.truth(*interior("sleep"))["steps"] == 0 and sig.truth(*interior("rest"))["steps"] == 0
-    assert 140 < cad[int(interior("run")[0]):int(interior("run")[1]) - 1].mean() < 185
+    assert 140 < cad[int(interior("run")[0]) : int(interior("run")[1]) - 1].mean() < 185
 
 
 def test_accelerometer_shows_gravity_steps_and_activity(sig):
@@ -276,6 +294,7 @@ def test_sleep_positions_only_during_sleep(sig):
 
 # ---------------------------------------------------------------------------------------- artifacts
 
+
 def overlapping_seconds(sig: RecordSignals, kind: str) -> np.ndarray:
     n = sig.n_samples(19)
     k = np.arange(n)
@@ -314,14 +333,14 @@ def test_quality_bits_are_set_exactly_inside_artifacts(sig):
     assert np.array_equal(q == RR_UNRELIABLE, touches)
     # heart_rate_quality 32: some of the 16 RR averaged is unreliable, or fewer than 16 are known.
     i = np.searchsorted(ticks.astype(np.int64), (np.arange(hq.size) + 1) * 256, side="right") - 1
-    bad = np.array([j < 16 or bool(np.any(q[j - 15:j + 1])) for j in i])
+    bad = np.array([j < 16 or bool(np.any(q[j - 15 : j + 1])) for j in i])
     assert np.array_equal((hq & HR_UNRELIABLE_RR) != 0, bad)
 
 
 def test_ecg_is_corrupted_inside_artifacts_only(sig):
     ecg = full(sig, 4113)
     for art in sig.artifacts:
-        seg = ecg[math.ceil(art.start_s * 256):math.ceil(art.end_s * 256)]
+        seg = ecg[math.ceil(art.start_s * 256) : math.ceil(art.end_s * 256)]
         if art.kind == "disconnected":
             assert np.abs(seg - 1360).max() <= 10
         elif art.kind == "saturation":
@@ -330,7 +349,7 @@ def test_ecg_is_corrupted_inside_artifacts_only(sig):
             assert seg.std() > 100
     clean = np.ones(ecg.size, dtype=bool)
     for art in sig.artifacts:
-        clean[math.ceil(art.start_s * 256):math.ceil(art.end_s * 256)] = False
+        clean[math.ceil(art.start_s * 256) : math.ceil(art.end_s * 256)] = False
     assert ecg[clean].min() > 0 and ecg[clean].max() < 4095
     assert ecg[clean].std() < 70
 
@@ -358,6 +377,7 @@ def test_truth_counts_only_clean_samples(sig):
 
 
 # ---------------------------------------------------------------------------------------- Astroskin
+
 
 def test_astroskin_channels_only_on_astroskin_records(sig, astro):
     assert set(sig.datatype_ids()) == set(dtc.HEXOSKIN_IDS)
@@ -390,13 +410,14 @@ def test_astroskin_vitals_are_plausible_and_consistent(astro):
     ppg = full(astro, 64)
     assert ppg.min() >= 0 and ppg.max() <= 32767
     # PPG pulses: the upstroke (largest rise) follows each clean R peak by about the PTT.
-    d = np.diff(ppg[:64 * 1500].astype(float))
+    d = np.diff(ppg[: 64 * 1500].astype(float))
     beats = ptt_t[(ptt_t > 256) & (ptt_t < 256 * 1490)].astype(np.int64)
-    lag = [np.argmax(d[b // 4: b // 4 + 40]) / 64 for b in beats[:400]]
+    lag = [np.argmax(d[b // 4 : b // 4 + 40]) / 64 for b in beats[:400]]
     assert 0.15 < np.median(lag) < 0.45
 
 
 # ---------------------------------------------------------------------------------------- helpers
+
 
 def test_sample_offsets_and_index_ranges():
     assert sample_offsets_ticks(4113, 0, 3).tolist() == [0, 1, 2]
@@ -428,7 +449,9 @@ def test_one_subject_hour_of_raw_channels():
 
 
 def test_memory_of_a_subject_day_window(capsys):
-    day = tuple(Segment(a * 3600, (a + 6) * 3600, k) for a, k in ((0, "sleep"), (6, "sedentary"), (12, "walk"), (18, "rest")))
+    day = tuple(
+        Segment(a * 3600, (a + 6) * 3600, k) for a, k in ((0, "sleep"), (6, "sedentary"), (12, "walk"), (18, "rest"))
+    )
     s = RecordSignals(RecordSpec(2, 5, DAY_START, 24 * 3600, False, day))
     s.truth(0, 60)  # the whole-record series (4 Hz grid, beats, breaths, steps), built once per record
     tracemalloc.start()
@@ -436,7 +459,9 @@ def test_memory_of_a_subject_day_window(capsys):
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     with capsys.disabled():
-        print(f"\n[memory] a subject-day ECG window: output {ecg.nbytes / 1e6:.0f} MB (int64), "
-              f"peak traced {peak / 1e6:.0f} MB")
+        print(
+            f"\n[memory] a subject-day ECG window: output {ecg.nbytes / 1e6:.0f} MB (int64), "
+            f"peak traced {peak / 1e6:.0f} MB"
+        )
     assert ecg.size == 24 * 3600 * 256
     assert peak < ecg.nbytes + 40e6  # beyond the output, only bounded chunk temporaries

@@ -4,7 +4,7 @@ clients and tokens, bundles, devices, per-datatype endpoints and the Astroskin c
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -19,8 +19,9 @@ def account(handle, role: str, n: int = 0) -> tuple[str, str]:
 
 
 def get(handle, path: str, auth=None, headers=None, **params):
-    r = requests.get(handle.base_url + path, params=params, auth=auth or account(handle, "owner"),
-                     headers=headers or {}, timeout=60)
+    r = requests.get(
+        handle.base_url + path, params=params, auth=auth or account(handle, "owner"), headers=headers or {}, timeout=60
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -66,12 +67,18 @@ def test_ranges_of_several_activity_types_with_their_default_metrics(ranges):
     by_type = {}
     for rg in ranges:
         by_type.setdefault(rg["activitytype"], []).append(rg)
-    assert set(by_type) >= {"/api/activitytype/12/", "/api/activitytype/106/", "/api/activitytype/10/",
-                            "/api/activitytype/11/"}
-    defaults = {"/api/activitytype/10/": [44, 71, 139],  # Running, the seed's example
-                "/api/activitytype/11/": [44, 71, 139],
-                "/api/activitytype/106/": [44, 12, 180, 182, 1080],
-                "/api/activitytype/12/": [44, 47, 12, 180, 182, 1080, 1032]}
+    assert set(by_type) >= {
+        "/api/activitytype/12/",
+        "/api/activitytype/106/",
+        "/api/activitytype/10/",
+        "/api/activitytype/11/",
+    }
+    defaults = {
+        "/api/activitytype/10/": [44, 71, 139],  # Running, the seed's example
+        "/api/activitytype/11/": [44, 71, 139],
+        "/api/activitytype/106/": [44, 12, 180, 182, 1080],
+        "/api/activitytype/12/": [44, 47, 12, 180, 182, 1080, 1032],
+    }
     for at, ids in defaults.items():
         for rg in by_type[at]:
             assert [m["id"] for m in rg["metrics"]] == ids, rg["name"]
@@ -81,7 +88,8 @@ def test_ranges_of_several_activity_types_with_their_default_metrics(ranges):
     sleep = by_type["/api/activitytype/12/"][0]
     metrics = {m["name"]: m["value"] for m in sleep["metrics"]}
     assert metrics["SleepTotalTime"] == pytest.approx(
-        sum(int(x) * f for x, f in zip(sleep["duration"].split(":"), (3600, 60, 1))), abs=1)
+        sum(int(x) * f for x, f in zip(sleep["duration"].split(":"), (3600, 60, 1))), abs=1
+    )
 
 
 def test_include_metrics_appends_to_the_defaults(sandbox, ranges):
@@ -154,18 +162,25 @@ def test_annotation_post_as_in_the_seed(make_sandbox):
     got = r.json()
     assert r.headers["Location"] == got["resource_uri"] == f"/api/annotation/{got['id']}/"
     assert {k: got[k] for k in ("annotation", "datatype", "record", "start", "start_date", "user")} == {
-        "annotation": "Hey guys!", "datatype": "/api/datatype/4096/", "record": None, "start": 123456,
-        "start_date": "1970-01-01T00:08:02+00:00", "user": f"/api/user/{me['user_id']}/"}
+        "annotation": "Hey guys!",
+        "datatype": "/api/datatype/4096/",
+        "record": None,
+        "start": 123456,
+        "start_date": "1970-01-01T00:08:02+00:00",
+        "user": f"/api/user/{me['user_id']}/",
+    }
     assert isinstance(got["last_update"], int) and got["last_modified"]
     assert get(sb, "/api/annotation/", auth=auth)["meta"]["total_count"] == before + 1
     # inside a record, the annotation is attached to it
     rec = get(sb, "/api/record/", auth=auth, limit=1)["objects"][0]
-    inside = requests.post(sb.base_url + "/api/annotation/", json={**body, "start": rec["start"] + 2560},
-                           auth=auth, timeout=10).json()
+    inside = requests.post(
+        sb.base_url + "/api/annotation/", json={**body, "start": rec["start"] + 2560}, auth=auth, timeout=10
+    ).json()
     assert inside["record"] == rec["resource_uri"]
     other = next(a for a in sb.info["accounts"] if a["role"] == "subject" and a["user_id"] != me["user_id"])
-    denied = requests.post(sb.base_url + "/api/annotation/", json={**body, "user": other["user_id"]}, auth=auth,
-                           timeout=10)
+    denied = requests.post(
+        sb.base_url + "/api/annotation/", json={**body, "user": other["user_id"]}, auth=auth, timeout=10
+    )
     assert denied.status_code == 400  # another subject's user is not even visible
 
 
@@ -183,8 +198,11 @@ def test_generated_annotations_are_filterable_by_user_and_time(sandbox):
 
 def test_walks_and_runs_have_tracks_with_plausible_routes(sandbox, ranges):
     tracks = get(sandbox, "/api/track/", limit=0)["objects"]
-    with_gps = {r["resource_uri"] for r in ranges if r["rank"] == 0 and r["activitytype"] in
-                ("/api/activitytype/10/", "/api/activitytype/11/")}
+    with_gps = {
+        r["resource_uri"]
+        for r in ranges
+        if r["rank"] == 0 and r["activitytype"] in ("/api/activitytype/10/", "/api/activitytype/11/")
+    }
     assert {t["range"] for t in tracks} == with_gps
     by_range = {r["resource_uri"]: r for r in ranges}
     for t in tracks:
@@ -219,14 +237,17 @@ def test_trackpoint_time_filters_as_hexotimestamp_and_iso_and_meta(sandbox):
     assert page["meta"]["distance"] == {track["resource_uri"]: track["distance"]}
     pts = page["objects"]
     a, b = pts[10], pts[30]
-    assert a["time"] == datetime.fromtimestamp(a["timestamp"] / 256, tz=timezone.utc).replace(tzinfo=None).isoformat()
+    assert a["time"] == datetime.fromtimestamp(a["timestamp"] / 256, tz=UTC).replace(tzinfo=None).isoformat()
     assert a["timestamp"] % 256 == 0  # GPS points on whole seconds
-    by_ts = get(sandbox, "/api/trackpoint/", track=track["id"], timestamp__range=f"{a['timestamp']},{b['timestamp']}",
-                limit=0)
+    by_ts = get(
+        sandbox, "/api/trackpoint/", track=track["id"], timestamp__range=f"{a['timestamp']},{b['timestamp']}", limit=0
+    )
     by_iso = get(sandbox, "/api/trackpoint/", track=track["id"], time__range=f"{a['time']},{b['time']}", limit=0)
     between = [p for p in pts if a["timestamp"] <= p["timestamp"] <= b["timestamp"]]
     assert by_ts["objects"] == by_iso["objects"] == between and len(between) >= 15
-    assert get(sandbox, "/api/trackpoint/", track=track["id"], time__gt=b["time"], limit=1)["objects"][0]["id"] > b["id"]
+    assert (
+        get(sandbox, "/api/trackpoint/", track=track["id"], time__gt=b["time"], limit=1)["objects"][0]["id"] > b["id"]
+    )
     assert get(sandbox, a["resource_uri"]) == a
     user = uid_of(track["user"])
     several = get(sandbox, "/api/trackpoint/", user=user, limit=1)["meta"]
@@ -242,8 +263,12 @@ def test_report_for_a_record_matches_the_record_metrics(sandbox):
     report = get(sandbox, "/api/report/", include_metrics="1,44", record=rec["id"])
     assert report["timeranges"] == [{"end": rec["end"], "start": rec["start"], "user": rec["user"]["resource_uri"]}]
     assert [(m["id"], m["value"]) for m in report["metrics"]] == [(m["id"], m["value"]) for m in rec["metrics"]]
-    assert requests.get(sandbox.base_url + "/api/report/", params={"record": rec["id"]}, auth=account(sandbox, "owner"),
-                        timeout=10).status_code == 400
+    assert (
+        requests.get(
+            sandbox.base_url + "/api/report/", params={"record": rec["id"]}, auth=account(sandbox, "owner"), timeout=10
+        ).status_code
+        == 400
+    )
 
 
 def test_account_is_only_the_authenticated_user(sandbox):
@@ -251,7 +276,11 @@ def test_account_is_only_the_authenticated_user(sandbox):
     body = get(sandbox, "/api/account/", auth=me)
     assert body["meta"]["total_count"] == 1
     acc = body["objects"][0]
-    assert acc["username"] == me[0] and acc["is_staff"] is False and acc["profile"]["resource_uri"].startswith("/api/profile/")
+    assert (
+        acc["username"] == me[0]
+        and acc["is_staff"] is False
+        and acc["profile"]["resource_uri"].startswith("/api/profile/")
+    )
 
 
 def test_devices_by_serial(sandbox):
@@ -273,14 +302,19 @@ def test_coach_bundle_permission_and_revocation(make_sandbox):
     athlete_uri = sorted(athletes)[0]
     athlete = next(a for a in sb.info["accounts"] if f"/api/user/{a['user_id']}/" == athlete_uri)
     mine = get(sb, "/api/bundle_permission/", auth=(athlete["username"], athlete["password"]))["objects"]
-    r = requests.delete(sb.base_url + mine[0]["resource_uri"], auth=(athlete["username"], athlete["password"]),
-                        timeout=10)
+    r = requests.delete(
+        sb.base_url + mine[0]["resource_uri"], auth=(athlete["username"], athlete["password"]), timeout=10
+    )
     assert r.status_code == 204
     users = {u["resource_uri"] for u in get(sb, "/api/user/", auth=coach)["objects"]}
     assert athlete_uri not in users
     # and grants it again
-    r = requests.post(sb.base_url + "/api/bundle_permission/", json={"bundle": "/api/bundle/1/",
-                      "user_allowed": "/api/user/3/"}, auth=(athlete["username"], athlete["password"]), timeout=10)
+    r = requests.post(
+        sb.base_url + "/api/bundle_permission/",
+        json={"bundle": "/api/bundle/1/", "user_allowed": "/api/user/3/"},
+        auth=(athlete["username"], athlete["password"]),
+        timeout=10,
+    )
     assert r.status_code == 201 and r.json()["user_target"] == athlete_uri
     assert athlete_uri in {u["resource_uri"] for u in get(sb, "/api/user/", auth=coach)["objects"]}
 
@@ -290,17 +324,23 @@ def test_oauth_client_redirect_uris_and_tokens(make_sandbox):
     owner = account(sb, "owner")
     client = get(sb, "/api/oauthclient/")["objects"][0]
     assert client["client_id"] == sb.info["oauth2"]["client_id"]
-    bad = requests.patch(sb.base_url + client["resource_uri"], json={"redirect_uris": ["http://example.org/cb"]},
-                         auth=owner, timeout=10)
+    bad = requests.patch(
+        sb.base_url + client["resource_uri"], json={"redirect_uris": ["http://example.org/cb"]}, auth=owner, timeout=10
+    )
     assert bad.status_code == 400 and "Plain-text" in bad.json()["error"]
-    ok = requests.patch(sb.base_url + client["resource_uri"], json={"redirect_uris": ["https://example.org/cb"]},
-                        auth=owner, timeout=10)
+    ok = requests.patch(
+        sb.base_url + client["resource_uri"], json={"redirect_uris": ["https://example.org/cb"]}, auth=owner, timeout=10
+    )
     assert ok.status_code == 202 and ok.json()["redirect_uris"] == ["https://example.org/cb"]
     subject = account(sb, "subject")
     assert get(sb, "/api/oauthclient/", auth=subject)["objects"] == []
     o = sb.info["oauth2"]
-    tok = requests.post(o["token_url"], data={"grant_type": "password", "username": owner[0], "password": owner[1],
-                        "scope": "readwrite"}, auth=(o["client_id"], o["client_secret"]), timeout=10).json()
+    tok = requests.post(
+        o["token_url"],
+        data={"grant_type": "password", "username": owner[0], "password": owner[1], "scope": "readwrite"},
+        auth=(o["client_id"], o["client_secret"]),
+        timeout=10,
+    ).json()
     bearer = {"Authorization": f"Bearer {tok['access_token']}"}
     tokens = requests.get(sb.base_url + "/api/oauth2token/", headers=bearer, timeout=10).json()["objects"]
     assert len(tokens) == 1 and tokens[0]["scopes"] == "readwrite" and 0 < tokens[0]["expires_in"] <= 3600
@@ -333,8 +373,14 @@ def test_astroskin_subjects_carry_spo2_ppg_ptt_pressure_temperature_and_their_qu
     astro = next(d for d in get(sandbox, "/api/device/")["objects"] if d["deviceid"].startswith("ASTRO"))
     rec = next(r for r in get(sandbox, "/api/record/", limit=0)["objects"] if r["dev_id"] == astro["deviceid"])
     t0 = rec["start"] + 60 * 256
-    data = get(sandbox, "/api/data/", datatype__in="66,1002,64,97,98,1005,81,1003,4114,4115", record=rec["id"],
-               start=t0, end=t0 + 120 * 256)[0]["data"]
+    data = get(
+        sandbox,
+        "/api/data/",
+        datatype__in="66,1002,64,97,98,1005,81,1003,4114,4115",
+        record=rec["id"],
+        start=t0,
+        end=t0 + 120 * 256,
+    )[0]["data"]
     assert set(data) == {"66", "1002", "64", "97", "98", "1005", "81", "1003", "4114", "4115"}
     spo2 = np.array([v for _, v in data["66"]])
     assert 85 <= spo2.min() and spo2.max() <= 100
@@ -344,6 +390,12 @@ def test_astroskin_subjects_carry_spo2_ppg_ptt_pressure_temperature_and_their_qu
     assert 0.12 <= ptt.min() and ptt.max() <= 0.45 and len(ptt) > 60
     assert len(data["64"]) == 120 * 64
     hexo = next(r for r in get(sandbox, "/api/record/", limit=0)["objects"] if r["dev_id"].startswith("HXSKIN"))
-    plain = get(sandbox, "/api/data/", datatype__in="66,19", record=hexo["id"], start=hexo["start"],
-                end=hexo["start"] + 60 * 256)[0]["data"]
+    plain = get(
+        sandbox,
+        "/api/data/",
+        datatype__in="66,19",
+        record=hexo["id"],
+        start=hexo["start"],
+        end=hexo["start"] + 60 * 256,
+    )[0]["data"]
     assert plain["66"] == [] and len(plain["19"]) == 59  # a Hexoskin has no SpO2; 1 Hz at start + (k+1) s

@@ -30,8 +30,14 @@ def owner_auth(info: dict) -> tuple[str, str]:
 
 def subject_day_zip(base_url: str, auth, user_id: int, day: date, tz: str) -> int:
     t0, t1 = day_bounds_ticks(day, ZoneInfo(tz))
-    with requests.get(base_url + "/api/data/", params={"user": user_id, "start": t0, "end": t1,
-                      "datatype__in": ALL_RAW}, headers=ZIP, auth=auth, timeout=600, stream=True) as r:
+    with requests.get(
+        base_url + "/api/data/",
+        params={"user": user_id, "start": t0, "end": t1, "datatype__in": ALL_RAW},
+        headers=ZIP,
+        auth=auth,
+        timeout=600,
+        stream=True,
+    ) as r:
         assert r.status_code == 200
         return sum(len(block) for block in r.iter_content(1 << 20))  # as the client downloads: 1 MiB reads
 
@@ -43,8 +49,11 @@ def _generate_only(state, user_id: int, day: date) -> int:
 
     state._signals.clear()
     t0, t1 = day_bounds_ticks(day, state.study.tz)
-    windows = [(r, max(t0, r.start), min(t1, r.end)) for r in sorted(state.study.records.values(), key=lambda r: r.start)
-               if r.user_id == user_id and r.start < t1 and r.end > t0]
+    windows = [
+        (r, max(t0, r.start), min(t1, r.end))
+        for r in sorted(state.study.records.values(), key=lambda r: r.start)
+        if r.user_id == user_id and r.start < t1 and r.end > t0
+    ]
     ids = [int(i) for i in ALL_RAW.split(",")]
     return sum(len(c) for c in data_encoders.iter_data_zip(_zip_parts(state, windows, ids, "/api/data/")))
 
@@ -76,9 +85,12 @@ def _rss_mb(pid: int, key: str) -> float:
 
 @pytest.mark.slow
 def test_50_subjects_30_days_peak_memory():
-    proc = subprocess.Popen([sys.executable, "-m", "hexo_sandbox", "serve", "--port", "0", "--quiet",
-                             "--subjects", "50", "--days", "30"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hexo_sandbox", "serve", "--port", "0", "--quiet", "--subjects", "50", "--days", "30"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert select.select([proc.stdout], [], [], 300)[0], "no JSON start line within 300 s"
         info = json.loads(proc.stdout.readline())
@@ -93,8 +105,10 @@ def test_50_subjects_30_days_peak_memory():
             return n
 
         assert pages("/api/record/") > 2000
-        assert len(requests.get(base + "/api/range/", params={"limit": 100}, auth=auth, timeout=600).json()
-                   ["objects"]) == 100
+        assert (
+            len(requests.get(base + "/api/range/", params={"limit": 100}, auth=auth, timeout=600).json()["objects"])
+            == 100
+        )
         assert pages("/api/calendar/") > 3000
         assert pages("/api/surveyresponse/") > 0
         assert pages("/api/studymember/") == 50

@@ -3,7 +3,7 @@ API serves (the project's client over HTTP), with the definitions docs/sandbox.m
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -14,9 +14,27 @@ from hexo_pipeline.hexoskin import HexoskinClient, HexoskinConfig
 from hexo_pipeline.hexoskin.timestamps import day_bounds_ticks
 from hexo_sandbox.server.app import create_app
 
-DAY_KEYS = {"user_id", "username", "date", "worn_s", "hr_mean_bpm", "hr_min_bpm", "hr_max_bpm", "rmssd_ms",
-            "sdnn_ms", "avnn_ms", "br_mean_rpm", "rr_clean_n", "steps", "sleep_s", "energy_kcal", "events_scheduled",
-            "events_done", "survey_answered", "survey_answers"}
+DAY_KEYS = {
+    "user_id",
+    "username",
+    "date",
+    "worn_s",
+    "hr_mean_bpm",
+    "hr_min_bpm",
+    "hr_max_bpm",
+    "rmssd_ms",
+    "sdnn_ms",
+    "avnn_ms",
+    "br_mean_rpm",
+    "rr_clean_n",
+    "steps",
+    "sleep_s",
+    "energy_kcal",
+    "events_scheduled",
+    "events_done",
+    "survey_answered",
+    "survey_answers",
+}
 
 
 def owner(handle) -> dict:
@@ -43,8 +61,9 @@ def test_subject_days_shape_and_coverage(sandbox):
     assert any(r["sleep_s"] > 3600 for r in rows) and any(r["survey_answered"] for r in rows)
     one = truth(sandbox, "/sandbox/truth/subject-days", user=rows[0]["username"], date=rows[1]["date"])
     assert one == [next(r for r in rows if r["user_id"] == rows[0]["user_id"] and r["date"] == rows[1]["date"])]
-    span = truth(sandbox, "/sandbox/truth/subject-days", user=rows[0]["user_id"], start=rows[0]["date"],
-                 end=rows[1]["date"])
+    span = truth(
+        sandbox, "/sandbox/truth/subject-days", user=rows[0]["user_id"], start=rows[0]["date"], end=rows[1]["date"]
+    )
     assert [r["date"] for r in span] == [rows[0]["date"], rows[1]["date"]]
 
 
@@ -58,13 +77,15 @@ def test_subject_day_truth_matches_an_independent_computation_from_the_api(sandb
     with HexoskinClient(cfg) as api:
         recs = list(api.iter_list("record", user=row["user_id"], start__lt=t1, end__gt=t0))
         assert any(r["start"] < t0 or r["end"] > t1 for r in recs), "a record crosses a day boundary"
-        hr, hq, br, bq, rr_all, ok_all, steps = [], [], [], [], [], [], 0
+        hr, hq, br, bq, rr_all, _ok_all, steps = [], [], [], [], [], [], 0
         diffs = []
         for rec in recs:
             a, b = max(t0, rec["start"]), min(t1, rec["end"])
             d = api.get_data([19, 1000, 33, 1001, 18, 1004, 52], record=rec["id"], start=a, end=b)
-            hr += list(d[19].values); hq += list(d[1000].values)
-            br += list(d[33].values); bq += list(d[1001].values)
+            hr += list(d[19].values)
+            hq += list(d[1000].values)
+            br += list(d[33].values)
+            bq += list(d[1001].values)
             rr, ok = d[18].values * 1000, d[1004].values == 0  # JSON carries seconds
             rr_all += list(rr[ok])
             diffs += list(np.diff(rr)[ok[1:] & ok[:-1]])  # successive pairs within one record only
@@ -97,8 +118,12 @@ def test_record_truth_is_the_whole_record_and_agrees_with_the_record_metrics(san
     assert {r["record_id"] for r in rows} == set(sandbox.state.study.records)
     row = rows[0]
     acc = owner(sandbox)
-    rec = requests.get(sandbox.base_url + f"/api/record/{row['record_id']}/", params={"include_metrics": "44,71,12"},
-                       auth=(acc["username"], acc["password"]), timeout=60).json()
+    rec = requests.get(
+        sandbox.base_url + f"/api/record/{row['record_id']}/",
+        params={"include_metrics": "44,71,12"},
+        auth=(acc["username"], acc["password"]),
+        timeout=60,
+    ).json()
     metrics = {m["id"]: m["value"] for m in rec["metrics"]}
     assert metrics[44] == pytest.approx(row["hr_mean_bpm"], abs=1e-5)
     assert metrics[71] == row["steps"] and metrics[12] == pytest.approx(row["br_mean_rpm"], abs=1e-5)
@@ -125,19 +150,26 @@ def test_truth_off_loopback_needs_the_owner_or_an_admin(make_sandbox):
     assert web.get("/sandbox/truth/subject-days", environ_base=remote).status_code == 401
     accs = {a["role"]: a for a in sb.info["accounts"]}
     subject = accs["subject"]
-    headers = lambda a: {"Authorization": "Basic " + __import__("base64").b64encode(
-        f"{a['username']}:{a['password']}".encode()).decode()}
+    headers = lambda a: {
+        "Authorization": "Basic " + __import__("base64").b64encode(f"{a['username']}:{a['password']}".encode()).decode()
+    }
     assert web.get("/sandbox/truth/subject-days", environ_base=remote, headers=headers(subject)).status_code == 403
-    assert web.get("/sandbox/truth/subject-days", environ_base=remote, headers=headers(accs["admin"])).status_code == 200
+    assert (
+        web.get("/sandbox/truth/subject-days", environ_base=remote, headers=headers(accs["admin"])).status_code == 200
+    )
     assert web.post("/sandbox/clock", json={"now": None}, environ_base=remote).status_code == 401
 
 
 def test_truth_ignores_the_clock(make_sandbox):
     sb = make_sandbox(subjects=2, days=2)
     before = truth(sb, "/sandbox/truth/subject-days")
-    sb.set_now(datetime(2026, 10, 5, tzinfo=timezone.utc))  # nothing synced yet
+    sb.set_now(datetime(2026, 10, 5, tzinfo=UTC))  # nothing synced yet
     acc = owner(sb)
-    assert requests.get(sb.base_url + "/api/record/", auth=(acc["username"], acc["password"]),
-                        timeout=10).json()["objects"] == []
+    assert (
+        requests.get(sb.base_url + "/api/record/", auth=(acc["username"], acc["password"]), timeout=10).json()[
+            "objects"
+        ]
+        == []
+    )
     sb.state._truth_days.clear()
     assert truth(sb, "/sandbox/truth/subject-days") == before

@@ -30,15 +30,21 @@ def definitions_snapshot(defs: dg.Definitions) -> dict:
             "deps": sorted(k.to_user_string() for k in node.parent_keys),
         }
     checks = sorted(f"{c.asset_key.to_user_string()}:{c.name}" for c in graph.asset_check_keys)
-    jobs = {job.name: sorted(k.to_user_string() for k in job.selection.resolve(graph))
-            for job in sorted(defs.jobs or [], key=lambda j: j.name)}
-    schedules = {s.name: {"cron": s.cron_schedule, "job": s.job_name,
-                          "default_status": s.default_status.value}
-                 for s in sorted(defs.schedules or [], key=lambda s: s.name)}
+    jobs = {
+        job.name: sorted(k.to_user_string() for k in job.selection.resolve(graph))
+        for job in sorted(defs.jobs or [], key=lambda j: j.name)
+    }
+    schedules = {
+        s.name: {"cron": s.cron_schedule, "job": s.job_name, "default_status": s.default_status.value}
+        for s in sorted(defs.schedules or [], key=lambda s: s.name)
+    }
     sensors = {}
     for s in sorted(defs.sensors or [], key=lambda s: s.name):
-        sensors[s.name] = {"jobs": sorted(t.job_name for t in s.targets), "default_status": s.default_status.value,
-                           "minimum_interval_seconds": s.minimum_interval_seconds}
+        sensors[s.name] = {
+            "jobs": sorted(t.job_name for t in s.targets),
+            "default_status": s.default_status.value,
+            "minimum_interval_seconds": s.minimum_interval_seconds,
+        }
     return {"assets": assets, "asset_checks": checks, "jobs": jobs, "schedules": schedules, "sensors": sensors}
 
 

@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import stat
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -28,8 +28,15 @@ from hexo_pipeline.hexoskin import config as config_mod
 from hexo_pipeline.hexoskin.auth import keep_refresh_fields, redact
 from hexo_pipeline.hexoskin.client import ASYNC_MAX_RATE_HZ, make_retry, period_ticks
 from hexo_pipeline.hexoskin.datatypes import BY_ID
-from hexo_pipeline.hexoskin.errors import error_for_response, redact_url, server_message
-from hexo_pipeline.hexoskin.errors import BadRequest, MethodNotAllowed, RateLimited, ServerError
+from hexo_pipeline.hexoskin.errors import (
+    BadRequest,
+    MethodNotAllowed,
+    RateLimited,
+    ServerError,
+    error_for_response,
+    redact_url,
+    server_message,
+)
 
 SEED_SECRET = "3x4mPl3pR1v4tEK3y3x4mPl3pR1v4tEK3y"
 
@@ -105,8 +112,9 @@ def test_config_from_env_reads_every_variable():
 
 
 def test_config_defaults_and_explicit_arguments_win():
-    cfg = HexoskinConfig.from_env({"HEXO_USERNAME": "env-user", "HEXO_PASSWORD": "pw", "HEXO_TIMEOUT_S": "7"},
-                                  username="arg-user")
+    cfg = HexoskinConfig.from_env(
+        {"HEXO_USERNAME": "env-user", "HEXO_PASSWORD": "pw", "HEXO_TIMEOUT_S": "7"}, username="arg-user"
+    )
     assert cfg.username == "arg-user"
     assert cfg.base_url == "https://api.hexoskin.com" and cfg.api_version == "3.3.x"
     assert cfg.timeout == (7.0, 7.0)
@@ -161,8 +169,14 @@ def test_bad_timeout_env_is_rejected():
 
 
 def test_repr_never_shows_secrets():
-    cfg = HexoskinConfig(username="ann", password="pw-AAAA1111", client_id="cid", client_secret="cs-BBBB2222",
-                         api_key="pub", api_secret="priv-CCCC3333")
+    cfg = HexoskinConfig(
+        username="ann",
+        password="pw-AAAA1111",
+        client_id="cid",
+        client_secret="cs-BBBB2222",
+        api_key="pub",
+        api_secret="priv-CCCC3333",
+    )
     for text in (repr(cfg), str(cfg), f"{cfg}", repr(HexoskinClient(cfg))):
         for secret in ("pw-AAAA1111", "cs-BBBB2222", "priv-CCCC3333"):
             assert secret not in text
@@ -171,8 +185,19 @@ def test_repr_never_shows_secrets():
 
 def test_env_names_are_defined_in_config():
     names = {v for k, v in vars(config_mod).items() if k.startswith("ENV_")}
-    assert {"HEXO_API_URL", "HEXO_AUTH", "HEXO_USERNAME", "HEXO_PASSWORD", "HEXO_CLIENT_ID", "HEXO_CLIENT_SECRET",
-            "HEXO_API_KEY", "HEXO_API_SECRET", "HEXO_TOKEN_FILE", "HEXO_API_VERSION", "HEXO_TIMEOUT_S"} <= names
+    assert {
+        "HEXO_API_URL",
+        "HEXO_AUTH",
+        "HEXO_USERNAME",
+        "HEXO_PASSWORD",
+        "HEXO_CLIENT_ID",
+        "HEXO_CLIENT_SECRET",
+        "HEXO_API_KEY",
+        "HEXO_API_SECRET",
+        "HEXO_TOKEN_FILE",
+        "HEXO_API_VERSION",
+        "HEXO_TIMEOUT_S",
+    } <= names
 
 
 def test_client_session_has_version_accept_and_bounded_pool():
@@ -189,8 +214,9 @@ def test_client_session_has_version_accept_and_bounded_pool():
 
 
 def test_retry_waits_are_bounded():
-    retry = make_retry(HexoskinConfig(username="u", password="p", backoff_max_s=4, backoff_jitter_s=0.5,
-                                      max_retries=20))
+    retry = make_retry(
+        HexoskinConfig(username="u", password="p", backoff_max_s=4, backoff_jitter_s=0.5, max_retries=20)
+    )
     failures = tuple(RequestHistory("GET", "/api/x/", None, 503, None) for _ in range(15))
     deep = retry.new(history=failures)  # deep into the budget: 0.5 * 2**14 s uncapped
     assert 2.0 < deep.get_backoff_time() <= 4.0  # jitter included, then capped
@@ -213,14 +239,27 @@ def test_client_refuses_urls_on_other_hosts():
 
 
 def test_query_params_follow_tastypie_conventions():
-    at = datetime(2026, 10, 5, 12, tzinfo=timezone.utc)
-    assert query_params({
-        "start__gte": 347631277170, "user": 9, "id__in": [3, 1, 2], "device__in": {"b", "a"},
-        "order_by": ["-start", "id"], "start__range": (10, 20), "end__isnull": False, "skip": None,
-        "last_modified__gt": at,
-    }) == {
-        "start__gte": "347631277170", "user": "9", "id__in": "3,1,2", "device__in": "a,b",
-        "order_by": "-start,id", "start__range": "10,20", "end__isnull": "false",
+    at = datetime(2026, 10, 5, 12, tzinfo=UTC)
+    assert query_params(
+        {
+            "start__gte": 347631277170,
+            "user": 9,
+            "id__in": [3, 1, 2],
+            "device__in": {"b", "a"},
+            "order_by": ["-start", "id"],
+            "start__range": (10, 20),
+            "end__isnull": False,
+            "skip": None,
+            "last_modified__gt": at,
+        }
+    ) == {
+        "start__gte": "347631277170",
+        "user": "9",
+        "id__in": "3,1,2",
+        "device__in": "a,b",
+        "order_by": "-start,id",
+        "start__range": "10,20",
+        "end__isnull": "false",
         "last_modified__gt": "2026-10-05T12:00:00+00:00",
     }
     with pytest.raises(ValueError, match="naive"):
@@ -260,8 +299,7 @@ def test_window_lengths_follow_the_catalog_rates():
 
 
 def test_parse_data_json_builds_arrays_and_keeps_nulls_as_nan():
-    payload = [{"data": {"19": [[359840227126, 70], [359840227382, None]], "33": []},
-                "user": "/api/user/1511/"}]
+    payload = [{"data": {"19": [[359840227126, 70], [359840227382, None]], "33": []}, "user": "/api/user/1511/"}]
     out = parse_data_json(payload)
     ts, values = out[19]
     assert ts.dtype == np.int64 and ts.tolist() == [359840227126, 359840227382]
@@ -291,8 +329,9 @@ def test_server_message_prefers_json_error_fields_then_body_text():
 
 
 def test_error_types_and_secret_free_urls():
-    err = error_for_response(_response(429, "{}", headers={"Retry-After": "3"},
-                                       url="https://u:pw@api.hexoskin.com/api/x/?code=abc&limit=2"))
+    err = error_for_response(
+        _response(429, "{}", headers={"Retry-After": "3"}, url="https://u:pw@api.hexoskin.com/api/x/?code=abc&limit=2")
+    )
     assert isinstance(err, RateLimited) and err.retry_after == 3.0
     assert "pw" not in err.url and "abc" not in err.url and "limit=2" in err.url
     assert isinstance(error_for_response(_response(400, "{}")), BadRequest)
@@ -364,6 +403,7 @@ def test_redaction_filter_applies_to_requests_oauthlib_logger(caplog):
 
     install_log_redaction()
     caplog.set_level(logging.DEBUG)
-    logging.getLogger("requests_oauthlib.oauth2_session").debug("Adding token %s to request.",
-                                                                 {"access_token": "tok-SECRET-42"})
+    logging.getLogger("requests_oauthlib.oauth2_session").debug(
+        "Adding token %s to request.", {"access_token": "tok-SECRET-42"}
+    )
     assert caplog.records and "tok-SECRET-42" not in caplog.text

@@ -25,14 +25,15 @@ def real(shared_dir: Path) -> Path:
 
 
 def activity_files(real: Path) -> list[Path]:
-    return sorted(p for sub in ("fit", "tcx", "fit_invalid") for p in (real / sub).iterdir()
-                  if p.suffix in (".fit", ".tcx"))
+    return sorted(
+        p for sub in ("fit", "tcx", "fit_invalid") for p in (real / sub).iterdir() if p.suffix in (".fit", ".tcx")
+    )
 
 
 def test_convert_every_real_file(real: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     files = activity_files(real)
-    assert main(["convert", *map(str, files), "--out", str(out)]) == 1          # some files are damaged
+    assert main(["convert", *map(str, files), "--out", str(out)]) == 1  # some files are damaged
     captured = capsys.readouterr()
     for name in INVALID:
         assert f"{name}: FAILED [" in captured.err and "add --partial" in captured.err
@@ -43,8 +44,11 @@ def test_convert_every_real_file(real: Path, tmp_path: Path, capsys) -> None:
             assert not list(out.glob(f"*/{path.name}.parquet"))
             continue
         expected = convert_file(path)
-        for dataset, table in (("activity_trackpoints", expected.trackpoints), ("activity_laps", expected.laps),
-                               ("activity_rr_intervals", expected.rr_intervals)):
+        for dataset, table in (
+            ("activity_trackpoints", expected.trackpoints),
+            ("activity_laps", expected.laps),
+            ("activity_rr_intervals", expected.rr_intervals),
+        ):
             written = out / dataset / f"{path.name}.parquet"
             if table.num_rows == 0:
                 assert not written.exists()
@@ -60,9 +64,10 @@ def test_convert_every_real_file(real: Path, tmp_path: Path, capsys) -> None:
     n, time_only = con.execute(
         f"select count(*), count(*) filter (where file_path like '%.tcx' and latitude_deg is null "
         f"and heart_rate_bpm is null and distance_m is null) "
-        f"from read_parquet('{out}/activity_trackpoints/*.parquet')").fetchone()
+        f"from read_parquet('{out}/activity_trackpoints/*.parquet')"
+    ).fetchone()
     assert n == 2809 + 15 + 21 + 17 + 1773 + 14 + 486 + 384 + 384
-    assert time_only == 2                     # test.tcx's and no_hr.tcx's last trackpoint
+    assert time_only == 2  # test.tcx's and no_hr.tcx's last trackpoint
 
 
 def test_partial_flag_and_name_collisions(real: Path, tmp_path: Path, capsys) -> None:
@@ -70,7 +75,7 @@ def test_partial_flag_and_name_collisions(real: Path, tmp_path: Path, capsys) ->
     eof = real / "fit_invalid" / "activity-unexpected-eof.fit"
     twin = tmp_path / "b" / "test.tcx"
     twin.parent.mkdir()
-    twin.write_bytes(gzip.compress((real / "tcx" / "no_hr.tcx").read_bytes()))      # gzipped, same name
+    twin.write_bytes(gzip.compress((real / "tcx" / "no_hr.tcx").read_bytes()))  # gzipped, same name
     rc = main(["convert", str(eof), str(real / "tcx" / "test.tcx"), str(twin), "--out", str(out), "--partial"])
     assert rc == 0
     assert "PARTIAL" in capsys.readouterr().out
@@ -87,8 +92,9 @@ def test_console_script_entry_point(real: Path, tmp_path: Path) -> None:
         pytest.skip("console script not installed in this environment")
     src = tmp_path / "run.fit"
     shutil.copyfile(real / "fit" / "garmin-fenix-5-run.fit", src)
-    done = subprocess.run([str(exe), "convert", str(src), "--out", str(tmp_path / "o")], capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [str(exe), "convert", str(src), "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "21 trackpoints, 113 rr_intervals" in done.stdout
     assert pq.read_table(tmp_path / "o" / "activity_rr_intervals" / "run.fit.parquet").num_rows == 113
@@ -105,7 +111,7 @@ def test_one_bad_file_does_not_stop_the_others(real: Path, tmp_path: Path, capsy
     real_convert = convert_cli.convert_file
 
     def convert_or_crash(path, **kw):
-        if Path(path).name == "bad.fit":          # an unexpected failure, not a DecodeError
+        if Path(path).name == "bad.fit":  # an unexpected failure, not a DecodeError
             raise RuntimeError("disk on fire\nsecond line")
         return real_convert(path, **kw)
 

@@ -12,8 +12,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from hexo_pipeline.decoders import (ACTIVITY_TABLE_SCHEMAS, DecodeError, convert_bytes, convert_file,
-                                    sniff_format)
+from hexo_pipeline.decoders import ACTIVITY_TABLE_SCHEMAS, DecodeError, convert_bytes, convert_file, sniff_format
 
 
 def _shared_dir() -> Path:
@@ -51,12 +50,16 @@ def test_fit_source_metadata(real: Path) -> None:
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     assert (c.source.sha256, c.source_id, c.source.size_bytes) == (sha, sha, path.stat().st_size)
     assert (c.source.format, c.source.decoder, c.source.manufacturer, c.source.device) == (
-        "fit", "fitparse", "garmin", "fenix5")
+        "fit",
+        "fitparse",
+        "garmin",
+        "fenix5",
+    )
     assert c.source.partial is False and c.source.crc_ok is True and c.source.decode_seconds > 0
     tables = c.tables
     assert set(tables) == {"activities", "laps", "trackpoints", "rr_intervals"}
     for name, table in tables.items():
-        assert table.schema.equals(ACTIVITY_TABLE_SCHEMAS[name])          # metadata aside
+        assert table.schema.equals(ACTIVITY_TABLE_SCHEMAS[name])  # metadata aside
         assert table.schema.metadata[b"hexo.decoder"] == b"fitparse"
         assert set(table["source"].unique().to_pylist()) <= {sha}
     assert tables["rr_intervals"].num_rows == 113
@@ -87,17 +90,20 @@ def test_fallback_is_recorded(real: Path) -> None:
     assert c.tables["trackpoints"].schema.metadata[b"hexo.crc_ok"] == b"False"
 
 
-@pytest.mark.parametrize(("name", "code"), [
-    ("activity-settings-corruptheader.fit", "invalid_header"),
-    ("activity-settings-nodata.fit", "no_data"),
-    ("activity-unexpected-eof.fit", "truncated"),
-])
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("activity-settings-corruptheader.fit", "invalid_header"),
+        ("activity-settings-nodata.fit", "no_data"),
+        ("activity-unexpected-eof.fit", "truncated"),
+    ],
+)
 def test_invalid_fit_raises_typed_error_naming_the_file(real: Path, name: str, code: str) -> None:
     path = real / "fit_invalid" / name
     with pytest.raises(DecodeError) as err:
         convert_file(path)
     assert err.value.code == code and err.value.source == str(path) and str(path) in str(err.value)
-    assert err.value.partial.source.partial is True                    # salvage, clearly marked
+    assert err.value.partial.source.partial is True  # salvage, clearly marked
     assert convert_file(path, allow_partial=True).source.partial is True
 
 
@@ -123,9 +129,13 @@ def test_unsupported_inputs(real: Path, tmp_path: Path) -> None:
 
 def test_one_parquet_dataset_across_sources(real: Path, tmp_path: Path) -> None:
     """TCX and FIT outputs must land in the same dataset without schema conflicts."""
-    files = [real / "tcx" / "test.tcx", real / "tcx" / "cross-country-skiing_activity_1.tcx",
-             real / "fit" / "garmin-fenix-5-walk.fit", real / "fit" / "sample_mulitple_header.fit",
-             real / "fit_invalid" / "activity-filecrc.fit"]
+    files = [
+        real / "tcx" / "test.tcx",
+        real / "tcx" / "cross-country-skiing_activity_1.tcx",
+        real / "fit" / "garmin-fenix-5-walk.fit",
+        real / "fit" / "sample_mulitple_header.fit",
+        real / "fit_invalid" / "activity-filecrc.fit",
+    ]
     expected = {name: 0 for name in ACTIVITY_TABLE_SCHEMAS}
     for i, path in enumerate(files):
         c = convert_file(path)

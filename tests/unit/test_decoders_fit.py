@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -17,8 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from hexo_pipeline.decoders import (ACTIVITIES_SCHEMA, LAPS_SCHEMA, RR_INTERVALS_SCHEMA,
-                                    TRACKPOINTS_SCHEMA, DecodeError)
+from hexo_pipeline.decoders import ACTIVITIES_SCHEMA, LAPS_SCHEMA, RR_INTERVALS_SCHEMA, TRACKPOINTS_SCHEMA, DecodeError
 from hexo_pipeline.decoders import fit as fit_mod
 from hexo_pipeline.decoders.fit import decode_fit
 
@@ -31,8 +30,20 @@ def _shared_dir() -> Path:
 REAL = _shared_dir() / "reference" / "real_files"
 PACIFIC = ZoneInfo("America/Los_Angeles")
 SEMICIRCLE = 180.0 / 2**31
-CORE = ["activity_index", "lap_index", "time", "latitude_deg", "longitude_deg", "altitude_m", "distance_m",
-        "heart_rate_bpm", "cadence", "speed_mps", "watts", "temperature_c"]
+CORE = [
+    "activity_index",
+    "lap_index",
+    "time",
+    "latitude_deg",
+    "longitude_deg",
+    "altitude_m",
+    "distance_m",
+    "heart_rate_bpm",
+    "cadence",
+    "speed_mps",
+    "watts",
+    "temperature_c",
+]
 
 
 @pytest.fixture
@@ -50,6 +61,7 @@ def load(real: Path, name: str, **kw):
 def fitdecode_only(data: bytes, name: str, monkeypatch) -> fit_mod.FitResult:
     def refuse(_data):
         raise RuntimeError("fitparse disabled by the test")
+
     monkeypatch.setattr(fit_mod, "_collect_fitparse", refuse)
     return decode_fit(data, source=name)
 
@@ -74,8 +86,11 @@ VALID = {  # name: (records, laps, sessions, RR intervals, manufacturer, product
 def test_all_real_valid_files_are_listed(real: Path) -> None:
     assert {p.name for p in (real / "fit").glob("*.fit")} == set(VALID)
     assert {p.name for p in (real / "fit_invalid").glob("*.fit")} == {
-        "activity-filecrc.fit", "activity-settings-corruptheader.fit", "activity-settings-nodata.fit",
-        "activity-unexpected-eof.fit"}
+        "activity-filecrc.fit",
+        "activity-settings-corruptheader.fit",
+        "activity-settings-nodata.fit",
+        "activity-unexpected-eof.fit",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(VALID))
@@ -113,7 +128,7 @@ def test_records_equal_the_expected_csv_all_rows(real: Path, stem: str) -> None:
 
 def test_semicircles_become_degrees(real: Path) -> None:
     first = load(real, "garmin-fenix-5-run.fit").trackpoints.slice(0, 1).to_pylist()[0]
-    assert first["latitude_deg"] == pytest.approx(38.229787, abs=1e-6)     # 456099128 semicircles
+    assert first["latitude_deg"] == pytest.approx(38.229787, abs=1e-6)  # 456099128 semicircles
     assert first["longitude_deg"] == pytest.approx(-122.633704, abs=1e-6)  # -1463077077
 
 
@@ -136,7 +151,11 @@ def test_laps_and_sessions_values(real: Path) -> None:
     r = load(real, "garmin-fenix-5-run.fit")
     lap = r.laps.to_pylist()[0]
     assert (lap["total_time_s"], lap["elapsed_time_s"], lap["distance_m"], lap["calories"]) == (
-        56.887, 56.887, 157.56, 5)
+        56.887,
+        56.887,
+        157.56,
+        5,
+    )
     assert lap["max_speed_mps"] == 3.658
     act = r.activities.to_pylist()[0]
     assert (act["sport"], act["sub_sport"], act["total_time_s"]) == ("running", "generic", 56.887)
@@ -146,13 +165,18 @@ def test_laps_and_sessions_values(real: Path) -> None:
     assert small.trackpoints["lap_index"].value_counts().to_pylist()[0] == {"values": 0, "counts": 266}
 
 
-@pytest.mark.parametrize(("name", "n_rr", "first_rr"), [
-    ("garmin-fenix-5-run.fit", 113, 1.093), ("garmin-fenix-5-walk.fit", 62, 0.824),
-    ("garmin-edge-820-bike.fit", 126, 0.594)])
+@pytest.mark.parametrize(
+    ("name", "n_rr", "first_rr"),
+    [
+        ("garmin-fenix-5-run.fit", 113, 1.093),
+        ("garmin-fenix-5-walk.fit", 62, 0.824),
+        ("garmin-edge-820-bike.fit", 126, 0.594),
+    ],
+)
 def test_rr_intervals_are_anchored_at_the_timer_start(real: Path, name: str, n_rr: int, first_rr: float) -> None:
     r = load(real, name)
     rr = r.rr_intervals
-    start_us = r.activities["start_time"].cast(pa.int64())[0].as_py()      # == timer start in these files
+    start_us = r.activities["start_time"].cast(pa.int64())[0].as_py()  # == timer start in these files
     beats = rr["time"].cast(pa.int64()).to_numpy()
     rr_s = rr["rr_s"].to_numpy()
     assert rr.num_rows == n_rr and rr_s[0] == first_rr
@@ -166,29 +190,31 @@ def test_rr_intervals_are_anchored_at_the_timer_start(real: Path, name: str, n_r
     for message in fitparse.FitFile(str(real / "fit" / name)).get_messages():
         values = message.get_values()
         if isinstance(values.get("timestamp"), datetime):
-            last_timestamp_us = int(values["timestamp"].replace(tzinfo=timezone.utc).timestamp() * 1e6)
+            last_timestamp_us = int(values["timestamp"].replace(tzinfo=UTC).timestamp() * 1e6)
         if message.name == "record":
             last_record_us = last_timestamp_us
         elif message.name == "hrv":
             n_beats += sum(v is not None for v in values["time"])
             lags.append(beats[n_beats - 1] - last_record_us)
     assert n_beats == n_rr
-    assert min(lags) > -1e6                       # measured: -0.51 s at worst (walk)
-    assert abs(beats[-1] - last_timestamp_us) < 2e6   # measured: 0.005 / 1.41 / 0.71 s
+    assert min(lags) > -1e6  # measured: -0.51 s at worst (walk)
+    assert abs(beats[-1] - last_timestamp_us) < 2e6  # measured: 0.005 / 1.41 / 0.71 s
 
 
 def test_rr_padding_values_are_dropped() -> None:
     msgs = fit_mod._Messages()
-    msgs.add("event", {"event": "timer", "event_type": "start",
-                       "timestamp": datetime(2020, 1, 1, 12, 0, 0)})
+    msgs.add("event", {"event": "timer", "event_type": "start", "timestamp": datetime(2020, 1, 1, 12, 0, 0)})
     msgs.add("hrv", {"time": (0.8, None, None, None, None)})
     msgs.add("hrv", {"time": (0.9, 65.535, None, 1.0, None)})
-    r = fit_mod._build(msgs, "s", decoder="t", version="0", fallback_reason=None, crc_ok=True, partial=False,
-                       n_segments=None, notes=[])
+    r = fit_mod._build(
+        msgs, "s", decoder="t", version="0", fallback_reason=None, crc_ok=True, partial=False, n_segments=None, notes=[]
+    )
     assert r.rr_intervals["rr_s"].to_pylist() == [0.8, 0.9, 1.0]
     assert [t.isoformat() for t in r.rr_intervals["time"].to_pylist()] == [
-        "2020-01-01T12:00:00.800000+00:00", "2020-01-01T12:00:01.700000+00:00",
-        "2020-01-01T12:00:02.700000+00:00"]
+        "2020-01-01T12:00:00.800000+00:00",
+        "2020-01-01T12:00:01.700000+00:00",
+        "2020-01-01T12:00:02.700000+00:00",
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(VALID))
@@ -217,18 +243,25 @@ def test_crc_mismatch_is_decoded_by_the_fallback_and_flagged(real: Path) -> None
     assert err.value.code == "crc_mismatch" and err.value.partial.trackpoints.num_rows == 14
 
 
-@pytest.mark.parametrize(("name", "code", "words"), [
-    ("activity-settings-corruptheader.fit", "invalid_header", "invalid FIT header of chained segment 2 at byte 771"),
-    ("activity-settings-nodata.fit", "no_data", "no data: segment 2 (byte 771)"),
-    ("activity-unexpected-eof.fit", "truncated", "truncated: segment 1"),
-])
+@pytest.mark.parametrize(
+    ("name", "code", "words"),
+    [
+        (
+            "activity-settings-corruptheader.fit",
+            "invalid_header",
+            "invalid FIT header of chained segment 2 at byte 771",
+        ),
+        ("activity-settings-nodata.fit", "no_data", "no data: segment 2 (byte 771)"),
+        ("activity-unexpected-eof.fit", "truncated", "truncated: segment 1"),
+    ],
+)
 def test_damaged_files_raise_with_a_marked_partial(real: Path, name: str, code: str, words: str) -> None:
     with pytest.raises(DecodeError) as err:
         load(real, name)
     assert err.value.code == code and words in err.value.reason
     partial = err.value.partial
     assert partial.partial is True and partial.decoder == "fitdecode"
-    assert partial.trackpoints.num_rows == 14                     # the intact first segment
+    assert partial.trackpoints.num_rows == 14  # the intact first segment
     assert any(w.startswith("PARTIAL:") for w in partial.warnings)
     salvaged = load(real, name, allow_partial=True)
     assert salvaged.partial and salvaged.trackpoints.equals(partial.trackpoints)
@@ -236,13 +269,13 @@ def test_damaged_files_raise_with_a_marked_partial(real: Path, name: str, code: 
 
 def test_truncated_file_lacks_its_tail(real: Path) -> None:
     eof = load(real, "activity-unexpected-eof.fit", allow_partial=True)
-    whole = load(real, "activity-filecrc.fit")                     # same activity, intact bytes
+    whole = load(real, "activity-filecrc.fit")  # same activity, intact bytes
     assert eof.trackpoints.select(CORE).equals(whole.trackpoints.select(CORE))
 
 
 def test_header_only_file_is_no_data(real: Path) -> None:
     data = (real / "fit" / "garmin-fenix-5-run.fit").read_bytes()
-    header = data[:data[0]]                                       # the 14-byte header, nothing else
+    header = data[: data[0]]  # the 14-byte header, nothing else
     with pytest.raises(DecodeError) as err:
         decode_fit(header, source="h", allow_partial=True)
     assert err.value.code == "no_data" and err.value.partial is None
@@ -298,16 +331,18 @@ def test_hrv_padding_through_both_decoders(decoder: str, monkeypatch) -> None:
     record = RecordMessage()
     record.timestamp, record.heart_rate = 1_600_000_002_000, 80
     first, second = HrvMessage(), HrvMessage()
-    first.time = [0.8, None, None, None, None]            # None -> 0xFFFF on the wire
+    first.time = [0.8, None, None, None, None]  # None -> 0xFFFF on the wire
     second.time = [0.9, 1.0, None, None, None]
     data = build_fit(file_id(FileType.ACTIVITY), start, first, record, second)
     r = fitdecode_only(data, "h", monkeypatch) if decoder == "fitdecode" else decode_fit(data, source="h")
     assert r.decoder == decoder
     assert r.rr_intervals["rr_s"].to_pylist() == [0.8, 0.9, 1.0]
     assert [t.isoformat() for t in r.rr_intervals["time"].to_pylist()] == [
-        "2020-09-13T12:26:40.800000+00:00", "2020-09-13T12:26:41.700000+00:00",
-        "2020-09-13T12:26:42.700000+00:00"]
-    assert r.activities.num_rows == 1                      # synthesised: the file has no session
+        "2020-09-13T12:26:40.800000+00:00",
+        "2020-09-13T12:26:41.700000+00:00",
+        "2020-09-13T12:26:42.700000+00:00",
+    ]
+    assert r.activities.num_rows == 1  # synthesised: the file has no session
     assert any("no session" in w for w in r.warnings)
 
 
@@ -324,8 +359,10 @@ def test_library_failures_become_malformed(monkeypatch) -> None:
     import struct
 
     for exc in (AssertionError("boom"), ValueError("size"), TypeError("t"), struct.error("s")):
+
         def reader(*_a, _exc=exc, **_k):
             raise _exc
+
         monkeypatch.setattr(fit_mod.fitdecode, "FitReader", reader)
         with pytest.raises(DecodeError) as err:
             decode_fit(b"\x0e\x10" + b"\x00" * 30, source="z")
@@ -336,6 +373,15 @@ def test_implausible_record_values_are_refused(monkeypatch) -> None:
     msgs = fit_mod._Messages()
     msgs.add("record", {"timestamp": datetime(2020, 1, 1), "heart_rate": 4_000_000_000})
     with pytest.raises(DecodeError) as err:
-        fit_mod._build(msgs, "s", decoder="t", version="0", fallback_reason=None, crc_ok=True, partial=False,
-                       n_segments=None, notes=[])
+        fit_mod._build(
+            msgs,
+            "s",
+            decoder="t",
+            version="0",
+            fallback_reason=None,
+            crc_ok=True,
+            partial=False,
+            n_segments=None,
+            notes=[],
+        )
     assert err.value.code == "implausible_value" and "trackpoints.heart_rate_bpm row 0" in err.value.reason

@@ -108,7 +108,7 @@ def test_offsets_are_exact_integers_with_no_drift() -> None:
     day = 256 * 86_400
     ecg = hb.synchronous_offsets_ns(day, 256, at_period_end=False)
     assert ecg[0] == 0 and ecg[1] == 3_906_250
-    assert ecg[-1] == (day - 1) * 3_906_250          # float accumulation would be off by ~µs here
+    assert ecg[-1] == (day - 1) * 3_906_250  # float accumulation would be off by ~µs here
     assert np.all(np.diff(ecg) == 3_906_250)
     assert hb.synchronous_offsets_ns(3, 1, at_period_end=True).tolist() == [1e9, 2e9, 3e9]
     assert hb.synchronous_offsets_ns(2, 1 / 300, at_period_end=True).tolist() == [300e9, 600e9]
@@ -116,7 +116,7 @@ def test_offsets_are_exact_integers_with_no_drift() -> None:
     assert acc[64] == 1_000_000_000
     # Rates whose period is not a whole number of ns must still land exactly on every second
     # (float k * (1e9 / fs) gives 16,999,999,999 for sample 51 at 3 Hz).
-    for rate in (3, 75, 250):                    # 75 / 250 Hz: Astroskin on the 1000-tick server
+    for rate in (3, 75, 250):  # 75 / 250 Hz: Astroskin on the 1000-tick server
         offsets = hb.synchronous_offsets_ns(rate * 3600, rate, at_period_end=False)
         assert np.array_equal(offsets[::rate], np.arange(3600, dtype=np.int64) * 1_000_000_000)
 
@@ -146,8 +146,7 @@ def test_hxd_negative_values_survive() -> None:
 
 # --------------------------------------------------------------------------------- event CSV
 def test_event_csv_header_and_nan_cells() -> None:
-    data = (b"time [s],sleep_position [NA](/api/datatype/270/)\n"
-            b"0.0,nan\n1.0,4.0\n2.5,3\n129.0,nan\n")
+    data = b"time [s],sleep_position [NA](/api/datatype/270/)\n0.0,nan\n1.0,4.0\n2.5,3\n129.0,nan\n"
     (col,) = hb.decode_event_csv(data)
     assert (col.datatype_id, col.name, col.unit) == (270, "sleep_position", "NA")
     assert col.time_s.tolist() == [1.0, 2.5]
@@ -158,8 +157,10 @@ def test_event_csv_header_and_nan_cells() -> None:
 def test_event_csv_header_only_and_multi_column() -> None:
     (empty,) = hb.decode_event_csv(b"time [s],step [Step](/api/datatype/52/)\n")
     assert empty.values.size == 0 and empty.n_null_dropped == 0
-    a, b = hb.decode_event_csv(b"time [s],RR_interval [s/256](/api/datatype/18/),"
-                               b"RR_interval_quality [NA](/api/datatype/1004/)\r\n1.0,200,128\r\n2.0,,64\r\n")
+    a, b = hb.decode_event_csv(
+        b"time [s],RR_interval [s/256](/api/datatype/18/),"
+        b"RR_interval_quality [NA](/api/datatype/1004/)\r\n1.0,200,128\r\n2.0,,64\r\n"
+    )
     assert (a.datatype_id, a.values.tolist(), a.n_null_dropped) == (18, [200], 1)
     assert (b.datatype_id, b.values.tolist()) == (1004, [128, 64])
 

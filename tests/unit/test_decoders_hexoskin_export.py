@@ -30,7 +30,7 @@ def _shared_dir() -> Path:
 
 EXPORT = _shared_dir() / "reference" / "real_exports" / "astroskin_record_122445"
 START_TICKS = 382085877327
-START_NS = 1_492_522_958_308_593_750       # 2017-04-18T13:42:38.308593750Z
+START_NS = 1_492_522_958_308_593_750  # 2017-04-18T13:42:38.308593750Z
 NS_PER_TICK = 3_906_250
 
 
@@ -66,8 +66,14 @@ def channel_ns(table: pa.Table, datatype_id: int) -> tuple[np.ndarray, np.ndarra
 def test_start_and_schema(real_export) -> None:
     assert real_export.info.start_ticks == START_TICKS
     assert real_export.info.start_ns == START_NS == START_TICKS * NS_PER_TICK
-    assert set(real_export.tables) == {Family.ECG, Family.RESPIRATION, Family.ACCELERATION,
-                                       Family.VITALS, Family.EVENTS, Family.ASTROSKIN}
+    assert set(real_export.tables) == {
+        Family.ECG,
+        Family.RESPIRATION,
+        Family.ACCELERATION,
+        Family.VITALS,
+        Family.EVENTS,
+        Family.ASTROSKIN,
+    }
     for table in real_export.tables.values():
         assert table.schema.equals(SIGNAL_SCHEMA)
         assert str(table.schema.field("ts").type) == "timestamp[ns, tz=UTC]"
@@ -75,23 +81,32 @@ def test_start_and_schema(real_export) -> None:
 
 def test_family_row_counts(real_export) -> None:
     counts = {f: t.num_rows for f, t in real_export.tables.items()}
-    assert counts == {Family.ECG: 3 * 33_024, Family.RESPIRATION: 2 * 16_512,
-                      Family.ACCELERATION: 3 * 8_248, Family.VITALS: 1_286, Family.EVENTS: 424,
-                      Family.ASTROSKIN: 8_256 + 4 * 129 + 130}
+    assert counts == {
+        Family.ECG: 3 * 33_024,
+        Family.RESPIRATION: 2 * 16_512,
+        Family.ACCELERATION: 3 * 8_248,
+        Family.VITALS: 1_286,
+        Family.EVENTS: 424,
+        Family.ASTROSKIN: 8_256 + 4 * 129 + 130,
+    }
 
 
-@pytest.mark.parametrize(("name", "family", "count", "first_offset_ns", "step_ns"), [
-    ("ECG_I", Family.ECG, 33_024, 0, NS_PER_TICK),                   # 256 Hz: start + k/fs
-    ("ECG_III", Family.ECG, 33_024, 0, NS_PER_TICK),
-    ("respiration_thoracic", Family.RESPIRATION, 16_512, 0, 7_812_500),
-    ("acceleration_X", Family.ACCELERATION, 8_248, 0, 15_625_000),
-    ("PPG", Family.ASTROSKIN, 8_256, 0, 15_625_000),
-    ("heart_rate", Family.VITALS, 128, 1_000_000_000, 1_000_000_000),  # 1 Hz: start + (k+1)/fs
-    ("breathing_rate", Family.VITALS, 129, 1_000_000_000, 1_000_000_000),
-    ("temperature_celcius", Family.ASTROSKIN, 130, 1_000_000_000, 1_000_000_000),
-])
-def test_synchronous_channel_counts_and_exact_timestamps(real_export, name, family, count,
-                                                         first_offset_ns, step_ns) -> None:
+@pytest.mark.parametrize(
+    ("name", "family", "count", "first_offset_ns", "step_ns"),
+    [
+        ("ECG_I", Family.ECG, 33_024, 0, NS_PER_TICK),  # 256 Hz: start + k/fs
+        ("ECG_III", Family.ECG, 33_024, 0, NS_PER_TICK),
+        ("respiration_thoracic", Family.RESPIRATION, 16_512, 0, 7_812_500),
+        ("acceleration_X", Family.ACCELERATION, 8_248, 0, 15_625_000),
+        ("PPG", Family.ASTROSKIN, 8_256, 0, 15_625_000),
+        ("heart_rate", Family.VITALS, 128, 1_000_000_000, 1_000_000_000),  # 1 Hz: start + (k+1)/fs
+        ("breathing_rate", Family.VITALS, 129, 1_000_000_000, 1_000_000_000),
+        ("temperature_celcius", Family.ASTROSKIN, 130, 1_000_000_000, 1_000_000_000),
+    ],
+)
+def test_synchronous_channel_counts_and_exact_timestamps(
+    real_export, name, family, count, first_offset_ns, step_ns
+) -> None:
     ts, _ = channel_ns(real_export.tables[family], catalog.by_name(name).id)
     assert ts.size == count
     assert ts[0] == START_NS + first_offset_ns
@@ -100,16 +115,16 @@ def test_synchronous_channel_counts_and_exact_timestamps(real_export, name, fami
 
 
 def test_first_timestamps_match_the_documented_start(real_export) -> None:
-    documented = pd.Timestamp("2017-04-18T13:42:38.30859375Z")   # info.json start_date, to the ns
+    documented = pd.Timestamp("2017-04-18T13:42:38.30859375Z")  # info.json start_date, to the ns
     assert real_export.tables[Family.ECG]["ts"][0].value == documented.value == START_NS
-    hr_first = real_export.tables[Family.VITALS]["ts"][0].value     # vitals start with heart_rate (19)
+    hr_first = real_export.tables[Family.VITALS]["ts"][0].value  # vitals start with heart_rate (19)
     assert real_export.tables[Family.VITALS]["datatype_id"][0].as_py() == 19
     assert pd.Timestamp(hr_first, tz="UTC") == documented + pd.Timedelta(seconds=1)
 
 
 def test_values_are_raw_and_sign_follows_the_catalog(real_export) -> None:
     _, ecg1 = channel_ns(real_export.tables[Family.ECG], 4113)
-    assert ecg1[:6].tolist() == [1392, 1395, 1391, 1400, 1395, 1388]   # raw ADC, not mV
+    assert ecg1[:6].tolist() == [1392, 1395, 1391, 1400, 1395, 1388]  # raw ADC, not mV
     _, hr = channel_ns(real_export.tables[Family.VITALS], 19)
     assert hr[:3].tolist() == [70, 70, 70]
     for dt in catalog.DATATYPES:
@@ -130,7 +145,7 @@ def test_event_channels(real_export) -> None:
     events = real_export.tables[Family.EVENTS]
     rr_ts, rr = channel_ns(events, 18)
     assert rr.size == 142
-    assert rr_ts[0] == START_NS + 1423 * NS_PER_TICK          # 5.55859375 s = 1423 ticks
+    assert rr_ts[0] == START_NS + 1423 * NS_PER_TICK  # 5.55859375 s = 1423 ticks
     assert rr[:3].tolist() == [0, 191, 191]
     _, quality = channel_ns(events, 1004)
     assert quality.size == 142
@@ -154,7 +169,7 @@ def test_temperature_alias_is_reported_not_mixed_in(real_export) -> None:
     skipped = {s.member: s for s in real_export.skipped}
     assert skipped["temperature.wav"].kind == "duplicate"
     _, temp = channel_ns(real_export.tables[Family.ASTROSKIN], 81)
-    assert temp.size == 130 and temp[0] == 7913              # temperature_celcius, not temperature.wav
+    assert temp.size == 130 and temp[0] == 7913  # temperature_celcius, not temperature.wav
     assert real_export.errors == ()
 
 
@@ -183,12 +198,12 @@ def test_numeric_stems_aliases_unknown_and_duplicates(export_dir: Path, tmp_path
     ecg = (export_dir / "ECG_I.wav").read_bytes()
     members = {
         "info.json": (export_dir / "info.json").read_bytes(),
-        "4113.wav": ecg,                                            # numeric stem
-        "ECG_I.wav": ecg,                                           # same datatype by name: wins
+        "4113.wav": ecg,  # numeric stem
+        "ECG_I.wav": ecg,  # same datatype by name: wins
         "4114.wav": (export_dir / "ECG_II.wav").read_bytes(),
-        "heartrate.wav": (export_dir / "heart_rate.wav").read_bytes(),   # old alias
+        "heartrate.wav": (export_dir / "heart_rate.wav").read_bytes(),  # old alias
         "breathingrate.wav": (export_dir / "breathing_rate.wav").read_bytes(),
-        "HRV_LF.wav": (export_dir / "heart_rate.wav").read_bytes(),      # not in the catalog
+        "HRV_LF.wav": (export_dir / "heart_rate.wav").read_bytes(),  # not in the catalog
         "statistics.csv": b"uri,start_date\n",
         "notes.txt": b"hello",
         "RR_interval.csv": b"time [s],RR_interval [s/256](/api/datatype/18/)\n1.0,oops\n",  # corrupt
@@ -198,8 +213,13 @@ def test_numeric_stems_aliases_unknown_and_duplicates(export_dir: Path, tmp_path
     ids = {c.datatype_id: c.member for c in result.channels}
     assert ids == {4113: "ECG_I.wav", 4114: "4114.wav", 19: "heartrate.wav", 33: "breathingrate.wav"}
     kinds = {s.member: s.kind for s in result.skipped}
-    assert kinds == {"4113.wav": "duplicate", "HRV_LF.wav": "unknown", "statistics.csv": "not_signal",
-                     "notes.txt": "unknown", "RR_interval.csv": "error"}
+    assert kinds == {
+        "4113.wav": "duplicate",
+        "HRV_LF.wav": "unknown",
+        "statistics.csv": "not_signal",
+        "notes.txt": "unknown",
+        "RR_interval.csv": "error",
+    }
     assert any("RR_interval.csv" in w for w in result.warnings)
     assert Family.EVENTS not in result.tables
 
@@ -209,8 +229,11 @@ def test_unsigned_channel_reads_high_values_as_positive(export_dir: Path, tmp_pa
     with wave.open(buf, "wb") as w:
         w.setnchannels(1), w.setsampwidth(2), w.setframerate(1)
         w.writeframes(np.array([0xFFFF, 0x8000, 70], dtype="<u2").tobytes())
-    members = {"info.json": (export_dir / "info.json").read_bytes(), "heart_rate.wav": buf.getvalue(),
-               "activity.wav": buf.getvalue()}                     # activity is catalogued signed
+    members = {
+        "info.json": (export_dir / "info.json").read_bytes(),
+        "heart_rate.wav": buf.getvalue(),
+        "activity.wav": buf.getvalue(),
+    }  # activity is catalogued signed
     result = read_export(make_zip(tmp_path / "u.zip", members))
     _, hr = channel_ns(result.tables[Family.VITALS], 19)
     _, act = channel_ns(result.tables[Family.VITALS], 49)
@@ -230,8 +253,11 @@ def test_hxd_and_csv_give_the_same_events(export_dir: Path, tmp_path: Path) -> N
 
 
 def test_bad_hxd_is_reported_not_fatal(export_dir: Path, tmp_path: Path) -> None:
-    members = {"info.json": (export_dir / "info.json").read_bytes(), "RR_interval.hxd": b"\x00" * 20,
-               "heart_rate.wav": (export_dir / "heart_rate.wav").read_bytes()}
+    members = {
+        "info.json": (export_dir / "info.json").read_bytes(),
+        "RR_interval.hxd": b"\x00" * 20,
+        "heart_rate.wav": (export_dir / "heart_rate.wav").read_bytes(),
+    }
     result = read_export(make_zip(tmp_path / "bad.zip", members))
     (error,) = result.errors
     assert error.member == "RR_interval.hxd" and "multiple of 16" in error.reason
@@ -279,7 +305,7 @@ def test_streamed_channels_equal_the_whole_tables(real_export, export_dir: Path)
             parts = list(channel.slices(1000))
             assert np.array_equal(np.concatenate([p[0] for p in parts]), ts), channel.summary.name
             assert np.array_equal(np.concatenate([p[1] for p in parts]), values), channel.summary.name
-            if len(ts) > 10:   # clipping by time bounds: lo <= ts < hi
+            if len(ts) > 10:  # clipping by time bounds: lo <= ts < hi
                 lo, hi = int(ts[3]), int(ts[-3])
                 clipped = np.concatenate([p[0] for p in channel.slices(7, lo, hi)])
                 assert np.array_equal(clipped, ts[(ts >= lo) & (ts < hi)]), channel.summary.name

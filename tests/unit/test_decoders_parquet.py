@@ -32,9 +32,14 @@ def ecg() -> pa.Table:
 
 def synthetic(n: int = 1000) -> pa.Table:
     ts = 1_492_522_958_308_593_750 + np.arange(n, dtype=np.int64) * 3_906_250
-    return pa.Table.from_arrays([pa.array(ts, pa.timestamp("ns", tz="UTC")),
-                                 pa.array(np.full(n, 4113, np.int32)),
-                                 pa.array(np.arange(n, dtype=np.int64) % 4096)], schema=SIGNAL_SCHEMA)
+    return pa.Table.from_arrays(
+        [
+            pa.array(ts, pa.timestamp("ns", tz="UTC")),
+            pa.array(np.full(n, 4113, np.int32)),
+            pa.array(np.arange(n, dtype=np.int64) % 4096),
+        ],
+        schema=SIGNAL_SCHEMA,
+    )
 
 
 def test_roundtrip_and_encodings(ecg: pa.Table, tmp_path: Path) -> None:
@@ -69,8 +74,9 @@ def test_unsorted_input_is_sorted(tmp_path: Path) -> None:
 
 
 def test_wrong_schema_is_refused(tmp_path: Path) -> None:
-    wrong = synthetic().cast(pa.schema([("ts", pa.timestamp("ns", tz="UTC")), ("datatype_id", pa.int64()),
-                                        ("value", pa.int64())]))
+    wrong = synthetic().cast(
+        pa.schema([("ts", pa.timestamp("ns", tz="UTC")), ("datatype_id", pa.int64()), ("value", pa.int64())])
+    )
     with pytest.raises(ValueError, match="not a signal table"):
         write_signal_parquet(wrong, tmp_path / "w.parquet")
     assert not (tmp_path / "w.parquet").exists()
@@ -78,7 +84,7 @@ def test_wrong_schema_is_refused(tmp_path: Path) -> None:
 
 def test_atomic_replace_and_no_temp_left_on_failure(tmp_path: Path, monkeypatch) -> None:
     target = tmp_path / "family" / "ecg.parquet"
-    write_signal_parquet(synthetic(10), target)             # creates the folder too
+    write_signal_parquet(synthetic(10), target)  # creates the folder too
     before = target.read_bytes()
 
     def exploding_write(table, where, **_kw):
@@ -88,8 +94,8 @@ def test_atomic_replace_and_no_temp_left_on_failure(tmp_path: Path, monkeypatch)
     monkeypatch.setattr(hx_parquet.pq, "write_table", exploding_write)
     with pytest.raises(OSError, match="disk full"):
         write_signal_parquet(synthetic(20), target)
-    assert target.read_bytes() == before                     # the old file is intact
-    assert sorted(p.name for p in target.parent.iterdir()) == ["ecg.parquet"]   # no temp left
+    assert target.read_bytes() == before  # the old file is intact
+    assert sorted(p.name for p in target.parent.iterdir()) == ["ecg.parquet"]  # no temp left
     monkeypatch.undo()
     write_signal_parquet(synthetic(20), target)
     assert pq.read_table(target).num_rows == 20
@@ -102,10 +108,10 @@ def test_staged_file_appears_only_on_commit(tmp_path: Path) -> None:
     staged = hx_parquet.StagedParquetFile(target, SIGNAL_SCHEMA, **hx_parquet.SIGNAL_PARQUET_OPTIONS)
     staged.write(synthetic(1000))
     staged.write(synthetic(500))
-    assert target.read_bytes() == b"previous"   # readers still see the previous file
+    assert target.read_bytes() == b"previous"  # readers still see the previous file
     staged.commit()
     meta = pq.ParquetFile(target).metadata
-    assert meta.num_rows == 1500 and meta.num_row_groups == 2   # one row group per write
+    assert meta.num_rows == 1500 and meta.num_row_groups == 2  # one row group per write
     assert [c.column_index for c in meta.row_group(1).sorting_columns] == [1, 0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["part-0.parquet"]
 

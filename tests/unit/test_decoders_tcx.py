@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -30,7 +30,7 @@ def tcx_dir() -> Path:
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def both_present(table, a: str, b: str) -> int:
@@ -58,19 +58,34 @@ def test_forerunner_run(tcx_dir: Path) -> None:
     assert first["time"] == utc(2012, 12, 26, 21, 29, 53)
     assert (first["latitude_deg"], first["longitude_deg"]) == (35.951880198, -79.0931872185)
     assert (first["altitude_m"], first["distance_m"], first["heart_rate_bpm"]) == (178.942626953, 0.0, 62)
-    last = tp.slice(383, 1).to_pylist()[0]      # the time-only trackpoint is KEPT
+    last = tp.slice(383, 1).to_pylist()[0]  # the time-only trackpoint is KEPT
     assert last["time"] == utc(2012, 12, 26, 22, 3, 5)
     assert last["latitude_deg"] is None and last["heart_rate_bpm"] is None
     assert r.laps.num_rows == 3 and tp["lap_index"].unique().to_pylist() == [0, 1, 2]
     lap0 = r.laps.slice(0, 1).to_pylist()[0]
     assert lap0 | {"source": None} == {
-        "source": None, "activity_index": 0, "lap_index": 0, "start_time": utc(2012, 12, 26, 21, 29, 53),
-        "total_time_s": 608.47, "elapsed_time_s": None, "distance_m": 1609.34399414,
-        "max_speed_mps": 4.55431461334, "calories": 94, "avg_hr_bpm": 139, "max_hr_bpm": 189,
-        "intensity": "active", "trigger": "distance", "extensions": None}
+        "source": None,
+        "activity_index": 0,
+        "lap_index": 0,
+        "start_time": utc(2012, 12, 26, 21, 29, 53),
+        "total_time_s": 608.47,
+        "elapsed_time_s": None,
+        "distance_m": 1609.34399414,
+        "max_speed_mps": 4.55431461334,
+        "calories": 94,
+        "avg_hr_bpm": 139,
+        "max_hr_bpm": 189,
+        "intensity": "active",
+        "trigger": "distance",
+        "extensions": None,
+    }
     act = r.activities.to_pylist()[0]
     assert (act["sport"], act["start_time"], act["calories"], act["max_hr_bpm"]) == (
-        "running", utc(2012, 12, 26, 21, 29, 53), 379, 189)
+        "running",
+        utc(2012, 12, 26, 21, 29, 53),
+        379,
+        189,
+    )
     assert r.device == "Forerunner 410 Software Version 2.20"
 
 
@@ -92,12 +107,15 @@ def test_cross_country_skiing_millisecond_times_and_tpx(tcx_dir: Path) -> None:
     assert both_present(tp, "heart_rate_bpm", "latitude_deg") == 486
     assert r.activities["sport"].to_pylist() == ["other"]
     first = tp.slice(0, 1).to_pylist()[0]
-    assert first["time"] == utc(2020, 12, 26, 15, 14, 21)        # "2020-12-26T15:14:21.000Z"
-    assert first["speed_mps"] == 0.5600000023841858              # TPX Speed -> its own column
-    assert first["cadence"] == 0                                  # TPX RunCadence -> cadence
+    assert first["time"] == utc(2020, 12, 26, 15, 14, 21)  # "2020-12-26T15:14:21.000Z"
+    assert first["speed_mps"] == 0.5600000023841858  # TPX Speed -> its own column
+    assert first["cadence"] == 0  # TPX RunCadence -> cadence
     assert first["extensions"] is None
-    assert r.laps["extensions"][0].as_py() == [("AvgSpeed", 2.313999891281128), ("AvgRunCadence", 38.0),
-                                                ("MaxRunCadence", 95.0)]
+    assert r.laps["extensions"][0].as_py() == [
+        ("AvgSpeed", 2.313999891281128),
+        ("AvgRunCadence", 38.0),
+        ("MaxRunCadence", 95.0),
+    ]
     assert r.device == "vívoactive HR" and r.application == "Connect Api"
     times = tp["time"].cast("int64").to_numpy()
     assert (times[1:] >= times[:-1]).all()
@@ -136,12 +154,16 @@ SYNTHETIC = b"""<?xml version="1.0" encoding="UTF-8"?>
 def test_extensions_offsets_and_vocabulary() -> None:
     r = decode_tcx(SYNTHETIC, source="s")
     tp = r.trackpoints.to_pylist()
-    assert len(tp) == 2                                          # the Course trackpoint is not activity data
-    assert tp[0]["time"] == utc(2021, 3, 1, 8, 0, 0) .replace(microsecond=250_000)   # +02:00 -> UTC
-    assert tp[1]["time"] == utc(2021, 3, 1, 8, 0, 1)             # no zone: taken as UTC
+    assert len(tp) == 2  # the Course trackpoint is not activity data
+    assert tp[0]["time"] == utc(2021, 3, 1, 8, 0, 0).replace(microsecond=250_000)  # +02:00 -> UTC
+    assert tp[1]["time"] == utc(2021, 3, 1, 8, 0, 1)  # no zone: taken as UTC
     assert (tp[0]["heart_rate_bpm"], tp[0]["cadence"], tp[0]["speed_mps"], tp[0]["watts"]) == (72, 88, 5.5, 210)
-    assert dict(tp[0]["extensions"]) == {"BreathingRate": 18.0, "TidalVolume": 0.61,
-                                          "MinuteVentilation": 11.2, "Energy": 250.0}
+    assert dict(tp[0]["extensions"]) == {
+        "BreathingRate": 18.0,
+        "TidalVolume": 0.61,
+        "MinuteVentilation": 11.2,
+        "Energy": 250.0,
+    }
     assert r.activities.to_pylist()[0]["sport"] == "cycling"
     assert r.activities.to_pylist()[0]["start_time"] == utc(2021, 3, 1, 8)
     lap = r.laps.to_pylist()[0]
@@ -153,8 +175,11 @@ def test_malformed_and_empty_tcx() -> None:
         decode_tcx(SYNTHETIC[:600], source="cut")
     assert err.value.code == "malformed"
     with pytest.raises(DecodeError) as err:
-        decode_tcx(b'<TrainingCenterDatabase xmlns="http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2">'
-                   b"<Courses/></TrainingCenterDatabase>", source="c")
+        decode_tcx(
+            b'<TrainingCenterDatabase xmlns="http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2">'
+            b"<Courses/></TrainingCenterDatabase>",
+            source="c",
+        )
     assert err.value.code == "no_data"
     with pytest.raises(DecodeError, match="bad number"):
         decode_tcx(SYNTHETIC.replace(b"<Value>72</Value>", b"<Value>seventy</Value>"), source="b")
@@ -163,21 +188,29 @@ def test_malformed_and_empty_tcx() -> None:
 
 
 def test_entities_are_not_expanded() -> None:
-    evil = SYNTHETIC.replace(b'<?xml version="1.0" encoding="UTF-8"?>',
-                             b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>')
+    evil = SYNTHETIC.replace(
+        b'<?xml version="1.0" encoding="UTF-8"?>',
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>',
+    )
     evil = evil.replace(b"<TotalTimeSeconds>2</TotalTimeSeconds>", b"<TotalTimeSeconds>&e;</TotalTimeSeconds>")
-    r = decode_tcx(evil, source="e")            # the external entity is neither fetched nor expanded
+    r = decode_tcx(evil, source="e")  # the external entity is neither fetched nor expanded
     assert r.laps["total_time_s"][0].as_py() is None
 
 
-@pytest.mark.parametrize(("old", "new", "words"), [
-    (b"<TotalTimeSeconds>2</TotalTimeSeconds>", b"<TotalTimeSeconds>abc</TotalTimeSeconds>",
-     "bad number for total_time_s: 'abc'"),
-    (b"<Value>72</Value>", b"<Value>inf</Value>", "bad number for heart_rate_bpm: inf is not finite"),
-    (b"<Value>72</Value>", b"<Value>-99999999999</Value>", "heart_rate_bpm: -1e+11 is outside [0, 300]"),
-    (b"<Cadence>88</Cadence>", b"<Cadence>1e309</Cadence>", "bad number for cadence: inf is not finite"),
-    (b"<TotalTimeSeconds>2</TotalTimeSeconds>", b"<TotalTimeSeconds>nan</TotalTimeSeconds>", "total_time_s"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "words"),
+    [
+        (
+            b"<TotalTimeSeconds>2</TotalTimeSeconds>",
+            b"<TotalTimeSeconds>abc</TotalTimeSeconds>",
+            "bad number for total_time_s: 'abc'",
+        ),
+        (b"<Value>72</Value>", b"<Value>inf</Value>", "bad number for heart_rate_bpm: inf is not finite"),
+        (b"<Value>72</Value>", b"<Value>-99999999999</Value>", "heart_rate_bpm: -1e+11 is outside [0, 300]"),
+        (b"<Cadence>88</Cadence>", b"<Cadence>1e309</Cadence>", "bad number for cadence: inf is not finite"),
+        (b"<TotalTimeSeconds>2</TotalTimeSeconds>", b"<TotalTimeSeconds>nan</TotalTimeSeconds>", "total_time_s"),
+    ],
+)
 def test_garbage_numbers_are_typed_errors(old: bytes, new: bytes, words: str) -> None:
     """Found by fuzzing: OverflowError on inf, ArrowInvalid on -99999999999, ValueError on 'abc'."""
     assert old in SYNTHETIC

@@ -13,16 +13,21 @@ import json
 import math
 
 import pytest
+from fuzzing import BAD_TEXTS, CORPUS, ENTRIES, REAL, case_input, check, mutate, real_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fuzzing import BAD_TEXTS, CORPUS, ENTRIES, REAL, case_input, check, mutate, real_files
 from hexo_pipeline.decoders import DecodeError
 from hexo_pipeline.decoders.plausible import LIMITS
 from hexo_pipeline.decoders.tcx import decode_tcx
 
-BOUNDED = settings(max_examples=200, deadline=None, derandomize=True, database=None,
-                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+BOUNDED = settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @pytest.fixture
@@ -43,25 +48,36 @@ def test_mutated_real_files_give_typed_errors_or_tables(real, entry: str) -> Non
 
 
 NUMERIC_ELEMENTS = {  # first such element of test.tcx -> (table, column) it lands in
-    b"<AltitudeMeters>": ("trackpoints", "altitude_m"), b"<LatitudeDegrees>": ("trackpoints", "latitude_deg"),
-    b"<LongitudeDegrees>": ("trackpoints", "longitude_deg"), b"<DistanceMeters>": ("laps", "distance_m"),
-    b"<Value>": ("laps", "avg_hr_bpm"), b"<TotalTimeSeconds>": ("laps", "total_time_s"),
-    b"<Calories>": ("laps", "calories"), b"<MaximumSpeed>": ("laps", "max_speed_mps"),
+    b"<AltitudeMeters>": ("trackpoints", "altitude_m"),
+    b"<LatitudeDegrees>": ("trackpoints", "latitude_deg"),
+    b"<LongitudeDegrees>": ("trackpoints", "longitude_deg"),
+    b"<DistanceMeters>": ("laps", "distance_m"),
+    b"<Value>": ("laps", "avg_hr_bpm"),
+    b"<TotalTimeSeconds>": ("laps", "total_time_s"),
+    b"<Calories>": ("laps", "calories"),
+    b"<MaximumSpeed>": ("laps", "max_speed_mps"),
 }
 
 
 @BOUNDED
-@given(element=st.sampled_from(sorted(NUMERIC_ELEMENTS)),
-       text=st.one_of(st.sampled_from(BAD_TEXTS), st.floats(allow_nan=True, allow_infinity=True).map(repr),
-                      st.integers(-10**30, 10**30).map(str), st.text(max_size=20)))
+@given(
+    element=st.sampled_from(sorted(NUMERIC_ELEMENTS)),
+    text=st.one_of(
+        st.sampled_from(BAD_TEXTS),
+        st.floats(allow_nan=True, allow_infinity=True).map(repr),
+        st.integers(-(10**30), 10**30).map(str),
+        st.text(max_size=20),
+    ),
+)
 def test_any_text_in_a_numeric_tcx_element(element: bytes, text: str) -> None:
     """inf, nan, -99999999999, garbage: a typed error, or a value that is finite and in range."""
     path = REAL / "tcx" / "test.tcx"
     if not path.exists():
         pytest.skip("../shared is absent")
     safe = text.replace("&", "&amp;").replace("<", "&lt;").replace("]]>", "]]&gt;")
-    safe = "".join(c for c in safe if c in "\t\n\r" or (" " <= c and c not in "\ufffe\uffff"
-                                                         and not "\ud800" <= c <= "\udfff"))
+    safe = "".join(
+        c for c in safe if c in "\t\n\r" or (" " <= c and c not in "\ufffe\uffff" and not "\ud800" <= c <= "\udfff")
+    )
     data = path.read_bytes().replace(element, element + safe.encode(), 1)
     table_name, column = NUMERIC_ELEMENTS[element]
     try:

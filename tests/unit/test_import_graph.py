@@ -46,7 +46,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         path.pop()
@@ -71,5 +71,8 @@ def test_the_checker_sees_a_circle_through_a_function_level_import(tmp_path):
     (pkg / "defs" / "__init__.py").write_text("")
     (pkg / "definitions.py").write_text("from .defs.assets import a\n")
     (pkg / "defs" / "assets.py").write_text("def f():\n    from ..definitions import defs\n")
-    assert find_cycle(intra_package_imports(pkg)) == ["hexo_pipeline.definitions", "hexo_pipeline.defs.assets",
-                                                      "hexo_pipeline.definitions"]
+    assert find_cycle(intra_package_imports(pkg)) == [
+        "hexo_pipeline.definitions",
+        "hexo_pipeline.defs.assets",
+        "hexo_pipeline.definitions",
+    ]

@@ -23,8 +23,14 @@ def duckdb_type(arrow: pa.DataType) -> str:
         return "timestamptz" if arrow.tz else "timestamp"
     if pa.types.is_map(arrow):
         return f"map({duckdb_type(arrow.key_type)}, {duckdb_type(arrow.item_type)})"
-    return {pa.int64(): "bigint", pa.int32(): "integer", pa.string(): "varchar", pa.float64(): "double",
-            pa.bool_(): "boolean", pa.date32(): "date"}[arrow]
+    return {
+        pa.int64(): "bigint",
+        pa.int32(): "integer",
+        pa.string(): "varchar",
+        pa.float64(): "double",
+        pa.bool_(): "boolean",
+        pa.date32(): "date",
+    }[arrow]
 
 
 def _sources() -> dict[str, dict]:
@@ -78,7 +84,7 @@ def test_modules_use_the_contract_schemas():
 
 def test_every_signal_family_is_a_dataset():
     assert set(contract.SIGNAL_FAMILIES) == {f.value for f in Family}
-    for family, name in SIGNAL_DATASETS.items():
+    for _family, name in SIGNAL_DATASETS.items():
         assert contract.dataset(name).signal and contract.dataset(name).layout == contract.SUBJECT_DAY
 
 
