@@ -23,6 +23,11 @@ MARTS = {
     "fct_survey_response",
     "agg_group_day",
     "rpt_study_adherence",
+    "rpt_attention",
+    "rpt_subject_week",
+    "rpt_group_week",
+    "rpt_group_comparison_week",
+    "rpt_data_issues",
 }
 LAKE_ASSETS = {
     "records",
