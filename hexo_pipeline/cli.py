@@ -117,7 +117,7 @@ def _main(argv: list[str]) -> int:
 
         if not os.path.exists(ns.path):
             print(f"hexo-pipeline import-export: {ns.path}: no such file or folder", file=sys.stderr)
-            return 2
+            return 1
 
         return run(ns.path, subject=ns.subject, tz=ns.timezone, data_dir=ns.data_dir)
     if ns.command == "marts":

@@ -21,7 +21,6 @@ def run_demo(sandbox_args: list[str] | None = None, progress: bool = True) -> in
     os.environ.setdefault("HEXO_DATA_DIR", str(root))
     handle = None
     if not has_real_credentials():
-        print("starting the sandbox (a Hexoskin-compatible server with a synthetic study)...", flush=True)
         try:
             handle = start_sandbox_process(sandbox_args or [])
         except SandboxUnavailable as exc:

@@ -105,7 +105,7 @@ def test_debug_shows_the_traceback(clean_env, capsys):
 
 
 def test_import_export_of_a_missing_path(clean_env, capsys, tmp_path):
-    assert main(["import-export", str(tmp_path / "nope.zip")]) == 2
+    assert main(["import-export", str(tmp_path / "nope.zip")]) == 1
     assert one_error_line(capsys).endswith("nope.zip: no such file or folder")
 
 
