@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from .user_errors import CREDENTIALS, SetupError, explain
+from .user_errors import CREDENTIALS, SetupError
 
 CREDENTIAL_VARS = ("HEXO_USERNAME", "HEXO_PASSWORD", "HEXO_CLIENT_ID", "HEXO_CLIENT_SECRET", "HEXO_API_KEY",
                    "HEXO_API_SECRET")
@@ -34,12 +34,16 @@ def has_real_credentials() -> bool:
     return url
 
 
-def check_api(timeout_note: str = "") -> None:
+# Retries of the check below: 0.5 + 1 + 2 + 4 s of backoff, so a closed port is reported in about 10 s.
+PREFLIGHT_RETRIES = 4
+
+
+def check_api() -> None:
     """One authenticated request before any run, so a wrong password or a closed port ends in one line
     (`user_errors.explain`) in seconds instead of inside every run. Raises the client's typed error."""
     from .hexoskin import HexoskinClient, HexoskinConfig
 
-    config = HexoskinConfig.from_env(max_retries=int(os.environ.get("HEXO_PREFLIGHT_RETRIES", "4")))
+    config = HexoskinConfig.from_env(max_retries=PREFLIGHT_RETRIES)
     with HexoskinClient(config) as api:
         api.get("user", limit=1)
 
@@ -137,24 +141,27 @@ class Progress:
         self.bar.close()
 
 
-def failure_line(result, instance) -> str:
+def failure_line(result) -> str:
     """The first step failure of a finished in-process run, as one line."""
     for event in result.all_events:
         if event.is_step_failure:
+            failure = event.step_failure_data.user_failure_data
+            if failure is not None and failure.description:  # a dg.Failure: already one line (user_errors)
+                return f"{event.step_key}: {failure.description.strip().splitlines()[0]}"
             error = event.step_failure_data.error
-            # a dg.Failure's description, else the user code error's own message
+            # else the user code error's own message
             cause = error.cause if error and error.cls_name == "DagsterExecutionStepExecutionError" else None
             text = (cause or error).message.strip().splitlines()[0] if (cause or error) else "step failed"
             return f"{event.step_key}: {text}"
     return f"run {result.run_id} failed (see its event log in `make ui`)"
 
 
-def execute(job, instance, progress: Progress | None = None, **kwargs):
+def execute(job, instance, **kwargs):
     """Run a job in this process on the instance (so the UI shows it) without console logs; a failed
     run becomes RunFailed with one line."""
     result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET, **kwargs)
     if not result.success:
-        raise RunFailed(failure_line(result, instance))
+        raise RunFailed(failure_line(result))
     return result
 
 
@@ -188,7 +195,7 @@ def _ingest_all(subjects: list[str] | None, days: list[date] | None, bar: Progre
     result = dg.materialize([defs.resolve_assets_def(k) for k in ("subjects", "datatype_catalog", "study")],
                             instance=instance, run_config=QUIET, raise_on_error=False)
     if not result.success:
-        raise RunFailed(failure_line(result, instance))
+        raise RunFailed(failure_line(result))
     from .lake import Lake
 
     lake = Lake.in_data_dir()
@@ -233,7 +240,7 @@ def build_warehouse(progress: bool = True) -> None:
         execute(defs.resolve_job_def("build_warehouse"), dg.DagsterInstance.get())
 
 
-def run_supervised(cmd: list[str], grace_s: float = 8.0, env: dict[str, str] | None = None) -> int:
+def run_supervised(cmd: list[str], grace_s: float = 5.0, env: dict[str, str] | None = None) -> int:
     """Run `cmd` in its own process group until it exits; SIGINT/SIGTERM to this process are forwarded to
     the whole group as SIGINT (a clean shutdown), and whatever of the group still runs `grace_s` later
     is killed. When the command exits, leftovers of its group (code servers, run workers) are killed too,
@@ -291,6 +298,9 @@ def run_ui(sandbox_args: list[str], port: int) -> int:
     from .lake import data_dir
     from .sandbox_process import SandboxUnavailable, start_sandbox_process
 
+    from .study_settings import StudySettings
+
+    StudySettings.from_environment()  # a bad HEXO_STUDY_* is one line here, not a code location error
     root = data_dir()
     os.environ.setdefault("HEXO_DATA_DIR", str(root))
     handle = None

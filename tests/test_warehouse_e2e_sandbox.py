@@ -197,3 +197,31 @@ def test_the_demo_materialized_every_asset_on_the_dagster_instance(demo):
     assert checks
     evaluated = instance.event_log_storage.get_latest_asset_check_execution_by_key(checks)
     assert len(evaluated) == len(checks)
+
+
+def test_late_data_sensor_switched_on_after_the_demo_requests_nothing(demo):
+    """`make ui` after `make demo`: the sensor's first tick starts from the lake, so it re-ingests nothing."""
+    import dagster as dg
+
+    from hexo_pipeline.defs.resources import HexoskinResource, LakeResource, StudyResource
+    from hexo_pipeline.defs.subject_day.automation import late_data_sensor
+    from hexo_pipeline.runner import sandbox_environment
+
+    data = demo[4]
+    instance = dg.DagsterInstance.from_config(str(data / "dagster_home"))
+    handle = start_sandbox(study=StudyConfig(seed=SEED, subjects=SUBJECTS, days=DAYS))
+    try:
+        env = sandbox_environment(handle.info)
+        hexo = HexoskinResource(base_url=env["HEXO_API_URL"], auth="oauth2", username=env["HEXO_USERNAME"],
+                                password=env["HEXO_PASSWORD"], client_id=env["HEXO_CLIENT_ID"],
+                                client_secret=env["HEXO_CLIENT_SECRET"])
+        context = dg.build_sensor_context(instance=instance, resources={
+            "hexoskin": hexo, "storage": LakeResource(data_dir=str(data)),
+            "study": StudyResource(timezone=env["HEXO_STUDY_TZ"], start=env["HEXO_STUDY_START"],
+                                   end=env["HEXO_STUDY_END"], uuid=env["HEXO_STUDY_UUID"])})
+        result = late_data_sensor(context)
+    finally:
+        handle.stop()
+    assert not result.run_requests
+    assert result.cursor  # from the lake's newest received_at, not 1970
+    assert not result.cursor.startswith("1970")
