@@ -137,10 +137,10 @@ def test_sensors_skip_with_a_reason_without_an_api(tmp_path):
 
     with dg.instance_for_test() as instance:
         for sensor in (subjects_sensor, late_data_sensor):
-            context = dg.build_sensor_context(instance=instance, resources={
-                "hexoskin": HexoskinResource(), "storage": LakeResource(data_dir=str(tmp_path)),
-                "study": StudyResource()})
-            result = sensor(context)
+            with dg.build_sensor_context(instance=instance, resources={
+                    "hexoskin": HexoskinResource(), "storage": LakeResource(data_dir=str(tmp_path)),
+                    "study": StudyResource()}) as context:
+                result = sensor(context)
             assert isinstance(result, dg.SkipReason) and "HEXO_API_URL is not set" in result.skip_message
 
 
@@ -169,9 +169,9 @@ def test_warehouse_builds_coalesce(tmp_path):
         instance.add_run(dg.DagsterRun(job_name=warehouse_job.name, run_id=str(uuid.uuid4()),
                                        status=dg.DagsterRunStatus.NOT_STARTED))  # queued needs a code origin
         assert build_waiting(instance)
-        context = dg.build_schedule_context(instance=instance,
-                                            scheduled_execution_time=datetime(2026, 11, 30, 5, 30))
-        result = daily_warehouse_schedule(context)
+        with dg.build_schedule_context(instance=instance,
+                                       scheduled_execution_time=datetime(2026, 11, 30, 5, 30)) as context:
+            result = daily_warehouse_schedule(context)
         assert isinstance(result, dg.SkipReason) and result.skip_message == WAITING
 
 

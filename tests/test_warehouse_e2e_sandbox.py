@@ -215,11 +215,11 @@ def test_late_data_sensor_switched_on_after_the_demo_requests_nothing(demo):
         hexo = HexoskinResource(base_url=env["HEXO_API_URL"], auth="oauth2", username=env["HEXO_USERNAME"],
                                 password=env["HEXO_PASSWORD"], client_id=env["HEXO_CLIENT_ID"],
                                 client_secret=env["HEXO_CLIENT_SECRET"])
-        context = dg.build_sensor_context(instance=instance, resources={
-            "hexoskin": hexo, "storage": LakeResource(data_dir=str(data)),
-            "study": StudyResource(timezone=env["HEXO_STUDY_TZ"], start=env["HEXO_STUDY_START"],
-                                   end=env["HEXO_STUDY_END"], uuid=env["HEXO_STUDY_UUID"])})
-        result = late_data_sensor(context)
+        with dg.build_sensor_context(instance=instance, resources={
+                "hexoskin": hexo, "storage": LakeResource(data_dir=str(data)),
+                "study": StudyResource(timezone=env["HEXO_STUDY_TZ"], start=env["HEXO_STUDY_START"],
+                                       end=env["HEXO_STUDY_END"], uuid=env["HEXO_STUDY_UUID"])}) as context:
+            result = late_data_sensor(context)
     finally:
         handle.stop()
     assert not result.run_requests
