@@ -10,10 +10,13 @@ STAMP := $(VENV)/.installed-stamp
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || { echo "make install: creating $(VENV)/ with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@echo "make install: updating pip"
 	@$(BIN)/python -m pip install -q --upgrade pip
+	@echo "make install: installing hexo-pipeline with Dagster, dbt, DuckDB and the sandbox into $(VENV)/ (first time: a few minutes)"
 	@$(BIN)/python -m pip install -q -e ".[dev,sandbox]"
 	@touch $(STAMP)
+	@echo "make install: done (reinstalls only when pyproject.toml changes)"
 
 demo: install
 	$(BIN)/hexo-pipeline demo

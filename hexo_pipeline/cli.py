@@ -47,7 +47,29 @@ def _run_sandbox_command(args: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hexo-pipeline", description=__doc__)
+    """Runs a command; a failure caused by the configuration or the remote side ends in one line naming
+    the cause and what to fix (`user_errors.explain`), with the traceback only under --debug."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sandbox"]:  # everything after `sandbox` is the sandbox's, --help included
+        return _run_sandbox_command(argv[1:])
+    debug = "--debug" in argv
+    try:
+        return _main([a for a in argv if a != "--debug"])
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from .user_errors import explain
+
+        line = explain(exc)
+        if debug or line is None:
+            raise
+        print(f"hexo-pipeline: {line}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="hexo-pipeline", description=__doc__,
+                                     epilog="--debug (anywhere): show the traceback of a failure")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sandbox = sub.add_parser("sandbox", help="the Hexoskin-compatible sandbox server: runs `hexo-sandbox ARGS` "
@@ -82,9 +104,6 @@ def main(argv: list[str] | None = None) -> int:
     add_lake_parser(sub)
     add_report_parser(sub)
 
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["sandbox"]:  # everything after `sandbox` is the sandbox's, --help included
-        return _run_sandbox_command(argv[1:])
     ns = parser.parse_args(argv)
     if ns.command == "demo":
         from .demo import run_demo
@@ -95,7 +114,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return run(ns.files, ns.out, allow_partial=ns.partial, debug=ns.debug)
     if ns.command == "import-export":
+        import os
+
         from .ingest.export_import import run
+
+        if not os.path.exists(ns.path):
+            print(f"hexo-pipeline import-export: {ns.path}: no such file or folder", file=sys.stderr)
+            return 1
 
         return run(ns.path, subject=ns.subject, tz=ns.timezone, data_dir=ns.data_dir)
     if ns.command == "marts":

@@ -14,7 +14,9 @@ import dagster as dg
 
 from . import defs as defs_package
 from .defs.resources import project_resources
+from .defs.shared import asset_conventions
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", dg.PreviewWarning)  # the package loader is "preview" in Dagster 1.13
-    defs = dg.load_definitions_from_package_module(defs_package, resources=project_resources())
+    defs = dg.load_definitions_from_package_module(defs_package, resources=project_resources()).map_asset_specs(
+        func=asset_conventions)  # owners, kinds, tags; lake path and schema

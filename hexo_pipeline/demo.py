@@ -1,4 +1,5 @@
-"""`make demo`: the main job against the sandbox, end to end, then where the results are."""
+"""`make demo`: the whole pipeline against a sandbox, on the Dagster instance the UI reads (data/dagster_home),
+through the same definitions: after it, `make ui` shows every asset materialized with its checks."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import sys
 import time
 
 
-def run_demo(sandbox_args: list[str] | None = None) -> int:
+def run_demo(sandbox_args: list[str] | None = None, progress: bool = True) -> int:
     """`sandbox_args`: `hexo-sandbox serve` flags for the study (--seed, --subjects, --days ...)."""
     from .lake import data_dir
-    from .runner import dagster_home, has_real_credentials, ingest_all, sandbox_environment
+    from .runner import (
+        RunFailed, build_warehouse, check_api, dagster_home, has_real_credentials, ingest_all, sandbox_environment,
+    )
     from .sandbox_process import SandboxUnavailable, start_sandbox_process
+    from .warehouse import Warehouse
 
     root = data_dir()
     os.environ.setdefault("HEXO_DATA_DIR", str(root))
@@ -30,30 +34,34 @@ def run_demo(sandbox_args: list[str] | None = None) -> int:
     home = dagster_home(root)
     t0 = time.monotonic()
     try:
-        summary = ingest_all()
+        check_api()
+        summary = ingest_all(progress=progress)
     finally:
         if handle is not None:
-            handle.stop()
-    print("building the marts (dbt on DuckDB) and the study report...", flush=True)
-    from .warehouse.marts import build_marts_and_report
-
-    with open(os.devnull, "w") as quiet:
-        marts = build_marts_and_report(root, out=quiet)
+            handle.stop(timeout_s=5.0)
+    t1 = time.monotonic()
+    warehouse_error = None
+    try:
+        build_warehouse(progress=progress)
+    except RunFailed as exc:
+        warehouse_error = str(exc)
+    warehouse = Warehouse.in_data_dir(root)
+    reports = sorted((root / "reports").glob("*/index.html"))
     lake = root / "lake"
     files = sorted(lake.rglob("*.parquet"))
     size = sum(f.stat().st_size for f in files)
     print()
     print(f"ingested {len(summary.subjects)} subjects x {len(summary.days)} days in {summary.runs} runs, "
-          f"{time.monotonic() - t0:.1f} s ({summary.failed_runs} failed)")
+          f"{t1 - t0:.1f} s ({summary.failed_runs} failed)")
     print(f"Parquet lake:   {lake}  ({len(files)} files, {size / 1e6:.1f} MB)")
-    if marts.published is not None:
-        print(f"DuckDB marts:   {marts.published}  (schema marts; built in {marts.seconds:.1f} s)")
+    if warehouse_error is None:
+        print(f"DuckDB marts:   {warehouse.published}  (schema marts; built in {time.monotonic() - t1:.1f} s)")
     else:
-        print(f"DuckDB marts:   dbt build FAILED ({marts.results}); run `hexo-pipeline marts` to see why")
-    print(f"Study report:   {marts.report or 'not written'}")
+        print(f"DuckDB marts:   build FAILED: {warehouse_error}")
+    print(f"Study report:   {reports[0] if reports else 'not written'}")
     print(f"Quarantine:     {root / 'quarantine'}")
-    print(f"Dagster home:   {home}  (run `make ui` to browse the runs)")
-    return 1 if summary.failed_runs or marts.published is None else 0
+    print(f"Dagster home:   {home}  (run `make ui`: every asset shows materialized, with its checks)")
+    return 1 if summary.failed_runs or warehouse_error else 0
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_STUDY_START = date(2026, 10, 5)  # the sandbox's demo study
 DEFAULT_STUDY_TZ = "America/Montreal"
@@ -26,6 +27,10 @@ ENVIRONMENT = {
     "valid_day_min_minutes": "HEXO_VALID_DAY_MIN_MINUTES",
     "valid_hour_min_minutes": "HEXO_VALID_HOUR_MIN_MINUTES",
 }
+
+
+class InvalidStudySetting(ValueError):
+    """A study setting that cannot be used; the message names its environment variable."""
 
 
 @dataclass(frozen=True)
@@ -50,13 +55,22 @@ class StudySettings:
     def from_strings(cls, **values: str | int | None) -> StudySettings:
         """Settings from text values (environment variables, resource config); None or "" = unset."""
         given = {k: v for k, v in values.items() if v not in (None, "")}
+
+        def parsed(field: str, parse, default):
+            if field not in given:
+                return default
+            try:
+                return parse(str(given[field]))
+            except (ValueError, ZoneInfoNotFoundError):
+                raise InvalidStudySetting(f"{ENVIRONMENT[field]}={given[field]!r} is not {_EXPECTED[field]}") from None
+
         return cls(
-            start=date.fromisoformat(str(given["start"])) if "start" in given else None,
-            timezone=str(given.get("timezone", DEFAULT_STUDY_TZ)),
-            end=date.fromisoformat(str(given["end"])) if "end" in given else None,
+            start=parsed("start", date.fromisoformat, None),
+            timezone=parsed("timezone", _time_zone, DEFAULT_STUDY_TZ),
+            end=parsed("end", date.fromisoformat, None),
             uuid=str(given["uuid"]) if "uuid" in given else None,
-            valid_day_min_minutes=int(given.get("valid_day_min_minutes", DEFAULT_VALID_DAY_MIN_MINUTES)),
-            valid_hour_min_minutes=int(given.get("valid_hour_min_minutes", DEFAULT_VALID_HOUR_MIN_MINUTES)),
+            valid_day_min_minutes=parsed("valid_day_min_minutes", int, DEFAULT_VALID_DAY_MIN_MINUTES),
+            valid_hour_min_minutes=parsed("valid_hour_min_minutes", int, DEFAULT_VALID_HOUR_MIN_MINUTES),
         )
 
     @property
@@ -74,6 +88,16 @@ class StudySettings:
             "valid_day_min_minutes": self.valid_day_min_minutes,
             "valid_hour_min_minutes": self.valid_hour_min_minutes,
         }
+
+
+_EXPECTED = {"start": "a date (YYYY-MM-DD)", "end": "a date (YYYY-MM-DD)",
+             "timezone": "an IANA time zone (e.g. America/Montreal)",
+             "valid_day_min_minutes": "a whole number of minutes", "valid_hour_min_minutes": "a whole number of minutes"}
+
+
+def _time_zone(name: str) -> str:
+    ZoneInfo(name)  # raises ZoneInfoNotFoundError (or ValueError for a malformed key)
+    return name
 
 
 def environment_variables_set() -> dict[str, str]:

@@ -11,15 +11,21 @@ from .warehouse.report import study_report
 # Everything fetched per subject-day: the ingestion job, its schedule and the late-data sensor.
 SUBJECT_DAY_ASSETS = dg.AssetSelection.assets(records_and_ranges, signals, subject_day_study_data, range_exports)
 WAREHOUSE_ASSETS = dg.AssetSelection.assets(hexo_marts, study_report)
+# Run tags the run queue limits (tag_concurrency_limits in the dagster.yaml hexo_pipeline/runner.py writes):
+# few API-facing runs at once, and one warehouse build at a time whoever launched it.
+API_RUN_TAG = "hexo/api"
+WAREHOUSE_RUN_TAG = "hexo/warehouse"
 
 ingest_job = dg.define_asset_job(
     "ingest_subject_days",
     selection=SUBJECT_DAY_ASSETS,
     description="Records, ranges, decoded signals, activity exports and study-side data for subject-days",
+    tags={API_RUN_TAG: "subject_day"},
 )
 
 warehouse_job = dg.define_asset_job(
     "build_warehouse",
     selection=WAREHOUSE_ASSETS,
     description="dbt build of the marts from the lake, publication of hexo.duckdb, then the study report",
+    tags={WAREHOUSE_RUN_TAG: "build"},
 )

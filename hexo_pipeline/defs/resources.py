@@ -8,6 +8,8 @@ when the auth scheme does not need it); `hexo-pipeline ui` and the demo set them
 
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -16,6 +18,7 @@ import dagster as dg
 from ..hexoskin import HexoskinClient, HexoskinConfig
 from ..lake import Lake
 from ..study_settings import StudySettings, environment_variables_set
+from ..user_errors import explain
 from ..warehouse.marts import dbt_resource
 
 _CREDENTIAL_VARS = {
@@ -25,10 +28,18 @@ _CREDENTIAL_VARS = {
 }
 
 
-class HexoskinResource(dg.ConfigurableResource):
-    """A Hexoskin API connection; `client()` opens a session (use it as a context manager)."""
+NOT_CONFIGURED = ("HEXO_API_URL is not set: start the UI with `make ui` (which starts a sandbox), or set "
+                  "HEXO_API_URL and the Hexoskin credentials")
 
-    base_url: str
+
+class HexoskinResource(dg.ConfigurableResource):
+    """A Hexoskin API connection; `client()` opens a session (use it as a context manager).
+
+    A failure caused by the configuration or the remote side (rejected credentials, unreachable host,
+    incomplete settings) leaves the `with` block as a `dg.Failure` whose description is one line naming
+    the variable to fix, and that is not retried: the client has already retried what can be retried."""
+
+    base_url: Optional[str] = None
     auth: Optional[str] = None
     username: Optional[str] = None
     password: Optional[str] = None
@@ -40,17 +51,36 @@ class HexoskinResource(dg.ConfigurableResource):
     api_version: Optional[str] = None
     max_retries: int = 5
 
-    def client(self) -> HexoskinClient:
-        values = {k: getattr(self, k) for k in _CREDENTIAL_VARS if getattr(self, k) is not None}
-        if "token_file" in values:
-            values["token_file"] = Path(values["token_file"])
-        config = HexoskinConfig(base_url=self.base_url, max_retries=self.max_retries, **values)
-        return HexoskinClient(config)
+    @property
+    def configured(self) -> bool:
+        """False when HEXO_API_URL was not set (sensors then skip, with NOT_CONFIGURED as the reason)."""
+        return bool(self.base_url)
+
+    @contextmanager
+    def client(self) -> Iterator[HexoskinClient]:
+        try:
+            if not self.configured:
+                raise dg.Failure(NOT_CONFIGURED, allow_retries=False)
+            values = {k: getattr(self, k) for k in _CREDENTIAL_VARS if getattr(self, k) is not None}
+            if "token_file" in values:
+                values["token_file"] = Path(values["token_file"])
+            config = HexoskinConfig(base_url=self.base_url, max_retries=self.max_retries, **values)
+            with HexoskinClient(config) as api:
+                yield api
+        except dg.Failure:
+            raise
+        except Exception as exc:
+            line = explain(exc)
+            if line is None:
+                raise
+            raise dg.Failure(description=line, allow_retries=False) from exc
 
     @classmethod
     def from_environment(cls) -> "HexoskinResource":
         wired = {field: dg.EnvVar(var) for field, var in _CREDENTIAL_VARS.items() if os.environ.get(var)}
-        return cls(base_url=dg.EnvVar("HEXO_API_URL"), **wired)
+        if os.environ.get("HEXO_API_URL"):
+            wired["base_url"] = dg.EnvVar("HEXO_API_URL")
+        return cls(**wired)
 
 
 class LakeResource(dg.ConfigurableResource):

@@ -3,6 +3,7 @@ multi-asset (`SubjectDayRun`)."""
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
@@ -56,6 +57,7 @@ class SubjectDayRun:
         shared = {"partitions": len(self.keys), **(metadata or {})}
         for asset in self.assets:
             yield dg.MaterializeResult(asset_key=asset, metadata={**shared, "rows": self.rows[asset],
+                                                                  "dagster/row_count": self.rows[asset],
                                                                   **(asset_metadata or {}).get(asset, {})})
         for spec in self.checks:
             found = self.problems[spec.name]
@@ -68,3 +70,72 @@ class SubjectDayRun:
 def listing(problems: Sequence[str]) -> dict[str, object]:
     """Check metadata: how many problems, and the first MAX_LISTED of them."""
     return {"count": len(problems), "problems": "\n".join(problems[:MAX_LISTED]) or "none"}
+
+
+# -- what every asset carries in the UI: owners, kinds, tags, and for lake datasets their path and schema --
+
+OWNERS = ["team:hexo-pipeline"]
+_LAYER_OF_GROUP = {"study": "lake", "subject_day": "lake", "activity_files": "lake", "warehouse": "warehouse",
+                   "report": "report"}
+_KINDS_OF_LAYER = {"lake": {"parquet", "python"}, "warehouse": {"dbt", "duckdb"}, "report": {"html", "python"}}
+_LAKE_DATASET_OF_ASSET = {"datatype_catalog": "datatypes"}  # asset keys that differ from their dataset's name
+
+
+def asset_conventions(spec: dg.AssetSpec) -> dg.AssetSpec:
+    """Owners, kinds and tags (`layer`, `domain`) on every asset; a lake asset also gets its folder and the
+    column schema of its lake contract (`dagster/column_schema`), shown before anything is materialized."""
+    from ..lake import data_dir
+    from ..lake.contract import DATASETS
+
+    group = spec.group_name or "default"
+    layer = _LAYER_OF_GROUP.get(group, "lake")
+    tags = {"layer": layer, "domain": group}
+    if spec.key.path[0] in ("staging", "intermediate", "marts", "reference"):
+        tags["dbt_layer"] = spec.key.path[0]
+    metadata: dict[str, object] = {}
+    name = spec.key.to_user_string()
+    dataset = DATASETS.get(_LAKE_DATASET_OF_ASSET.get(name, name))
+    if dataset is not None and layer == "lake":
+        metadata["dagster/column_schema"] = table_schema(dataset.schema)
+        metadata["lake_path"] = dg.MetadataValue.path(str(data_dir() / "lake" / dataset.name))
+        metadata["lake_layout"] = dataset.layout
+    columns = spec.metadata.get("dagster/column_schema")
+    if layer == "warehouse" and isinstance(columns, dg.TableSchema):
+        types = published_column_types().get(tuple(spec.key.path[-2:]), {})
+        if types:  # dbt's YAML names the columns; the published warehouse knows their types
+            metadata["dagster/column_schema"] = dg.TableSchema(columns=[
+                dg.TableColumn(c.name, types.get(c.name.lower(), c.type), description=c.description,
+                               constraints=c.constraints, tags=c.tags) for c in columns.columns])
+    return spec.merge_attributes(owners=[o for o in OWNERS if o not in spec.owners],
+                                 kinds=_KINDS_OF_LAYER[layer] - set(spec.kinds), tags=tags, metadata=metadata)
+
+
+@functools.lru_cache(maxsize=1)
+def published_column_types() -> dict[tuple[str, str], dict[str, str]]:
+    """(schema, table) -> column -> DuckDB type, from the published warehouse (read-only, once per load);
+    empty before the first build."""
+    import duckdb
+
+    from ..warehouse import Warehouse
+
+    path = Warehouse.in_data_dir().published
+    if not path.exists():
+        return {}
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return {}
+    try:
+        rows = con.execute("select table_schema, table_name, column_name, data_type "
+                           "from information_schema.columns").fetchall()
+    finally:
+        con.close()
+    types: dict[tuple[str, str], dict[str, str]] = {}
+    for schema, table, column, data_type in rows:
+        types.setdefault((schema, table), {})[column.lower()] = data_type
+    return types
+
+
+def table_schema(schema) -> dg.TableSchema:
+    """A pyarrow schema (the lake contract) as the column schema Dagster shows."""
+    return dg.TableSchema(columns=[dg.TableColumn(field.name, str(field.type)) for field in schema])

@@ -66,7 +66,15 @@ def prepare_dbt_project(project: DbtProject = DBT_PROJECT) -> Path:
     hold it). Called before the definitions load by the command line, the demo and the tests."""
     if manifest_is_stale(project):
         dbt_resource(project).cli(["parse", "--quiet"], target_path=Path(project.target_path)).wait()
+    dev_build_folder().mkdir(parents=True, exist_ok=True)
     return Path(project.manifest_path)
+
+
+def dev_build_folder() -> Path:
+    """Where dbt_project/profiles.yml puts a `dbt build` run by hand from dbt_project/ (never published):
+    created here so `cd dbt_project && dbt build` (or `dbt docs generate`) works after the demo."""
+    root = os.environ.get("HEXO_DATA_DIR")
+    return (Path(root) if root else Path(DBT_PROJECT_DIR).parent / "data").resolve() / "warehouse" / "dev"
 
 
 def dbt_build_args(*, full_refresh: bool = False, select: str | None = None) -> list[str]:
@@ -123,7 +131,7 @@ def build_marts(data_dir: str | os.PathLike[str] | None = None, *, full_refresh:
             return MartsResult(None, time.monotonic() - t0, build.seeded_from is not None, results,
                                returncode=invocation.process.returncode or 1)
         if docs:
-            docs_run = run_dbt(["docs", "generate", "--no-compile"], build, study)
+            docs_run = run_dbt(["docs", "generate", "--no-compile", "--static"], build, study)
             _write_log(docs_run, out)
             if docs_run.is_successful():
                 _copy_docs(build.target_path, warehouse.root / "docs")
@@ -151,10 +159,13 @@ def build_marts_and_report(data_dir: str | os.PathLike[str] | None = None, **kwa
 
 
 def _copy_docs(target: Path, dest: Path) -> None:
+    """The dbt docs site next to the warehouse: warehouse/docs/index.html is dbt's static page (manifest and
+    catalog inlined), so it opens from the file system without a server."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in ("index.html", "manifest.json", "catalog.json"):
-        if (target / name).exists():
-            shutil.copyfile(target / name, dest / name)
+    for source, name in (("static_index.html", "index.html"), ("manifest.json", "manifest.json"),
+                         ("catalog.json", "catalog.json")):
+        if (target / source).exists():
+            shutil.copyfile(target / source, dest / name)
 
 
 # -- command line -------------------------------------------------------------------------------------
@@ -164,7 +175,8 @@ def add_marts_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     parser.add_argument("--data-dir", help="storage root (default: $HEXO_DATA_DIR or ./data)")
     parser.add_argument("--full-refresh", action="store_true", help="rebuild every model from the whole lake")
     parser.add_argument("--select", help="dbt selection (default: every model, seed and test)")
-    parser.add_argument("--docs", action="store_true", help="also write the dbt docs to warehouse/docs/")
+    parser.add_argument("--no-docs", dest="docs", action="store_false",
+                        help="do not publish the dbt docs site (warehouse/docs/index.html)")
     parser.add_argument("--no-report", action="store_true", help="do not render the study report")
     return parser
 
@@ -185,6 +197,9 @@ def run_marts_command(ns: argparse.Namespace) -> int:
         return 0
     mode = "incremental" if result.seeded else "full"
     print(f"marts published: {result.published}  ({mode} build, {result.seconds:.1f} s; {summary})")
+    docs = result.published.parent / "docs" / "index.html"
+    if ns.docs and docs.exists():
+        print(f"dbt docs:       {docs}")
     if not ns.no_report:
         from ..report import render_study_reports
 

@@ -2,34 +2,53 @@
 
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+import pyarrow.compute as pc
 
+from ...lake import Lake
 from ...study_settings import StudySettings
 from ..jobs import ingest_job
 from ..partitions import STUDY_TIMEZONE, local_day_keys, subjects_partitions
-from ..resources import HexoskinResource, StudyResource
+from ..resources import NOT_CONFIGURED, HexoskinResource, LakeResource, StudyResource
 
 # Subjects per run for the daily schedule: one run per batch keeps run counts sane for large cohorts.
 BATCH = int(os.environ.get("HEXO_SUBJECTS_PER_RUN", "25"))
 
 
 @dg.sensor(job=ingest_job, minimum_interval_seconds=600, default_status=dg.DefaultSensorStatus.RUNNING)
-def late_data_sensor(context: dg.SensorEvaluationContext, hexoskin: HexoskinResource, study: StudyResource):
+def late_data_sensor(context: dg.SensorEvaluationContext, hexoskin: HexoskinResource, storage: LakeResource,
+                     study: StudyResource):
     """Re-materializes exactly the subject-days whose records arrived or changed since the cursor.
 
     The cursor is the newest `last_modified` seen (kept by Dagster). Garments sync days late, and a
-    record may grow after a first sync: both bump `last_modified`, so neither is missed.
+    record may grow after a first sync: both bump `last_modified`, so neither is missed. On its first
+    tick the cursor starts from the lake (`lake_cursor`): what the lake already holds is not fetched again.
     """
-    cursor = context.cursor or "1970-01-01T00:00:00+00:00"
+    if not hexoskin.configured:
+        return dg.SkipReason(NOT_CONFIGURED)
+    cursor = context.cursor or lake_cursor(storage.lake())
     known = set(context.instance.get_dynamic_partitions(subjects_partitions.name))
-    keys, newest = late_subject_days(hexoskin, cursor, known, study.settings())
+    try:
+        keys, newest = late_subject_days(hexoskin, cursor, known, study.settings())
+    except dg.Failure as failure:
+        return dg.SkipReason(failure.description)
     if not keys:
-        return dg.SkipReason(f"no record modified after {cursor}")
+        return dg.SensorResult(skip_reason=f"no record of a known subject modified after {cursor}", cursor=newest)
     requests = [dg.RunRequest(partition_key=k, run_key=f"{k}@{newest}") for k in sorted(keys)]
     return dg.SensorResult(run_requests=requests, cursor=newest)
+
+
+def lake_cursor(lake: Lake, now: datetime | None = None) -> str:
+    """Where the late-data sensor starts: the newest `received_at` of the lake's records (every record
+    modified before it was fetched in that state), or now for an empty lake (the history is a backfill's
+    job, not the sensor's). Read from the manifest, one row per partition."""
+    received = lake.manifest.current("records").column("received_at")
+    newest = pc.max(received).as_py() if len(received) else None
+    newest = newest or now or datetime.now(timezone.utc)
+    return newest.astimezone(timezone.utc).isoformat()
 
 
 def late_subject_days(hexoskin: HexoskinResource, cursor: str, known: set[str],

@@ -9,8 +9,24 @@ from ..partitions import STUDY_TIMEZONE
 @dg.schedule(job=warehouse_job, cron_schedule="30 5 * * *", execution_timezone=STUDY_TIMEZONE,
              default_status=dg.DefaultScheduleStatus.STOPPED)
 def daily_warehouse_schedule(context: dg.ScheduleEvaluationContext):
-    """At 05:30 study time, after the 04:00 ingestion: marts and report of everything the lake holds."""
+    """At 05:30 study time, after the 04:00 ingestion: marts and report of everything the lake holds
+    (unless a build is already waiting: it will read the same lake)."""
+    if build_waiting(context.instance):
+        return dg.SkipReason(WAITING)
     return dg.RunRequest(run_key=context.scheduled_execution_time.strftime("%Y-%m-%d"))
+
+
+WAITING = "a warehouse build is already queued: it will read everything the lake holds when it starts"
+
+
+def build_waiting(instance: dg.DagsterInstance) -> bool:
+    """A warehouse build not started yet (however launched: sensor, schedule or by hand). With the run
+    queue's `hexo/warehouse` limit of 1, builds coalesce to at most one running and one waiting."""
+    return bool(instance.get_run_records(
+        filters=dg.RunsFilter(job_name=warehouse_job.name,
+                              statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
+                                        dg.DagsterRunStatus.STARTING]),
+        limit=1))
 
 
 @dg.run_status_sensor(
@@ -23,10 +39,6 @@ def daily_warehouse_schedule(context: dg.ScheduleEvaluationContext):
 def warehouse_after_ingest_sensor(context: dg.RunStatusSensorContext):
     """After each successful ingestion run, rebuild the marts: the incremental models read only the lake
     partitions that run (re)wrote. A build already queued will see them too, so none is stacked on it."""
-    waiting = context.instance.get_run_records(
-        filters=dg.RunsFilter(job_name=warehouse_job.name,
-                              statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]),
-        limit=1)
-    if waiting:
-        return dg.SkipReason("a warehouse build is already queued: it will read this run's partitions")
+    if build_waiting(context.instance):
+        return dg.SkipReason(WAITING)
     return dg.RunRequest(run_key=f"after-{context.dagster_run.run_id}")
