@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast ui bench sandbox fuzz clean
+.PHONY: install demo lint format test test-fast ui bench bench-scale sandbox fuzz clean
 
 install: $(STAMP)
 
@@ -21,7 +21,17 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/hexo-pipeline demo
 
-test: install
+# ruff (lint + format check) for Python, sqlfluff (jinja templater, no database) for the dbt SQL.
+lint: install
+	$(BIN)/ruff check hexo_pipeline hexo_sandbox tests benchmarks
+	$(BIN)/ruff format --check hexo_pipeline hexo_sandbox tests benchmarks
+	$(BIN)/sqlfluff lint --processes 2 dbt_project/models dbt_project/macros dbt_project/tests
+
+format: install
+	$(BIN)/ruff check --fix hexo_pipeline hexo_sandbox tests benchmarks
+	$(BIN)/ruff format hexo_pipeline hexo_sandbox tests benchmarks
+
+test: lint
 	$(BIN)/python -m pytest -n 2
 
 test-fast: install
@@ -35,6 +45,13 @@ sandbox: install
 
 bench: install
 	$(BIN)/python benchmarks/run.py
+
+# The warehouse at study scale (docs/architecture.md): SUBJECTS x DAYS of summaries, full / no-change /
+# daily / late builds, BI latency, against a hand-written DuckDB query. 500 x 730 is the design point.
+SUBJECTS ?= 100
+DAYS ?= 180
+bench-scale: install
+	$(BIN)/python benchmarks/warehouse_scale.py --subjects $(SUBJECTS) --days $(DAYS)
 
 # Long fuzz run of the activity-file decoders (FIT, TCX, convert): FUZZ_N mutated real files per entry
 # point, 3 GiB address space and 20 s per case; new crashes are recorded in tests/fuzz_corpus/.

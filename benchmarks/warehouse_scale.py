@@ -85,7 +85,7 @@ def lake_table_sql(lake: Path, dataset: str) -> str:
 def run_marts(data_dir: Path, *extra: str) -> dict:
     """One `hexo-pipeline marts` process; wall time and the peak RSS of its process tree."""
     cli = Path(sys.executable).with_name("hexo-pipeline")
-    cmd = [str(cli), "marts", "--data-dir", str(data_dir), "--no-report", *extra]
+    cmd = [str(cli), "marts", "--data-dir", str(data_dir), "--no-report", "--no-docs", *extra]  # the build alone
     # A wrapper process so RUSAGE_CHILDREN covers exactly this build (dbt and DuckDB included).
     wrapper = (
         "import json, resource, subprocess, sys, time; t0 = time.perf_counter(); "

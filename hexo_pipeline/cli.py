@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         return _run_sandbox_command(argv[1:])
     debug = "--debug" in argv
     try:
-        return _main([a for a in argv if a != "--debug"])
+        return _main([a for a in argv if a != "--debug"], debug=debug)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
@@ -67,13 +67,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="hexo-pipeline", description=__doc__,
-                                     epilog="--debug (anywhere): show the traceback of a failure")
+def _main(argv: list[str], *, debug: bool = False) -> int:
+    parser = argparse.ArgumentParser(
+        prog="hexo-pipeline", description=__doc__, epilog="--debug (anywhere): show the traceback of a failure"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sandbox = sub.add_parser("sandbox", help="the Hexoskin-compatible sandbox server: runs `hexo-sandbox ARGS` "
-                                             "(e.g. `sandbox serve --port 8765`)", add_help=False)
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="the Hexoskin-compatible sandbox server: runs `hexo-sandbox ARGS` (e.g. `sandbox serve --port 8765`)",
+        add_help=False,
+    )
     sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER, help="arguments of hexo-sandbox")
 
     demo = sub.add_parser("demo", help="run the pipeline against a sandbox and print where results are")
@@ -91,8 +95,9 @@ def _main(argv: list[str]) -> int:
     imp.add_argument("--timezone", help="local-day time zone (default: $HEXO_STUDY_TZ or UTC)")
     imp.add_argument("--data-dir", help="storage root (default: $HEXO_DATA_DIR or ./data)")
 
-    ui = sub.add_parser("ui", help="the Dagster UI on the project's definitions (with a sandbox unless "
-                                   "Hexoskin credentials are set)")
+    ui = sub.add_parser(
+        "ui", help="the Dagster UI on the project's definitions (with a sandbox unless Hexoskin credentials are set)"
+    )
     ui.add_argument("--port", type=int, default=3000)
     _study_args(ui)
 
@@ -112,7 +117,7 @@ def _main(argv: list[str]) -> int:
     if ns.command == "convert":
         from .ingest.convert_cli import run
 
-        return run(ns.files, ns.out, allow_partial=ns.partial, debug=ns.debug)
+        return run(ns.files, ns.out, allow_partial=ns.partial, debug=ns.debug or debug)
     if ns.command == "import-export":
         import os
 

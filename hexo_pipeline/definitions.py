@@ -19,4 +19,5 @@ from .defs.shared import asset_conventions
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", dg.PreviewWarning)  # the package loader is "preview" in Dagster 1.13
     defs = dg.load_definitions_from_package_module(defs_package, resources=project_resources()).map_asset_specs(
-        func=asset_conventions)  # owners, kinds, tags; lake path and schema
+        func=asset_conventions
+    )  # owners, kinds, tags; lake path and schema

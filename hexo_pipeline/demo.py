@@ -12,7 +12,13 @@ def run_demo(sandbox_args: list[str] | None = None, progress: bool = True) -> in
     """`sandbox_args`: `hexo-sandbox serve` flags for the study (--seed, --subjects, --days ...)."""
     from .lake import data_dir
     from .runner import (
-        RunFailed, build_warehouse, check_api, dagster_home, has_real_credentials, ingest_all, sandbox_environment,
+        RunFailed,
+        build_warehouse,
+        check_api,
+        dagster_home,
+        has_real_credentials,
+        ingest_all,
+        sandbox_environment,
     )
     from .sandbox_process import SandboxUnavailable, start_sandbox_process
     from .warehouse import Warehouse
@@ -29,8 +35,10 @@ def run_demo(sandbox_args: list[str] | None = None, progress: bool = True) -> in
         os.environ.update(sandbox_environment(handle.info))
         study = handle.info["study"]
         subjects = sum(a["role"] == "subject" for a in handle.info["accounts"])
-        print(f"sandbox: {handle.base_url} (study {study['uuid']}, {subjects} subjects x {study['days']} days)",
-              flush=True)
+        print(
+            f"sandbox: {handle.base_url} (study {study['uuid']}, {subjects} subjects x {study['days']} days)",
+            flush=True,
+        )
     home = dagster_home(root)
     t0 = time.monotonic()
     try:
@@ -51,8 +59,10 @@ def run_demo(sandbox_args: list[str] | None = None, progress: bool = True) -> in
     files = sorted(lake.rglob("*.parquet"))
     size = sum(f.stat().st_size for f in files)
     print()
-    print(f"ingested {len(summary.subjects)} subjects x {len(summary.days)} days in {summary.runs} runs, "
-          f"{t1 - t0:.1f} s ({summary.failed_runs} failed)")
+    print(
+        f"ingested {len(summary.subjects)} subjects x {len(summary.days)} days in {summary.runs} runs, "
+        f"{t1 - t0:.1f} s ({summary.failed_runs} failed)"
+    )
     print(f"Parquet lake:   {lake}  ({len(files)} files, {size / 1e6:.1f} MB)")
     if warehouse_error is None:
         print(f"DuckDB marts:   {warehouse.published}  (schema marts; built in {time.monotonic() - t1:.1f} s)")

@@ -16,8 +16,14 @@ from pathlib import Path
 
 from .user_errors import CREDENTIALS, SetupError
 
-CREDENTIAL_VARS = ("HEXO_USERNAME", "HEXO_PASSWORD", "HEXO_CLIENT_ID", "HEXO_CLIENT_SECRET", "HEXO_API_KEY",
-                   "HEXO_API_SECRET")
+CREDENTIAL_VARS = (
+    "HEXO_USERNAME",
+    "HEXO_PASSWORD",
+    "HEXO_CLIENT_ID",
+    "HEXO_CLIENT_SECRET",
+    "HEXO_API_KEY",
+    "HEXO_API_SECRET",
+)
 
 
 def has_real_credentials() -> bool:
@@ -26,11 +32,14 @@ def has_real_credentials() -> bool:
     url = bool(os.environ.get("HEXO_API_URL"))
     creds = [v for v in CREDENTIAL_VARS if os.environ.get(v)]
     if url and not creds:
-        raise SetupError(f"HEXO_API_URL is set but no credentials are: set {CREDENTIALS}, "
-                         "or unset HEXO_API_URL to use the sandbox")
+        raise SetupError(
+            f"HEXO_API_URL is set but no credentials are: set {CREDENTIALS}, or unset HEXO_API_URL to use the sandbox"
+        )
     if creds and not url:
-        raise SetupError(f"{', '.join(creds)} set but HEXO_API_URL is not: set HEXO_API_URL "
-                         "(e.g. https://api.hexoskin.com), or unset them to use the sandbox")
+        raise SetupError(
+            f"{', '.join(creds)} set but HEXO_API_URL is not: set HEXO_API_URL "
+            "(e.g. https://api.hexoskin.com), or unset them to use the sandbox"
+        )
     return url
 
 
@@ -99,8 +108,9 @@ def dagster_home(data_dir: Path) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists() or config.read_text().startswith(_WRITTEN_BY):
-        text = dagster_yaml(int(os.environ.get("HEXO_API_CONCURRENCY", "2")),
-                               int(os.environ.get("HEXO_MAX_CONCURRENT_RUNS", "3")))
+        text = dagster_yaml(
+            int(os.environ.get("HEXO_API_CONCURRENCY", "2")), int(os.environ.get("HEXO_MAX_CONCURRENT_RUNS", "3"))
+        )
         config.write_text(text)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
@@ -130,8 +140,13 @@ class Progress:
     def __init__(self, enabled: bool = True):
         from tqdm import tqdm
 
-        self.bar = tqdm(total=0, unit="subject-day", disable=not enabled, file=sys.stdout,
-                        bar_format="{desc} {n_fmt}/{total_fmt} subject-days |{bar:20}| {elapsed}")
+        self.bar = tqdm(
+            total=0,
+            unit="subject-day",
+            disable=not enabled,
+            file=sys.stdout,
+            bar_format="{desc} {n_fmt}/{total_fmt} subject-days |{bar:20}| {elapsed}",
+        )
 
     def step(self, text: str) -> None:
         self.bar.set_description_str(text[:60].ljust(32))
@@ -165,8 +180,9 @@ def execute(job, instance, **kwargs):
     return result
 
 
-def ingest_all(subjects: list[str] | None = None, days: list[date] | None = None,
-               progress: bool = True) -> IngestSummary:
+def ingest_all(
+    subjects: list[str] | None = None, days: list[date] | None = None, progress: bool = True
+) -> IngestSummary:
     """Materialize the study assets, register subjects, then ingest every subject-day: one run per
     subject covering all its days (a partition-range run), so N subjects -> N runs."""
     bar = Progress(progress)
@@ -192,8 +208,12 @@ def _ingest_all(subjects: list[str] | None, days: list[date] | None, bar: Progre
     instance = dg.DagsterInstance.get()
     t0 = time.monotonic()
     bar.step("study: subjects, catalogs")
-    result = dg.materialize([defs.resolve_assets_def(k) for k in ("subjects", "datatype_catalog", "study")],
-                            instance=instance, run_config=QUIET, raise_on_error=False)
+    result = dg.materialize(
+        [defs.resolve_assets_def(k) for k in ("subjects", "datatype_catalog", "study")],
+        instance=instance,
+        run_config=QUIET,
+        raise_on_error=False,
+    )
     if not result.success:
         raise RunFailed(failure_line(result))
     from .lake import Lake
@@ -214,9 +234,14 @@ def _ingest_all(subjects: list[str] | None, days: list[date] | None, bar: Progre
     for i, name in enumerate(names, 1):
         bar.step(f"ingest subject {i}/{len(names)}")
         try:
-            execute(job, instance, tags={
-                "dagster/asset_partition_range_start": f"{days[0].isoformat()}|{name}",
-                "dagster/asset_partition_range_end": f"{days[-1].isoformat()}|{name}"})
+            execute(
+                job,
+                instance,
+                tags={
+                    "dagster/asset_partition_range_start": f"{days[0].isoformat()}|{name}",
+                    "dagster/asset_partition_range_end": f"{days[-1].isoformat()}|{name}",
+                },
+            )
         except RunFailed as exc:
             failed += 1
             bar.bar.write(f"ingest {name} failed: {exc}")
@@ -227,11 +252,11 @@ def _ingest_all(subjects: list[str] | None, days: list[date] | None, bar: Progre
 def build_warehouse(progress: bool = True) -> None:
     """The `build_warehouse` job (dbt marts, their tests as checks, the study report) in this process,
     on the instance the UI reads: after the demo, every asset shows as materialized."""
+    import contextlib
+
     import dagster as dg
 
     from .definitions import defs
-
-    import contextlib
 
     if progress:
         print("warehouse: dbt build of the marts and their tests, then the study report...", flush=True)
@@ -297,7 +322,6 @@ def run_ui(sandbox_args: list[str], port: int) -> int:
     everything it started (`run_supervised`)."""
     from .lake import data_dir
     from .sandbox_process import SandboxUnavailable, start_sandbox_process
-
     from .study_settings import StudySettings
 
     StudySettings.from_environment()  # a bad HEXO_STUDY_* is one line here, not a code location error
@@ -315,8 +339,16 @@ def run_ui(sandbox_args: list[str], port: int) -> int:
     try:
         dagster_home(root)
         workspace = Path(__file__).resolve().parents[1] / "workspace.yaml"
-        cmd = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(workspace), "-h", "127.0.0.1",
-               "-p", str(port)]
+        cmd = [
+            str(Path(sys.executable).with_name("dagster")),
+            "dev",
+            "-w",
+            str(workspace),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ]
         print(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C to stop)", flush=True)
         return run_supervised(cmd)
     finally:

@@ -17,8 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-NOT_INSTALLED = ("the sandbox is not installed (package hexo_sandbox): pip install -e '.[sandbox]', "
-                 "or set HEXO_API_URL and Hexoskin credentials to use the real API")
+NOT_INSTALLED = (
+    "the sandbox is not installed (package hexo_sandbox): pip install -e '.[sandbox]', "
+    "or set HEXO_API_URL and Hexoskin credentials to use the real API"
+)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -40,7 +42,7 @@ def sandbox_command(args: Sequence[str] = ()) -> list[str]:
 @dataclass
 class SandboxProcess:
     process: subprocess.Popen
-    info: dict[str, Any]          # the JSON start line: base_url, oauth2, accounts, api_keys, study
+    info: dict[str, Any]  # the JSON start line: base_url, oauth2, accounts, api_keys, study
     _log: IO[bytes]
 
     @property
@@ -59,7 +61,7 @@ class SandboxProcess:
             self.process.stdout.close()
         self._log.close()
 
-    def __enter__(self) -> "SandboxProcess":
+    def __enter__(self) -> SandboxProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:

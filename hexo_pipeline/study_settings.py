@@ -90,9 +90,13 @@ class StudySettings:
         }
 
 
-_EXPECTED = {"start": "a date (YYYY-MM-DD)", "end": "a date (YYYY-MM-DD)",
-             "timezone": "an IANA time zone (e.g. America/Montreal)",
-             "valid_day_min_minutes": "a whole number of minutes", "valid_hour_min_minutes": "a whole number of minutes"}
+_EXPECTED = {
+    "start": "a date (YYYY-MM-DD)",
+    "end": "a date (YYYY-MM-DD)",
+    "timezone": "an IANA time zone (e.g. America/Montreal)",
+    "valid_day_min_minutes": "a whole number of minutes",
+    "valid_hour_min_minutes": "a whole number of minutes",
+}
 
 
 def _time_zone(name: str) -> str:

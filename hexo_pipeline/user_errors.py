@@ -11,7 +11,14 @@ from __future__ import annotations
 from zoneinfo import ZoneInfoNotFoundError
 
 from .hexoskin.errors import (
-    BadRequest, ConfigError, Forbidden, HexoskinError, RateLimited, ServerError, TransportError, Unauthorized,
+    BadRequest,
+    ConfigError,
+    Forbidden,
+    HexoskinError,
+    RateLimited,
+    ServerError,
+    TransportError,
+    Unauthorized,
 )
 from .study_settings import InvalidStudySetting
 
@@ -52,13 +59,17 @@ def _explain_one(err: BaseException) -> str | None:
     if isinstance(err, ConfigError):
         return f"Hexoskin configuration: {err.message}"
     if isinstance(err, Unauthorized) or (isinstance(err, BadRequest) and err.message in _OAUTH_REJECTIONS):
-        return (f"the Hexoskin API rejected the credentials ({err.message}): check {CREDENTIALS} "
-                f"for HEXO_API_URL={_host(err)}")
+        return (
+            f"the Hexoskin API rejected the credentials ({err.message}): check {CREDENTIALS} "
+            f"for HEXO_API_URL={_host(err)}"
+        )
     if isinstance(err, Forbidden):
         return f"the Hexoskin account may not read this ({err.message}): check the account's study access"
     if isinstance(err, TransportError):
-        return (f"cannot reach the Hexoskin API at {_host(err)} ({_short(err.message)}): check HEXO_API_URL "
-                "and the network, or unset HEXO_API_URL to use the sandbox")
+        return (
+            f"cannot reach the Hexoskin API at {_host(err)} ({_short(err.message)}): check HEXO_API_URL "
+            "and the network, or unset HEXO_API_URL to use the sandbox"
+        )
     if isinstance(err, RateLimited):
         return "the Hexoskin API kept answering 429 (rate limited): lower HEXO_MAX_RPS and retry later"
     if isinstance(err, ServerError):

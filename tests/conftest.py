@@ -19,7 +19,6 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HEXO_SHARED_DIR", REPO.parent / "shared"))
 
 
-
 def pytest_configure(config: pytest.Config) -> None:
     """The dbt manifest the Dagster definitions load, before any test module imports them (under xdist
     the controller runs this first, so the workers find it fresh)."""
@@ -88,8 +87,9 @@ def build_warehouse():
     the marts of a data dir built for `study` by hexo-pipeline marts' own function, dbt's log in
     data_dir/log_name; by default asserts the build was published (the log's tail otherwise)."""
 
-    def _build(data_dir: Path, study: StudySettings, *, log_name: str = "dbt.log", must_publish: bool = True,
-               **options) -> MartsResult:
+    def _build(
+        data_dir: Path, study: StudySettings, *, log_name: str = "dbt.log", must_publish: bool = True, **options
+    ) -> MartsResult:
         log = Path(data_dir) / log_name
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "a") as out:

@@ -9,7 +9,7 @@ Multi-partition keys read "<day>|<subject>" (Dagster orders dimensions by name).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -45,8 +45,8 @@ def subject_day_key(subject: str, day: date) -> dg.MultiPartitionKey:
 def local_day_keys(subject: str, start_ticks: int, end_ticks: int, study: StudySettings) -> list[dg.MultiPartitionKey]:
     """Subject-day keys a [start, end) span touches (in the study's time zone), within the study."""
     tz = ZoneInfo(study.timezone)
-    d0 = datetime.fromtimestamp(start_ticks / 256, tz=timezone.utc).astimezone(tz).date()
-    d1 = datetime.fromtimestamp(max(start_ticks, end_ticks - 1) / 256, tz=timezone.utc).astimezone(tz).date()
+    d0 = datetime.fromtimestamp(start_ticks / 256, tz=UTC).astimezone(tz).date()
+    d1 = datetime.fromtimestamp(max(start_ticks, end_ticks - 1) / 256, tz=UTC).astimezone(tz).date()
     keys = []
     day = d0
     while day <= d1:

@@ -6,12 +6,10 @@ Only the variables present when the definitions load are wired (an unset `EnvVar
 when the auth scheme does not need it); `hexo-pipeline ui` and the demo set them for the sandbox.
 """
 
-
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
 
 import dagster as dg
 
@@ -22,14 +20,22 @@ from ..user_errors import explain
 from ..warehouse.marts import dbt_resource
 
 _CREDENTIAL_VARS = {
-    "auth": "HEXO_AUTH", "username": "HEXO_USERNAME", "password": "HEXO_PASSWORD",
-    "client_id": "HEXO_CLIENT_ID", "client_secret": "HEXO_CLIENT_SECRET", "api_key": "HEXO_API_KEY",
-    "api_secret": "HEXO_API_SECRET", "token_file": "HEXO_TOKEN_FILE", "api_version": "HEXO_API_VERSION",
+    "auth": "HEXO_AUTH",
+    "username": "HEXO_USERNAME",
+    "password": "HEXO_PASSWORD",
+    "client_id": "HEXO_CLIENT_ID",
+    "client_secret": "HEXO_CLIENT_SECRET",
+    "api_key": "HEXO_API_KEY",
+    "api_secret": "HEXO_API_SECRET",
+    "token_file": "HEXO_TOKEN_FILE",
+    "api_version": "HEXO_API_VERSION",
 }
 
 
-NOT_CONFIGURED = ("HEXO_API_URL is not set: start the UI with `make ui` (which starts a sandbox), or set "
-                  "HEXO_API_URL and the Hexoskin credentials")
+NOT_CONFIGURED = (
+    "HEXO_API_URL is not set: start the UI with `make ui` (which starts a sandbox), or set "
+    "HEXO_API_URL and the Hexoskin credentials"
+)
 
 
 class HexoskinResource(dg.ConfigurableResource):
@@ -39,16 +45,16 @@ class HexoskinResource(dg.ConfigurableResource):
     incomplete settings) leaves the `with` block as a `dg.Failure` whose description is one line naming
     the variable to fix, and that is not retried: the client has already retried what can be retried."""
 
-    base_url: Optional[str] = None
-    auth: Optional[str] = None
-    username: Optional[str] = None
-    password: Optional[str] = None
-    client_id: Optional[str] = None
-    client_secret: Optional[str] = None
-    api_key: Optional[str] = None
-    api_secret: Optional[str] = None
-    token_file: Optional[str] = None
-    api_version: Optional[str] = None
+    base_url: str | None = None
+    auth: str | None = None
+    username: str | None = None
+    password: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    api_key: str | None = None
+    api_secret: str | None = None
+    token_file: str | None = None
+    api_version: str | None = None
     max_retries: int = 5
 
     @property
@@ -114,34 +120,52 @@ class StudyResource(dg.ConfigurableResource):
     """The study settings (calendar, uuid, valid-day thresholds) as Dagster config: `settings()` gives
     the typed `StudySettings` the plain-Python code takes. Unset fields keep StudySettings' defaults."""
 
-    start: Optional[str] = None
-    timezone: Optional[str] = None
-    end: Optional[str] = None
-    uuid: Optional[str] = None
-    valid_day_min_minutes: Optional[int] = None
-    valid_hour_min_minutes: Optional[int] = None
+    start: str | None = None
+    timezone: str | None = None
+    end: str | None = None
+    uuid: str | None = None
+    valid_day_min_minutes: int | None = None
+    valid_hour_min_minutes: int | None = None
 
     def settings(self) -> StudySettings:
-        return StudySettings.from_strings(start=self.start, timezone=self.timezone, end=self.end, uuid=self.uuid,
-                                          valid_day_min_minutes=self.valid_day_min_minutes,
-                                          valid_hour_min_minutes=self.valid_hour_min_minutes)
+        return StudySettings.from_strings(
+            start=self.start,
+            timezone=self.timezone,
+            end=self.end,
+            uuid=self.uuid,
+            valid_day_min_minutes=self.valid_day_min_minutes,
+            valid_hour_min_minutes=self.valid_hour_min_minutes,
+        )
 
     @classmethod
     def from_environment(cls) -> "StudyResource":
         ints = ("valid_day_min_minutes", "valid_hour_min_minutes")
-        return cls(**{field: dg.EnvVar.int(var) if field in ints else dg.EnvVar(var)
-                      for field, var in environment_variables_set().items()})
+        return cls(
+            **{
+                field: dg.EnvVar.int(var) if field in ints else dg.EnvVar(var)
+                for field, var in environment_variables_set().items()
+            }
+        )
 
     @classmethod
     def of(cls, settings: StudySettings) -> "StudyResource":
         """A resource holding these settings (tests, scripts)."""
         values = settings.dbt_vars(lake_root="")
-        return cls(start=values["study_start"] or None, timezone=settings.timezone, end=values["study_end"] or None,
-                   uuid=settings.uuid, valid_day_min_minutes=settings.valid_day_min_minutes,
-                   valid_hour_min_minutes=settings.valid_hour_min_minutes)
+        return cls(
+            start=values["study_start"] or None,
+            timezone=settings.timezone,
+            end=values["study_end"] or None,
+            uuid=settings.uuid,
+            valid_day_min_minutes=settings.valid_day_min_minutes,
+            valid_hour_min_minutes=settings.valid_hour_min_minutes,
+        )
 
 
 def project_resources() -> dict[str, dg.ConfigurableResource]:
     """Every resource the project's assets, sensors and schedules use, from the environment."""
-    return {"hexoskin": HexoskinResource.from_environment(), "storage": LakeResource.from_environment(),
-            "study": StudyResource.from_environment(), "dbt": dbt_resource()}
+    return {
+        "hexoskin": HexoskinResource.from_environment(),
+        "storage": LakeResource.from_environment(),
+        "study": StudyResource.from_environment(),
+        "dbt": dbt_resource(),
+    }

@@ -31,8 +31,9 @@ class SubjectDayRun:
         yield from run.results()
     """
 
-    def __init__(self, context: dg.AssetExecutionContext, assets: Sequence[str],
-                 checks: Sequence[dg.AssetCheckSpec] = ()):
+    def __init__(
+        self, context: dg.AssetExecutionContext, assets: Sequence[str], checks: Sequence[dg.AssetCheckSpec] = ()
+    ):
         self.keys = list(context.partition_keys)
         self.assets = list(assets)
         self.checks = list(checks)
@@ -44,27 +45,39 @@ class SubjectDayRun:
             subject, day = split_key(key)
             yield key, subject, day
 
-    def count(self, asset: str, rows: "int | object | None") -> None:
+    def count(self, asset: str, rows: int | object | None) -> None:
         """Adds a table's rows (or a number) to an asset's total."""
         self.rows[asset] += rows if isinstance(rows, int) else (0 if rows is None else rows.num_rows)
 
-    def results(self, metadata: Mapping[str, object] | None = None,
-                asset_metadata: Mapping[str, Mapping[str, object]] | None = None,
-                check_metadata: Mapping[str, Mapping[str, object]] | None = None,
-                warn: Sequence[str] = ()) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    def results(
+        self,
+        metadata: Mapping[str, object] | None = None,
+        asset_metadata: Mapping[str, Mapping[str, object]] | None = None,
+        check_metadata: Mapping[str, Mapping[str, object]] | None = None,
+        warn: Sequence[str] = (),
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         """`metadata` goes on every asset, `asset_metadata[asset]` / `check_metadata[check]` on one;
         checks named in `warn` fail with WARN severity."""
         shared = {"partitions": len(self.keys), **(metadata or {})}
         for asset in self.assets:
-            yield dg.MaterializeResult(asset_key=asset, metadata={**shared, "rows": self.rows[asset],
-                                                                  "dagster/row_count": self.rows[asset],
-                                                                  **(asset_metadata or {}).get(asset, {})})
+            yield dg.MaterializeResult(
+                asset_key=asset,
+                metadata={
+                    **shared,
+                    "rows": self.rows[asset],
+                    "dagster/row_count": self.rows[asset],
+                    **(asset_metadata or {}).get(asset, {}),
+                },
+            )
         for spec in self.checks:
             found = self.problems[spec.name]
             yield dg.AssetCheckResult(
-                check_name=spec.name, asset_key=spec.asset_key, passed=not found,
+                check_name=spec.name,
+                asset_key=spec.asset_key,
+                passed=not found,
                 severity=dg.AssetCheckSeverity.WARN if spec.name in warn else dg.AssetCheckSeverity.ERROR,
-                metadata={**listing(found), **(check_metadata or {}).get(spec.name, {})})
+                metadata={**listing(found), **(check_metadata or {}).get(spec.name, {})},
+            )
 
 
 def listing(problems: Sequence[str]) -> dict[str, object]:
@@ -75,8 +88,13 @@ def listing(problems: Sequence[str]) -> dict[str, object]:
 # -- what every asset carries in the UI: owners, kinds, tags, and for lake datasets their path and schema --
 
 OWNERS = ["team:hexo-pipeline"]
-_LAYER_OF_GROUP = {"study": "lake", "subject_day": "lake", "activity_files": "lake", "warehouse": "warehouse",
-                   "report": "report"}
+_LAYER_OF_GROUP = {
+    "study": "lake",
+    "subject_day": "lake",
+    "activity_files": "lake",
+    "warehouse": "warehouse",
+    "report": "report",
+}
 _KINDS_OF_LAYER = {"lake": {"parquet", "python"}, "warehouse": {"dbt", "duckdb"}, "report": {"html", "python"}}
 _LAKE_DATASET_OF_ASSET = {"datatype_catalog": "datatypes"}  # asset keys that differ from their dataset's name
 
@@ -103,11 +121,24 @@ def asset_conventions(spec: dg.AssetSpec) -> dg.AssetSpec:
     if layer == "warehouse" and isinstance(columns, dg.TableSchema):
         types = published_column_types().get(tuple(spec.key.path[-2:]), {})
         if types:  # dbt's YAML names the columns; the published warehouse knows their types
-            metadata["dagster/column_schema"] = dg.TableSchema(columns=[
-                dg.TableColumn(c.name, types.get(c.name.lower(), c.type), description=c.description,
-                               constraints=c.constraints, tags=c.tags) for c in columns.columns])
-    return spec.merge_attributes(owners=[o for o in OWNERS if o not in spec.owners],
-                                 kinds=_KINDS_OF_LAYER[layer] - set(spec.kinds), tags=tags, metadata=metadata)
+            metadata["dagster/column_schema"] = dg.TableSchema(
+                columns=[
+                    dg.TableColumn(
+                        c.name,
+                        types.get(c.name.lower(), c.type),
+                        description=c.description,
+                        constraints=c.constraints,
+                        tags=c.tags,
+                    )
+                    for c in columns.columns
+                ]
+            )
+    return spec.merge_attributes(
+        owners=[o for o in OWNERS if o not in spec.owners],
+        kinds=_KINDS_OF_LAYER[layer] - set(spec.kinds),
+        tags=tags,
+        metadata=metadata,
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -126,8 +157,9 @@ def published_column_types() -> dict[tuple[str, str], dict[str, str]]:
     except duckdb.Error:
         return {}
     try:
-        rows = con.execute("select table_schema, table_name, column_name, data_type "
-                           "from information_schema.columns").fetchall()
+        rows = con.execute(
+            "select table_schema, table_name, column_name, data_type from information_schema.columns"
+        ).fetchall()
     finally:
         con.close()
     types: dict[tuple[str, str], dict[str, str]] = {}

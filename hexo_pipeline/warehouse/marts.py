@@ -87,15 +87,22 @@ def dbt_build_args(*, full_refresh: bool = False, select: str | None = None) -> 
     return args
 
 
-def run_dbt(args: Sequence[str], build: Build, study: StudySettings, *, dbt: DbtCliResource | None = None,
-            context: "dg.AssetExecutionContext | None" = None) -> DbtCliInvocation:
+def run_dbt(
+    args: Sequence[str],
+    build: Build,
+    study: StudySettings,
+    *,
+    dbt: DbtCliResource | None = None,
+    context: dg.AssetExecutionContext | None = None,
+) -> DbtCliInvocation:
     """Start dbt (`DbtCliResource.cli`) on `build`'s file with the study settings as `--vars`; the caller
     streams or waits. The one way this project runs dbt."""
     dbt = dbt or dbt_resource()
     dbt_vars = json.dumps(study.dbt_vars(build.warehouse.lake))
     with build.environment():  # dbt's process inherits the build's file and lake paths
-        return dbt.cli([*args, "--vars", dbt_vars], context=context, target_path=build.target_path,
-                       raise_on_error=False)
+        return dbt.cli(
+            [*args, "--vars", dbt_vars], context=context, target_path=build.target_path, raise_on_error=False
+        )
 
 
 @dataclass
@@ -109,9 +116,15 @@ class MartsResult:
     unchanged: bool = False  # nothing to do: the published marts already reflect this lake and project
 
 
-def build_marts(data_dir: str | os.PathLike[str] | None = None, *, full_refresh: bool = False,
-                select: str | None = None, docs: bool = False, out: TextIO | None = None,
-                study: StudySettings | None = None) -> MartsResult:
+def build_marts(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    full_refresh: bool = False,
+    select: str | None = None,
+    docs: bool = False,
+    out: TextIO | None = None,
+    study: StudySettings | None = None,
+) -> MartsResult:
     """Run `dbt build` into a new build file and publish it; on failure the last good file stays.
     `study` defaults to the environment's settings."""
     out = out or sys.stdout
@@ -120,16 +133,22 @@ def build_marts(data_dir: str | os.PathLike[str] | None = None, *, full_refresh:
     warehouse = Warehouse.in_data_dir(data_dir)
     t0 = time.monotonic()
     with warehouse.build(full_refresh=full_refresh) as build:
-        build.inputs = hashlib.sha256(json.dumps([study.dbt_vars(build.warehouse.lake), select, docs],
-                                                 sort_keys=True).encode()).hexdigest()[:16]
+        build.inputs = hashlib.sha256(
+            json.dumps([study.dbt_vars(build.warehouse.lake), select, docs], sort_keys=True).encode()
+        ).hexdigest()[:16]
         if not full_refresh and select is None and build.is_current():
             return MartsResult(warehouse.published, time.monotonic() - t0, True, unchanged=True)
         invocation = run_dbt(dbt_build_args(full_refresh=full_refresh, select=select), build, study)
         _write_log(invocation, out)
         results = run_results_summary(build.target_path)
         if not invocation.is_successful():
-            return MartsResult(None, time.monotonic() - t0, build.seeded_from is not None, results,
-                               returncode=invocation.process.returncode or 1)
+            return MartsResult(
+                None,
+                time.monotonic() - t0,
+                build.seeded_from is not None,
+                results,
+                returncode=invocation.process.returncode or 1,
+            )
         if docs:
             docs_run = run_dbt(["docs", "generate", "--no-compile", "--static"], build, study)
             _write_log(docs_run, out)
@@ -162,21 +181,29 @@ def _copy_docs(target: Path, dest: Path) -> None:
     """The dbt docs site next to the warehouse: warehouse/docs/index.html is dbt's static page (manifest and
     catalog inlined), so it opens from the file system without a server."""
     dest.mkdir(parents=True, exist_ok=True)
-    for source, name in (("static_index.html", "index.html"), ("manifest.json", "manifest.json"),
-                         ("catalog.json", "catalog.json")):
+    for source, name in (
+        ("static_index.html", "index.html"),
+        ("manifest.json", "manifest.json"),
+        ("catalog.json", "catalog.json"),
+    ):
         if (target / source).exists():
             shutil.copyfile(target / source, dest / name)
 
 
 # -- command line -------------------------------------------------------------------------------------
 
+
 def add_marts_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = sub.add_parser("marts", help="build the dbt marts from the lake and publish warehouse/hexo.duckdb")
     parser.add_argument("--data-dir", help="storage root (default: $HEXO_DATA_DIR or ./data)")
     parser.add_argument("--full-refresh", action="store_true", help="rebuild every model from the whole lake")
     parser.add_argument("--select", help="dbt selection (default: every model, seed and test)")
-    parser.add_argument("--no-docs", dest="docs", action="store_false",
-                        help="do not publish the dbt docs site (warehouse/docs/index.html)")
+    parser.add_argument(
+        "--no-docs",
+        dest="docs",
+        action="store_false",
+        help="do not publish the dbt docs site (warehouse/docs/index.html)",
+    )
     parser.add_argument("--no-report", action="store_true", help="do not render the study report")
     return parser
 
@@ -192,8 +219,10 @@ def run_marts_command(ns: argparse.Namespace) -> int:
         print(f"dbt build failed ({summary}); the last published warehouse is unchanged", file=sys.stderr)
         return result.returncode or 1
     if result.unchanged:
-        print(f"marts unchanged: {result.published} already reflects the lake and the dbt project "
-              f"({result.seconds:.1f} s; --full-refresh rebuilds anyway)")
+        print(
+            f"marts unchanged: {result.published} already reflects the lake and the dbt project "
+            f"({result.seconds:.1f} s; --full-refresh rebuilds anyway)"
+        )
         return 0
     mode = "incremental" if result.seeded else "full"
     print(f"marts published: {result.published}  ({mode} build, {result.seconds:.1f} s; {summary})")

@@ -23,9 +23,9 @@ import pytest
 import requests
 
 from hexo_pipeline.study_settings import StudySettings
+from hexo_pipeline.warehouse import Warehouse, build_marts
 from hexo_sandbox import start_sandbox
 from hexo_sandbox.world.study import StudyConfig
-from hexo_pipeline.warehouse import Warehouse, build_marts
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # the demo alone takes minutes
 
@@ -66,9 +66,24 @@ def demo(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEXO_", "DAGSTER_"))}
     env["HEXO_DATA_DIR"] = str(data)
     try:
-        run = subprocess.run([sys.executable, "-m", "hexo_pipeline.cli", "demo", "--seed", str(SEED), "--subjects",
-                              str(SUBJECTS), "--days", str(DAYS)], env=env, capture_output=True, text=True,
-                             timeout=1500)
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "hexo_pipeline.cli",
+                "demo",
+                "--seed",
+                str(SEED),
+                "--subjects",
+                str(SUBJECTS),
+                "--days",
+                str(DAYS),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1500,
+        )
         (root / "demo.log").write_text(run.stdout + run.stderr)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
         if not warehouse.published.exists():  # the demo does not build the marts yet: build them as it would
@@ -98,9 +113,13 @@ def test_bi_reader_saw_no_error_during_the_demo(demo):
 
 def test_subject_days_match_the_ground_truth(demo):
     con, truth, _, _, _ = demo
-    ours = {(r[0], r[1]): r[2:] for r in con.execute(
-        "select subject_id, local_date, worn_s, hr_mean_bpm, rmssd_ms, sdnn_ms, rr_clean_n, steps "
-        "from marts.fct_subject_day").fetchall()}
+    ours = {
+        (r[0], r[1]): r[2:]
+        for r in con.execute(
+            "select subject_id, local_date, worn_s, hr_mean_bpm, rmssd_ms, sdnn_ms, rr_clean_n, steps "
+            "from marts.fct_subject_day"
+        ).fetchall()
+    }
     assert truth
     compared = 0
     for t in truth:
@@ -108,8 +127,11 @@ def test_subject_days_match_the_ground_truth(demo):
         assert key in ours, f"no fct_subject_day row for {key}"
         worn, hr, rmssd, sdnn, rr_n, steps = ours[key]
         assert abs(worn - t["worn_s"]) <= 1.0, (key, worn, t["worn_s"])
-        for name, got, want, tol in (("hr_mean_bpm", hr, t["hr_mean_bpm"], 0.5),
-                                     ("rmssd_ms", rmssd, t["rmssd_ms"], 1.0), ("sdnn_ms", sdnn, t["sdnn_ms"], 1.0)):
+        for name, got, want, tol in (
+            ("hr_mean_bpm", hr, t["hr_mean_bpm"], 0.5),
+            ("rmssd_ms", rmssd, t["rmssd_ms"], 1.0),
+            ("sdnn_ms", sdnn, t["sdnn_ms"], 1.0),
+        ):
             if want is None:
                 assert got is None, (key, name, got)
             else:
@@ -125,9 +147,12 @@ def test_adherence_matches_the_ground_truth_exactly(demo):
     con, truth, _, _, data = demo
     if not (data / "lake" / "calendar_events").exists():
         pytest.fail("the lake has no calendar_events: the study-side ingestion did not run")
-    ours = {(r[0], r[1]): r[2:] for r in con.execute(
-        "select subject_id, local_date, events_scheduled, events_done, survey_answered from marts.fct_subject_day"
-    ).fetchall()}
+    ours = {
+        (r[0], r[1]): r[2:]
+        for r in con.execute(
+            "select subject_id, local_date, events_scheduled, events_done, survey_answered from marts.fct_subject_day"
+        ).fetchall()
+    }
     for t in truth:
         key = (t["user_id"], date.fromisoformat(t["date"]))
         assert ours[key] == (t["events_scheduled"], t["events_done"], t["survey_answered"]), key
@@ -136,15 +161,20 @@ def test_adherence_matches_the_ground_truth_exactly(demo):
         s, d = per_subject.get(t["user_id"], (0, 0))
         per_subject[t["user_id"]] = (s + t["events_scheduled"], d + t["events_done"])
     for subject_id, scheduled, done, pct in con.execute(
-            "select subject_id, events_scheduled, events_done, adherence_pct from marts.rpt_study_adherence").fetchall():
+        "select subject_id, events_scheduled, events_done, adherence_pct from marts.rpt_study_adherence"
+    ).fetchall():
         assert (scheduled, done) == per_subject[subject_id]
         assert pct == pytest.approx(100.0 * done / scheduled if scheduled else None)
 
 
 def test_records_match_the_ground_truth(demo):
     con, _, truth, _, _ = demo
-    ours = {r[0]: r[1:] for r in con.execute(
-        "select record_id, duration_s, hr_mean_bpm, rmssd_ms, sdnn_ms from marts.fct_record").fetchall()}
+    ours = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "select record_id, duration_s, hr_mean_bpm, rmssd_ms, sdnn_ms from marts.fct_record"
+        ).fetchall()
+    }
     assert truth
     for t in truth:
         got = ours.get(t["record_id"])
@@ -160,7 +190,8 @@ def test_demo_wrote_the_study_report_or_marts_can(demo):
     from hexo_pipeline.report import render_study_reports
 
     reports = list((data / "reports").glob("*/index.html")) or render_study_reports(
-        Warehouse(data).published, data / "reports")
+        Warehouse(data).published, data / "reports"
+    )
     assert reports and all(Path(p).stat().st_size > 50_000 for p in reports)
 
 
@@ -190,8 +221,11 @@ def test_the_demo_materialized_every_asset_on_the_dagster_instance(demo):
     for job in ("ingest_subject_days", "build_warehouse"):
         expected |= set(defs.resolve_job_def(job).asset_layer.selected_asset_keys)
     expected |= {dg.AssetKey(k) for k in ("subjects", "datatype_catalog", "study")}
-    missing = [k.to_user_string() for k in sorted(expected, key=str)
-               if graph.get(k).is_materializable and instance.get_latest_materialization_event(k) is None]
+    missing = [
+        k.to_user_string()
+        for k in sorted(expected, key=str)
+        if graph.get(k).is_materializable and instance.get_latest_materialization_event(k) is None
+    ]
     assert not missing
     checks = [key for key in graph.asset_check_keys if key.asset_key.path[0] == "marts"]
     assert checks
@@ -212,13 +246,27 @@ def test_late_data_sensor_switched_on_after_the_demo_requests_nothing(demo):
     handle = start_sandbox(study=StudyConfig(seed=SEED, subjects=SUBJECTS, days=DAYS))
     try:
         env = sandbox_environment(handle.info)
-        hexo = HexoskinResource(base_url=env["HEXO_API_URL"], auth="oauth2", username=env["HEXO_USERNAME"],
-                                password=env["HEXO_PASSWORD"], client_id=env["HEXO_CLIENT_ID"],
-                                client_secret=env["HEXO_CLIENT_SECRET"])
-        with dg.build_sensor_context(instance=instance, resources={
-                "hexoskin": hexo, "storage": LakeResource(data_dir=str(data)),
-                "study": StudyResource(timezone=env["HEXO_STUDY_TZ"], start=env["HEXO_STUDY_START"],
-                                       end=env["HEXO_STUDY_END"], uuid=env["HEXO_STUDY_UUID"])}) as context:
+        hexo = HexoskinResource(
+            base_url=env["HEXO_API_URL"],
+            auth="oauth2",
+            username=env["HEXO_USERNAME"],
+            password=env["HEXO_PASSWORD"],
+            client_id=env["HEXO_CLIENT_ID"],
+            client_secret=env["HEXO_CLIENT_SECRET"],
+        )
+        with dg.build_sensor_context(
+            instance=instance,
+            resources={
+                "hexoskin": hexo,
+                "storage": LakeResource(data_dir=str(data)),
+                "study": StudyResource(
+                    timezone=env["HEXO_STUDY_TZ"],
+                    start=env["HEXO_STUDY_START"],
+                    end=env["HEXO_STUDY_END"],
+                    uuid=env["HEXO_STUDY_UUID"],
+                ),
+            },
+        ) as context:
             result = late_data_sensor(context)
     finally:
         handle.stop()

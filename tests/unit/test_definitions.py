@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import dagster as dg
-
 from snapshot_definitions import definitions_snapshot
 
 SNAPSHOT = Path(__file__).with_name("definitions_snapshot.json")
@@ -21,7 +20,8 @@ def test_definitions_match_the_committed_snapshot():
 
     assert json.loads(SNAPSHOT.read_text()) == definitions_snapshot(defs), (
         "the Dagster graph changed: review it, then regenerate tests/unit/definitions_snapshot.json "
-        "(see tests/unit/snapshot_definitions.py)")
+        "(see tests/unit/snapshot_definitions.py)"
+    )
 
 
 def test_every_job_resolves_and_every_resource_is_provided():

@@ -6,7 +6,6 @@ partition's other files still land, and the failure shows as a failed ERROR chec
 reason. The work itself is plain Python in `ingest/activity_files.py`.
 """
 
-
 import os
 from collections import Counter
 from datetime import timedelta
@@ -16,8 +15,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ...ingest.activity_files import (
-    FILES_DATASET, INBOX, RANGE_EXPORT, TABLE_DATASETS, IngestReport, all_quarantined, inbox_fingerprint,
-    ingest_inbox, ingest_range_exports, list_inbox, ranges_starting_on,
+    FILES_DATASET,
+    INBOX,
+    RANGE_EXPORT,
+    TABLE_DATASETS,
+    IngestReport,
+    all_quarantined,
+    inbox_fingerprint,
+    ingest_inbox,
+    ingest_range_exports,
+    list_inbox,
+    ranges_starting_on,
 )
 from ...ingest.subject_day import now_utc
 from ..partitions import subject_day_partitions
@@ -40,12 +48,21 @@ _DESCRIPTIONS = {
 RANGE_TOLERANCE = timedelta(seconds=2)
 
 RANGE_CHECKS = [
-    dg.AssetCheckSpec("range_exports_decoded", asset=FILES_DATASET,
-                      description="every range export downloaded and decoded (else: quarantined, with reason)"),
-    dg.AssetCheckSpec("trackpoints_inside_range", asset="activity_trackpoints",
-                      description="every range-export trackpoint lies inside its range's window"),
-    dg.AssetCheckSpec("rr_intervals_plausible", asset="activity_rr_intervals",
-                      description="RR intervals inside the plausible band (flagged rows are kept)"),
+    dg.AssetCheckSpec(
+        "range_exports_decoded",
+        asset=FILES_DATASET,
+        description="every range export downloaded and decoded (else: quarantined, with reason)",
+    ),
+    dg.AssetCheckSpec(
+        "trackpoints_inside_range",
+        asset="activity_trackpoints",
+        description="every range-export trackpoint lies inside its range's window",
+    ),
+    dg.AssetCheckSpec(
+        "rr_intervals_plausible",
+        asset="activity_rr_intervals",
+        description="RR intervals inside the plausible band (flagged rows are kept)",
+    ),
 ]
 
 
@@ -58,8 +75,9 @@ RANGE_CHECKS = [
     pool=API_POOL,
     check_specs=RANGE_CHECKS,
 )
-def range_exports(context: dg.AssetExecutionContext, hexoskin: HexoskinResource, storage: LakeResource,
-                  study: StudyResource):
+def range_exports(
+    context: dg.AssetExecutionContext, hexoskin: HexoskinResource, storage: LakeResource, study: StudyResource
+):
     """TCX and FIT of each top-level range starting on the subject-day: downloaded to `exports/`, kept,
     converted to the activity datasets (inbox rows in the same partitions are left alone)."""
     lake = storage.lake()
@@ -69,17 +87,19 @@ def range_exports(context: dg.AssetExecutionContext, hexoskin: HexoskinResource,
     with hexoskin.client() as api:
         for key, subject, day in run:
             ranges = lake.read_partition("ranges", subject, day)
-            part = ingest_range_exports(api, ranges, subject=subject, day=day, tz=tz,
-                                        data_root=storage.root, received_at=now_utc())
+            part = ingest_range_exports(
+                api, ranges, subject=subject, day=day, tz=tz, data_root=storage.root, received_at=now_utc()
+            )
             report.extend(part)
             for o in part.failures:
                 context.log.error(f"{key}: {o.describe()}")
-            windows = {int(r["range_id"]): (r["start_at"], r["end_at"])
-                       for r in ranges_starting_on(ranges, day, tz)}
+            windows = {int(r["range_id"]): (r["start_at"], r["end_at"]) for r in ranges_starting_on(ranges, day, tz)}
             run.problems["trackpoints_inside_range"] += _trackpoints_outside(
-                lake.read_partition("activity_trackpoints", subject, day), windows, key)
+                lake.read_partition("activity_trackpoints", subject, day), windows, key
+            )
             run.problems["rr_intervals_plausible"] += _implausible_rr(
-                lake.read_partition("activity_rr_intervals", subject, day), key, RANGE_EXPORT)
+                lake.read_partition("activity_rr_intervals", subject, day), key, RANGE_EXPORT
+            )
     run.problems["range_exports_decoded"] = [o.describe() for o in report.failures]
     rows = report.rows()
     for ds in DATASETS:
@@ -88,18 +108,25 @@ def range_exports(context: dg.AssetExecutionContext, hexoskin: HexoskinResource,
         metadata=_report_metadata(report),
         asset_metadata={ds: {"rows_landed": rows[ds], **_partition_meta(report, ds)} for ds in DATASETS},
         check_metadata={"range_exports_decoded": {"decoded_by_fallback": _fallback_listing(report)}},
-        warn=["rr_intervals_plausible"])
+        warn=["rr_intervals_plausible"],
+    )
 
 
 class InboxConfig(dg.Config):
-    reprocess: bool = False   # convert every inbox file again (e.g. after a decoder upgrade)
+    reprocess: bool = False  # convert every inbox file again (e.g. after a decoder upgrade)
 
 
 INBOX_CHECKS = [
-    dg.AssetCheckSpec("inbox_files_decoded", asset="inbox_files",
-                      description="every inbox file decoded; quarantined files (with reason) fail this check"),
-    dg.AssetCheckSpec("inbox_rr_intervals_plausible", asset="inbox_files",
-                      description="RR intervals of inbox files inside the plausible band (flagged, kept)"),
+    dg.AssetCheckSpec(
+        "inbox_files_decoded",
+        asset="inbox_files",
+        description="every inbox file decoded; quarantined files (with reason) fail this check",
+    ),
+    dg.AssetCheckSpec(
+        "inbox_rr_intervals_plausible",
+        asset="inbox_files",
+        description="RR intervals of inbox files inside the plausible band (flagged, kept)",
+    ),
 ]
 
 
@@ -108,29 +135,49 @@ def settle_seconds() -> float:
     return float(os.environ.get("HEXO_INBOX_SETTLE_S", "10"))
 
 
-@dg.asset(group_name=INBOX_GROUP, check_specs=INBOX_CHECKS, deps=[],
-          description="TCX/FIT files dropped into $HEXO_DATA_DIR/inbox/ (inbox/<subject>/file for a known "
-                      "subject), converted into the activity datasets with their source recorded")
-def inbox_files(context: dg.AssetExecutionContext, config: InboxConfig, storage: LakeResource,
-                study: StudyResource):
-    report = ingest_inbox(storage.root, tz=study.settings().timezone, received_at=now_utc(), settle_s=settle_seconds(),
-                          reprocess=config.reprocess)
+@dg.asset(
+    group_name=INBOX_GROUP,
+    check_specs=INBOX_CHECKS,
+    deps=[],
+    description="TCX/FIT files dropped into $HEXO_DATA_DIR/inbox/ (inbox/<subject>/file for a known "
+    "subject), converted into the activity datasets with their source recorded",
+)
+def inbox_files(context: dg.AssetExecutionContext, config: InboxConfig, storage: LakeResource, study: StudyResource):
+    report = ingest_inbox(
+        storage.root,
+        tz=study.settings().timezone,
+        received_at=now_utc(),
+        settle_s=settle_seconds(),
+        reprocess=config.reprocess,
+    )
     for o in report.failures:
         context.log.error(o.describe())
     lake = storage.lake()
     implausible: list[str] = []
     for subject, day in sorted({o.partition for o in report.by_status("landed") if o.partition}):
-        implausible += _implausible_rr(lake.read_partition("activity_rr_intervals", subject, day),
-                                       f"{day}|{subject}", INBOX)
-    yield dg.MaterializeResult(metadata=_report_metadata(report) | {
-        **{f"rows_{ds}": n for ds, n in sorted(report.rows().items())},
-        **{f"partitions_{ds}": ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
-           for ds, c in sorted(report.partitions.items())}})
-    yield _failures_check("inbox_files_decoded", "inbox_files", report,
-                          still_quarantined=all_quarantined(storage.root, "inbox"))
-    yield dg.AssetCheckResult(check_name="inbox_rr_intervals_plausible", asset_key="inbox_files",
-                              passed=not implausible, severity=dg.AssetCheckSeverity.WARN,
-                              metadata=listing(implausible))
+        implausible += _implausible_rr(
+            lake.read_partition("activity_rr_intervals", subject, day), f"{day}|{subject}", INBOX
+        )
+    yield dg.MaterializeResult(
+        metadata=_report_metadata(report)
+        | {
+            **{f"rows_{ds}": n for ds, n in sorted(report.rows().items())},
+            **{
+                f"partitions_{ds}": ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
+                for ds, c in sorted(report.partitions.items())
+            },
+        }
+    )
+    yield _failures_check(
+        "inbox_files_decoded", "inbox_files", report, still_quarantined=all_quarantined(storage.root, "inbox")
+    )
+    yield dg.AssetCheckResult(
+        check_name="inbox_rr_intervals_plausible",
+        asset_key="inbox_files",
+        passed=not implausible,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata=listing(implausible),
+    )
 
 
 @dg.sensor(target=[inbox_files], minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
@@ -160,11 +207,20 @@ def _trackpoints_outside(trackpoints: pa.Table | None, windows: dict, key: str) 
         if rows.num_rows == 0:
             continue
         times = rows["time"]
-        bad = pc.sum(pc.or_(pc.less(times, pa.scalar(start - RANGE_TOLERANCE, times.type)),
-                            pc.greater(times, pa.scalar(end + RANGE_TOLERANCE, times.type)))).as_py() or 0
+        bad = (
+            pc.sum(
+                pc.or_(
+                    pc.less(times, pa.scalar(start - RANGE_TOLERANCE, times.type)),
+                    pc.greater(times, pa.scalar(end + RANGE_TOLERANCE, times.type)),
+                )
+            ).as_py()
+            or 0
+        )
         if bad:
-            out.append(f"{key} range {range_id}: {bad} of {rows.num_rows} trackpoints outside "
-                       f"[{start.isoformat()}, {end.isoformat()}]")
+            out.append(
+                f"{key} range {range_id}: {bad} of {rows.num_rows} trackpoints outside "
+                f"[{start.isoformat()}, {end.isoformat()}]"
+            )
     return out
 
 
@@ -180,15 +236,17 @@ def _implausible_rr(rr: pa.Table | None, key: str, kind: str) -> list[str]:
     return out
 
 
-def _failures_check(name: str, asset: str, report: IngestReport,
-                    still_quarantined: dict[str, str] | None = None) -> dg.AssetCheckResult:
+def _failures_check(
+    name: str, asset: str, report: IngestReport, still_quarantined: dict[str, str] | None = None
+) -> dg.AssetCheckResult:
     problems = [o.describe() for o in report.failures]
     meta = listing(problems)
     passed = not problems
     if still_quarantined is not None:
         # Files quarantined by earlier runs keep the check failed until someone deals with them.
         meta["still_in_quarantine"] = dg.MetadataValue.md(
-            "\n".join(f"- `{p}`: {r}" for p, r in list(still_quarantined.items())[:MAX_LISTED]) or "none")
+            "\n".join(f"- `{p}`: {r}" for p, r in list(still_quarantined.items())[:MAX_LISTED]) or "none"
+        )
         meta["quarantined_total"] = len(still_quarantined)
         passed = passed and not still_quarantined
     meta["decoded_by_fallback"] = _fallback_listing(report)

@@ -1,7 +1,6 @@
 """Study-level assets (unpartitioned): the subjects of the study, the API's catalogs, and the study's
 structure (groups, memberships, group history)."""
 
-
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -14,6 +13,7 @@ from ..resources import HexoskinResource, LakeResource, StudyResource
 from ..shared import API_POOL, API_RETRY
 
 GROUP = "study"
+
 
 def is_study_subject(username: str, uuid: str | None) -> bool:
     """Subjects' usernames are `<study uuid>_<id>` (seed doc); without a uuid, every visible user but
@@ -28,9 +28,18 @@ def subjects(hexoskin: HexoskinResource, storage: LakeResource, study: StudyReso
         users = list(api.iter_list("user", order_by="id"))
     received = now_utc()
     uuid = study.settings().uuid
-    rows = [{"user_id": int(u["id"]), "username": u["username"], "first_name": u.get("first_name"),
-             "last_name": u.get("last_name"), "email": u.get("email"), "received_at": received}
-            for u in users if u.get("username") and is_study_subject(u["username"], uuid)]
+    rows = [
+        {
+            "user_id": int(u["id"]),
+            "username": u["username"],
+            "first_name": u.get("first_name"),
+            "last_name": u.get("last_name"),
+            "email": u.get("email"),
+            "received_at": received,
+        }
+        for u in users
+        if u.get("username") and is_study_subject(u["username"], uuid)
+    ]
     storage.lake().write_study_table("subjects", pa.Table.from_pylist(rows, schema=SUBJECTS_SCHEMA))
     return dg.MaterializeResult(metadata={"subjects": len(rows)})
 
@@ -38,9 +47,22 @@ def subjects(hexoskin: HexoskinResource, storage: LakeResource, study: StudyReso
 @dg.asset(group_name=GROUP)
 def datatype_catalog(storage: LakeResource) -> dg.MaterializeResult:
     """The typed datatype catalog (units, rates, raw->physical conversions) that staging models apply."""
-    rows = [{"datatype_id": d.id, "name": d.name, "unit": d.unit, "rate_hz": d.rate_hz,
-             "synchronous": d.synchronous, "family": d.family.value, "scale": d.scale, "offset": d.offset,
-             "signed": d.signed, "quality_datatype_id": d.quality_id, "info": d.info} for d in catalog.DATATYPES]
+    rows = [
+        {
+            "datatype_id": d.id,
+            "name": d.name,
+            "unit": d.unit,
+            "rate_hz": d.rate_hz,
+            "synchronous": d.synchronous,
+            "family": d.family.value,
+            "scale": d.scale,
+            "offset": d.offset,
+            "signed": d.signed,
+            "quality_datatype_id": d.quality_id,
+            "info": d.info,
+        }
+        for d in catalog.DATATYPES
+    ]
     storage.lake().write_study_table("datatypes", pa.Table.from_pylist(rows, schema=DATATYPES_SCHEMA))
     return dg.MaterializeResult(metadata={"datatypes": len(rows)})
 
@@ -49,8 +71,10 @@ STUDY_DATASETS = ("study", "study_groups", "study_members", "study_group_history
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(name, group_name=GROUP, description=f"The study's {name.replace('_', ' ')}")
-           for name in STUDY_DATASETS],
+    specs=[
+        dg.AssetSpec(name, group_name=GROUP, description=f"The study's {name.replace('_', ' ')}")
+        for name in STUDY_DATASETS
+    ],
     pool=API_POOL,
     retry_policy=API_RETRY,
     check_specs=[dg.AssetCheckSpec("every_member_has_a_group", asset="study_members")],
@@ -65,6 +89,10 @@ def study_structure(hexoskin: HexoskinResource, storage: LakeResource, study: St
         yield dg.MaterializeResult(asset_key=name, metadata={"rows": tables[name].num_rows})
     members = tables["study_members"]
     missing = members.filter(pc.is_null(members["group_id"])).column("user_id").to_pylist()
-    yield dg.AssetCheckResult(check_name="every_member_has_a_group", asset_key="study_members",
-                              passed=not missing, severity=dg.AssetCheckSeverity.WARN,
-                              metadata={"members_without_group": str(missing)})
+    yield dg.AssetCheckResult(
+        check_name="every_member_has_a_group",
+        asset_key="study_members",
+        passed=not missing,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"members_without_group": str(missing)},
+    )

@@ -15,8 +15,11 @@ def subjects_sensor(context: dg.SensorEvaluationContext, hexoskin: HexoskinResou
     uuid = study.settings().uuid
     try:
         with hexoskin.client() as api:
-            names = [u["username"] for u in api.iter_list("user", order_by="id")
-                     if u.get("username") and is_study_subject(u["username"], uuid)]
+            names = [
+                u["username"]
+                for u in api.iter_list("user", order_by="id")
+                if u.get("username") and is_study_subject(u["username"], uuid)
+            ]
     except dg.Failure as failure:  # configuration or remote side: one line, the next tick tries again
         return dg.SkipReason(failure.description)
     known = set(context.instance.get_dynamic_partitions(subjects_partitions.name))

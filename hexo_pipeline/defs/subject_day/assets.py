@@ -9,10 +9,16 @@ import pyarrow as pa
 
 from ...hexoskin import HexoskinClient
 from ...ingest.signals import ingest_subject_day_signals
-from ...ingest.summaries import SUMMARY_FAMILY
 from ...ingest.subject_day import (
-    DayWindow, SignalDownloadError, Subject, now_utc, overlapping, ranges_tables, records_table,
+    DayWindow,
+    SignalDownloadError,
+    Subject,
+    now_utc,
+    overlapping,
+    ranges_tables,
+    records_table,
 )
+from ...ingest.summaries import SUMMARY_FAMILY
 from ...lake import SIGNAL_DATASETS, Lake
 from ..partitions import subject_day_partitions
 from ..resources import HexoskinResource, LakeResource, StudyResource
@@ -37,8 +43,11 @@ def subject_for(api: HexoskinClient, lake: Lake, key: str) -> Subject:
 # -- records and ranges ----------------------------------------------------------------------------
 
 RECORD_ASSETS = ("records", "ranges", "range_metrics")
-RECORD_CHECKS = [dg.AssetCheckSpec("records_inside_day", asset="records",
-                                   description="clipped record windows lie inside their local day")]
+RECORD_CHECKS = [
+    dg.AssetCheckSpec(
+        "records_inside_day", asset="records", description="clipped record windows lie inside their local day"
+    )
+]
 
 
 @dg.multi_asset(
@@ -53,8 +62,9 @@ RECORD_CHECKS = [dg.AssetCheckSpec("records_inside_day", asset="records",
     pool=API_POOL,
     check_specs=RECORD_CHECKS,
 )
-def records_and_ranges(context: dg.AssetExecutionContext, hexoskin: HexoskinResource, storage: LakeResource,
-                       study: StudyResource):
+def records_and_ranges(
+    context: dg.AssetExecutionContext, hexoskin: HexoskinResource, storage: LakeResource, study: StudyResource
+):
     lake = storage.lake()
     tz = study.settings().timezone
     run = SubjectDayRun(context, RECORD_ASSETS, RECORD_CHECKS)
@@ -84,33 +94,50 @@ def _records_outside(records: pa.Table, window: DayWindow, key: str) -> list[str
 # -- signals -----------------------------------------------------------------------------------------
 
 SIGNAL_CHECKS = [
-    dg.AssetCheckSpec("row_counts_match_durations", asset="signals_vitals",
-                      description="samples per channel = clipped record seconds x sampling rate"),
-    dg.AssetCheckSpec("no_duplicate_timestamps", asset="signals_ecg",
-                      description="no (channel, ts) pair twice in any family"),
-    dg.AssetCheckSpec("timestamps_inside_day", asset="signals_ecg",
-                      description="every sample lies inside its partition's local day"),
-    dg.AssetCheckSpec("quality_flag_coverage", asset="signals_vitals",
-                      description="every HR/BR sample has its quality flag sample"),
+    dg.AssetCheckSpec(
+        "row_counts_match_durations",
+        asset="signals_vitals",
+        description="samples per channel = clipped record seconds x sampling rate",
+    ),
+    dg.AssetCheckSpec(
+        "no_duplicate_timestamps", asset="signals_ecg", description="no (channel, ts) pair twice in any family"
+    ),
+    dg.AssetCheckSpec(
+        "timestamps_inside_day", asset="signals_ecg", description="every sample lies inside its partition's local day"
+    ),
+    dg.AssetCheckSpec(
+        "quality_flag_coverage", asset="signals_vitals", description="every HR/BR sample has its quality flag sample"
+    ),
 ]
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(dataset, group_name=GROUP, deps=["records"],
-                        description=f"Decoded {family.value} channels per subject-day (raw values, UTC ts)")
-           for family, dataset in SIGNAL_DATASETS.items()]
-    + [dg.AssetSpec(name, group_name=GROUP, deps=["records"],
-                    description=f"Additive {name.replace('_', ' ')} statistics of the {family.value} signals, written "
-                                "in the same step (docs/lake.md, Summaries); what the marts read")
-       for name, family in SUMMARY_FAMILY.items()],
+    specs=[
+        dg.AssetSpec(
+            dataset,
+            group_name=GROUP,
+            deps=["records"],
+            description=f"Decoded {family.value} channels per subject-day (raw values, UTC ts)",
+        )
+        for family, dataset in SIGNAL_DATASETS.items()
+    ]
+    + [
+        dg.AssetSpec(
+            name,
+            group_name=GROUP,
+            deps=["records"],
+            description=f"Additive {name.replace('_', ' ')} statistics of the {family.value} signals, written "
+            "in the same step (docs/lake.md, Summaries); what the marts read",
+        )
+        for name, family in SUMMARY_FAMILY.items()
+    ],
     partitions_def=subject_day_partitions,
     backfill_policy=BACKFILL,
     retry_policy=API_RETRY,
     pool=API_POOL,
     check_specs=SIGNAL_CHECKS,
 )
-def signals(context: dg.AssetExecutionContext, hexoskin: HexoskinResource, storage: LakeResource,
-            study: StudyResource):
+def signals(context: dg.AssetExecutionContext, hexoskin: HexoskinResource, storage: LakeResource, study: StudyResource):
     """Binary downloads of each record-day window, decoded into one Parquet dataset per channel family.
 
     A download that cannot be decoded is quarantined and fails the run (with the reason), leaving that
@@ -139,7 +166,8 @@ def signals(context: dg.AssetExecutionContext, hexoskin: HexoskinResource, stora
                 run.problems[name] += found
     yield from run.results(metadata={"quarantined": len(failures)})
     if failures:
-        raise dg.Failure(description="undecodable downloads quarantined:\n" + "\n".join(failures),
-                         metadata={"failures": "\n".join(failures)}, allow_retries=False)
-
-
+        raise dg.Failure(
+            description="undecodable downloads quarantined:\n" + "\n".join(failures),
+            metadata={"failures": "\n".join(failures)},
+            allow_retries=False,
+        )

@@ -1,8 +1,7 @@
 """When subject-days are ingested: the daily schedule and the late-data sensor."""
 
-
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -19,8 +18,9 @@ BATCH = int(os.environ.get("HEXO_SUBJECTS_PER_RUN", "25"))
 
 
 @dg.sensor(job=ingest_job, minimum_interval_seconds=600, default_status=dg.DefaultSensorStatus.RUNNING)
-def late_data_sensor(context: dg.SensorEvaluationContext, hexoskin: HexoskinResource, storage: LakeResource,
-                     study: StudyResource):
+def late_data_sensor(
+    context: dg.SensorEvaluationContext, hexoskin: HexoskinResource, storage: LakeResource, study: StudyResource
+):
     """Re-materializes exactly the subject-days whose records arrived or changed since the cursor.
 
     The cursor is the newest `last_modified` seen (kept by Dagster). Garments sync days late, and a
@@ -47,12 +47,13 @@ def lake_cursor(lake: Lake, now: datetime | None = None) -> str:
     job, not the sensor's). Read from the manifest, one row per partition."""
     received = lake.manifest.current("records").column("received_at")
     newest = pc.max(received).as_py() if len(received) else None
-    newest = newest or now or datetime.now(timezone.utc)
-    return newest.astimezone(timezone.utc).isoformat()
+    newest = newest or now or datetime.now(UTC)
+    return newest.astimezone(UTC).isoformat()
 
 
-def late_subject_days(hexoskin: HexoskinResource, cursor: str, known: set[str],
-                      study: StudySettings) -> tuple[set[str], str]:
+def late_subject_days(
+    hexoskin: HexoskinResource, cursor: str, known: set[str], study: StudySettings
+) -> tuple[set[str], str]:
     """Subject-day keys touched by records modified after `cursor`, and the new cursor."""
     keys: set[str] = set()
     newest = cursor
@@ -68,15 +69,19 @@ def late_subject_days(hexoskin: HexoskinResource, cursor: str, known: set[str],
     return keys, newest
 
 
-@dg.schedule(job=ingest_job, cron_schedule="0 4 * * *", execution_timezone=STUDY_TIMEZONE,
-             default_status=dg.DefaultScheduleStatus.STOPPED)
+@dg.schedule(
+    job=ingest_job,
+    cron_schedule="0 4 * * *",
+    execution_timezone=STUDY_TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
 def daily_ingest_schedule(context: dg.ScheduleEvaluationContext):
     """At 04:00 study time, ingest yesterday for every subject, BATCH subjects per run."""
     tz = ZoneInfo(STUDY_TIMEZONE)
     yesterday = (context.scheduled_execution_time.astimezone(tz) - timedelta(days=1)).date()
     subjects = context.instance.get_dynamic_partitions(subjects_partitions.name)
     for i in range(0, len(subjects), BATCH):
-        batch = subjects[i:i + BATCH]
+        batch = subjects[i : i + BATCH]
         yield dg.RunRequest(
             run_key=f"{yesterday}-batch-{i // BATCH}",
             tags={

@@ -6,8 +6,12 @@ from ..jobs import ingest_job, warehouse_job
 from ..partitions import STUDY_TIMEZONE
 
 
-@dg.schedule(job=warehouse_job, cron_schedule="30 5 * * *", execution_timezone=STUDY_TIMEZONE,
-             default_status=dg.DefaultScheduleStatus.STOPPED)
+@dg.schedule(
+    job=warehouse_job,
+    cron_schedule="30 5 * * *",
+    execution_timezone=STUDY_TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
 def daily_warehouse_schedule(context: dg.ScheduleEvaluationContext):
     """At 05:30 study time, after the 04:00 ingestion: marts and report of everything the lake holds
     (unless a build is already waiting: it will read the same lake)."""
@@ -22,11 +26,15 @@ WAITING = "a warehouse build is already queued: it will read everything the lake
 def build_waiting(instance: dg.DagsterInstance) -> bool:
     """A warehouse build not started yet (however launched: sensor, schedule or by hand). With the run
     queue's `hexo/warehouse` limit of 1, builds coalesce to at most one running and one waiting."""
-    return bool(instance.get_run_records(
-        filters=dg.RunsFilter(job_name=warehouse_job.name,
-                              statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
-                                        dg.DagsterRunStatus.STARTING]),
-        limit=1))
+    return bool(
+        instance.get_run_records(
+            filters=dg.RunsFilter(
+                job_name=warehouse_job.name,
+                statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING],
+            ),
+            limit=1,
+        )
+    )
 
 
 @dg.run_status_sensor(

@@ -18,7 +18,6 @@ The manifest: under `dagster dev` the project is parsed when the definitions loa
 `prepare_dbt_project()` has written it (the command line, the demo and the tests call it first).
 """
 
-
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,8 +35,10 @@ POOL = WAREHOUSE_POOL
 if DBT_PROJECT.preparer.using_dagster_dev():  # DBT_PROJECT.prepare_if_dev(), with this environment's dbt
     prepare_dbt_project()
 if not DBT_PROJECT.manifest_path.exists():
-    raise FileNotFoundError(f"no dbt manifest at {DBT_PROJECT.manifest_path}: call "
-                            "hexo_pipeline.warehouse.marts.prepare_dbt_project() before loading the definitions")
+    raise FileNotFoundError(
+        f"no dbt manifest at {DBT_PROJECT.manifest_path}: call "
+        "hexo_pipeline.warehouse.marts.prepare_dbt_project() before loading the definitions"
+    )
 
 
 class HexoDbtTranslator(DagsterDbtTranslator):
@@ -67,14 +68,22 @@ class MartsConfig(dg.Config):
     name="hexo_marts",
     pool=POOL,
 )
-def hexo_marts(context: dg.AssetExecutionContext, config: MartsConfig, dbt: DbtCliResource, storage: LakeResource,
-               study: StudyResource):
+def hexo_marts(
+    context: dg.AssetExecutionContext,
+    config: MartsConfig,
+    dbt: DbtCliResource,
+    storage: LakeResource,
+    study: StudyResource,
+):
     """dbt build into a new DuckDB file, then publish it as warehouse/hexo.duckdb."""
     warehouse = Warehouse(storage.root)
     with warehouse.build(full_refresh=config.full_refresh) as build:
-        context.log.info(f"building {build.path} ({'incremental from ' + str(build.seeded_from) if build.seeded_from else 'full build'})")
-        invocation = run_dbt(dbt_build_args(full_refresh=config.full_refresh), build, study.settings(), dbt=dbt,
-                             context=context)
+        context.log.info(
+            f"building {build.path} ({'incremental from ' + str(build.seeded_from) if build.seeded_from else 'full build'})"
+        )
+        invocation = run_dbt(
+            dbt_build_args(full_refresh=config.full_refresh), build, study.settings(), dbt=dbt, context=context
+        )
         yield from invocation.stream()
         if not invocation.is_successful():
             raise dg.Failure(

@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -22,13 +22,25 @@ import pytest
 from hexo_pipeline.cli import main
 from hexo_pipeline.defs.resources import HexoskinResource, LakeResource, StudyResource
 from hexo_pipeline.lake import Lake
-from hexo_pipeline.runner import dagster_yaml, has_real_credentials, run_supervised, sandbox_environment
+from hexo_pipeline.runner import dagster_yaml, has_real_credentials, sandbox_environment
 from hexo_pipeline.study_settings import InvalidStudySetting, StudySettings
 from hexo_pipeline.user_errors import SetupError
 
-HEXO_VARS = ("HEXO_API_URL", "HEXO_AUTH", "HEXO_USERNAME", "HEXO_PASSWORD", "HEXO_CLIENT_ID", "HEXO_CLIENT_SECRET",
-             "HEXO_API_KEY", "HEXO_API_SECRET", "HEXO_STUDY_TZ", "HEXO_STUDY_START", "HEXO_STUDY_END",
-             "HEXO_STUDY_UUID", "DAGSTER_HOME")
+HEXO_VARS = (
+    "HEXO_API_URL",
+    "HEXO_AUTH",
+    "HEXO_USERNAME",
+    "HEXO_PASSWORD",
+    "HEXO_CLIENT_ID",
+    "HEXO_CLIENT_SECRET",
+    "HEXO_API_KEY",
+    "HEXO_API_SECRET",
+    "HEXO_STUDY_TZ",
+    "HEXO_STUDY_START",
+    "HEXO_STUDY_END",
+    "HEXO_STUDY_UUID",
+    "DAGSTER_HOME",
+)
 
 
 @pytest.fixture
@@ -54,6 +66,7 @@ def one_error_line(capsys) -> str:
 
 # -- errors a person can act on ------------------------------------------------------------------------
 
+
 def test_rejected_password_is_one_line_and_not_retried(sandbox, clean_env, capsys):
     env = sandbox_environment(sandbox.info)
     for var, value in env.items():
@@ -75,10 +88,13 @@ def test_closed_port_is_one_line_after_bounded_retries(clean_env, capsys):
     assert "Connection refused" in line and "secret" not in line
 
 
-@pytest.mark.parametrize("env, names", [
-    ({"HEXO_API_URL": "https://api.example.org"}, ["HEXO_API_URL", "HEXO_PASSWORD"]),
-    ({"HEXO_USERNAME": "someone", "HEXO_PASSWORD": "secret"}, ["HEXO_USERNAME", "HEXO_API_URL"]),
-])
+@pytest.mark.parametrize(
+    "env, names",
+    [
+        ({"HEXO_API_URL": "https://api.example.org"}, ["HEXO_API_URL", "HEXO_PASSWORD"]),
+        ({"HEXO_USERNAME": "someone", "HEXO_PASSWORD": "secret"}, ["HEXO_USERNAME", "HEXO_API_URL"]),
+    ],
+)
 def test_credentials_partly_set_are_named(clean_env, capsys, env, names):
     for var, value in env.items():
         clean_env.setenv(var, value)
@@ -94,8 +110,9 @@ def test_bad_time_zone_names_its_variable(clean_env, capsys, tmp_path):
     with pytest.raises(InvalidStudySetting, match="HEXO_STUDY_TZ='Not/AZone' is not an IANA time zone"):
         StudySettings.from_environment()
     assert main(["marts", "--data-dir", str(tmp_path)]) == 2
-    assert one_error_line(capsys) == ("hexo-pipeline: HEXO_STUDY_TZ='Not/AZone' is not an IANA time zone "
-                                      "(e.g. America/Montreal)")
+    assert one_error_line(capsys) == (
+        "hexo-pipeline: HEXO_STUDY_TZ='Not/AZone' is not an IANA time zone (e.g. America/Montreal)"
+    )
 
 
 def test_debug_shows_the_traceback(clean_env, capsys):
@@ -114,13 +131,21 @@ def test_dagster_run_failure_is_one_line_and_not_retried(sandbox, tmp_path):
     from hexo_pipeline.defs.study.assets import subjects
 
     owner = next(a for a in sandbox.info["accounts"] if a["role"] == "owner")
-    hexo = HexoskinResource(base_url=sandbox.base_url, auth="oauth2", username=owner["username"], password="wrong",
-                            client_id=sandbox.info["oauth2"]["client_id"],
-                            client_secret=sandbox.info["oauth2"]["client_secret"])
+    hexo = HexoskinResource(
+        base_url=sandbox.base_url,
+        auth="oauth2",
+        username=owner["username"],
+        password="wrong",
+        client_id=sandbox.info["oauth2"]["client_id"],
+        client_secret=sandbox.info["oauth2"]["client_secret"],
+    )
     with dg.instance_for_test() as instance:
-        result = dg.materialize([subjects], instance=instance, raise_on_error=False,
-                                resources={"hexoskin": hexo, "storage": LakeResource(data_dir=str(tmp_path)),
-                                           "study": StudyResource()})
+        result = dg.materialize(
+            [subjects],
+            instance=instance,
+            raise_on_error=False,
+            resources={"hexoskin": hexo, "storage": LakeResource(data_dir=str(tmp_path)), "study": StudyResource()},
+        )
         assert not result.success
         failures = [e for e in result.all_events if e.is_step_failure]
         restarts = [e for e in result.all_events if e.event_type_value == "STEP_RESTARTED"]
@@ -131,15 +156,21 @@ def test_dagster_run_failure_is_one_line_and_not_retried(sandbox, tmp_path):
 
 # -- automation safe to switch on ----------------------------------------------------------------------
 
+
 def test_sensors_skip_with_a_reason_without_an_api(tmp_path):
     from hexo_pipeline.defs.study.sensors import subjects_sensor
     from hexo_pipeline.defs.subject_day.automation import late_data_sensor
 
     with dg.instance_for_test() as instance:
         for sensor in (subjects_sensor, late_data_sensor):
-            with dg.build_sensor_context(instance=instance, resources={
-                    "hexoskin": HexoskinResource(), "storage": LakeResource(data_dir=str(tmp_path)),
-                    "study": StudyResource()}) as context:
+            with dg.build_sensor_context(
+                instance=instance,
+                resources={
+                    "hexoskin": HexoskinResource(),
+                    "storage": LakeResource(data_dir=str(tmp_path)),
+                    "study": StudyResource(),
+                },
+            ) as context:
                 result = sensor(context)
             assert isinstance(result, dg.SkipReason) and "HEXO_API_URL is not set" in result.skip_message
 
@@ -149,11 +180,11 @@ def test_late_data_cursor_starts_from_the_lake(tmp_path):
     from hexo_pipeline.lake.contract import schema_of
 
     lake = Lake(tmp_path / "lake")
-    now = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
     assert lake_cursor(lake, now=now) == now.isoformat()  # empty lake: from now, never from 1970
-    newest = datetime(2026, 10, 9, 8, 30, tzinfo=timezone.utc)
+    newest = datetime(2026, 10, 9, 8, 30, tzinfo=UTC)
     schema = schema_of("records")
-    for day, received in ((date(2026, 10, 5), datetime(2026, 10, 6, tzinfo=timezone.utc)), (date(2026, 10, 6), newest)):
+    for day, received in ((date(2026, 10, 5), datetime(2026, 10, 6, tzinfo=UTC)), (date(2026, 10, 6), newest)):
         row = {name: None for name in schema.names}
         row.update(record_id=1, user_id=1, received_at=received)
         lake.write_partition("records", "subj_1", day, pa.Table.from_pylist([row], schema=schema))
@@ -166,11 +197,13 @@ def test_warehouse_builds_coalesce(tmp_path):
 
     with dg.instance_for_test() as instance:
         assert not build_waiting(instance)
-        instance.add_run(dg.DagsterRun(job_name=warehouse_job.name, run_id=str(uuid.uuid4()),
-                                       status=dg.DagsterRunStatus.NOT_STARTED))  # queued needs a code origin
+        instance.add_run(
+            dg.DagsterRun(job_name=warehouse_job.name, run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.NOT_STARTED)
+        )  # queued needs a code origin
         assert build_waiting(instance)
-        with dg.build_schedule_context(instance=instance,
-                                       scheduled_execution_time=datetime(2026, 11, 30, 5, 30)) as context:
+        with dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=datetime(2026, 11, 30, 5, 30)
+        ) as context:
             result = daily_warehouse_schedule(context)
         assert isinstance(result, dg.SkipReason) and result.skip_message == WAITING
 
@@ -188,6 +221,7 @@ def test_dagster_yaml_limits_the_run_queue(tmp_path):
 
 
 # -- Ctrl-C on `hexo-pipeline ui` -----------------------------------------------------------------------
+
 
 def _descendants(pid: int) -> set[int]:
     children: dict[int, list[int]] = {}
@@ -220,9 +254,12 @@ def test_ui_stops_everything_on_ctrl_c(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in HEXO_VARS}
     env.update(HEXO_DATA_DIR=str(tmp_path / "data"), PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "hexo_pipeline.cli", "ui", "--port", str(port),
-                             "--subjects", "1", "--days", "1"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hexo_pipeline.cli", "ui", "--port", str(port), "--subjects", "1", "--days", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 240
         while True:
@@ -249,12 +286,19 @@ def test_ui_stops_everything_on_ctrl_c(tmp_path):
 
 def test_run_supervised_kills_what_ignores_sigint(tmp_path):
     """A child that ignores SIGINT (and its own child) is killed after the grace period."""
-    script = ("import signal, subprocess, sys, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-              "subprocess.Popen([sys.executable, '-c', 'import signal, time; "
-              "signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(600)']); time.sleep(600)")
-    parent = subprocess.Popen([sys.executable, "-c",
-                               "import sys; from hexo_pipeline.runner import run_supervised; "
-                               f"sys.exit(run_supervised([sys.executable, '-c', {script!r}], grace_s=1.0))"])
+    script = (
+        "import signal, subprocess, sys, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+        "subprocess.Popen([sys.executable, '-c', 'import signal, time; "
+        "signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(600)']); time.sleep(600)"
+    )
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from hexo_pipeline.runner import run_supervised; "
+            f"sys.exit(run_supervised([sys.executable, '-c', {script!r}], grace_s=1.0))",
+        ]
+    )
     try:
         deadline = time.monotonic() + 30
         while len(_descendants(parent.pid)) < 2 and time.monotonic() < deadline:

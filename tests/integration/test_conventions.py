@@ -14,7 +14,7 @@ import yaml
 from hexo_pipeline.definitions import defs
 from hexo_pipeline.lake.contract import DATASETS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_every_asset_has_owners_kinds_and_tags():
@@ -35,8 +35,11 @@ def test_lake_assets_show_their_path_and_contract_schema():
     assert [c.name for c in schema.columns] == DATASETS["records"].schema.names
     assert all(c.type for c in schema.columns)
     assert str(records.metadata["lake_path"].value).endswith("lake/records")
-    lake_assets = [k for k in graph.get_all_asset_keys() if graph.get(k).tags.get("layer") == "lake"
-                   and k.to_user_string() in DATASETS]
+    lake_assets = [
+        k
+        for k in graph.get_all_asset_keys()
+        if graph.get(k).tags.get("layer") == "lake" and k.to_user_string() in DATASETS
+    ]
     assert len(lake_assets) > 20
     assert all("dagster/column_schema" in graph.get(k).metadata for k in lake_assets)
 
@@ -57,8 +60,7 @@ def test_dg_check_defs_loads_the_project(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEXO_", "DAGSTER_"))}
     env["HEXO_DATA_DIR"] = str(tmp_path)  # no API: the definitions still load (sensors would skip)
     dg_cli = Path(sys.executable).with_name("dg")
-    run = subprocess.run([str(dg_cli), "check", "defs"], cwd=REPO, env=env, capture_output=True, text=True,
-                         timeout=300)
+    run = subprocess.run([str(dg_cli), "check", "defs"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "All definitions loaded successfully" in run.stdout + run.stderr
 
