@@ -200,7 +200,7 @@ def test_every_readme_query_runs_on_the_demo_warehouse(demo):
     import re
 
     con = demo[0]
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     blocks = re.findall(r"```sql\n(.*?)```", readme, flags=re.S)
     statements = [s.strip() for block in blocks for s in block.split(";") if s.strip()]
     assert len(statements) >= 3
