@@ -65,6 +65,7 @@ def demo(tmp_path_factory):
     config = StudyConfig(seed=SEED, subjects=SUBJECTS, days=DAYS)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEXO_", "DAGSTER_"))}
     env["HEXO_DATA_DIR"] = str(data)
+    env["HEXO_DUCKDB_MEMORY_LIMIT"] = "2GB"  # a machine shared with the other test worker
     try:
         run = subprocess.run(
             [
