@@ -149,17 +149,21 @@ def run(subjects: int, days: int, workdir: Path) -> dict:
 
     full = run_marts(data)
     figures["full_build_s"], figures["full_build_peak_rss_mb"] = full["s"], full["rss_mb"]
+    _progress("full build + publish", full)
     nochange = run_marts(data)
     figures["nochange_build_s"], figures["nochange_peak_rss_mb"] = nochange["s"], nochange["rss_mb"]
+    _progress("no-change run", nochange)
 
     received = datetime.now(UTC).replace(microsecond=0)
     write_days(data, spec, [days], range(subjects), received)  # one new day for every subject
     daily = run_marts(data)
     figures["daily_build_s"], figures["daily_peak_rss_mb"] = daily["s"], daily["rss_mb"]
+    _progress("one new day, every subject", daily)
 
     write_days(data, spec, [days // 3], [subjects // 2], received + timedelta(hours=1))  # one late subject-day
     late = run_marts(data)
     figures["late_day_build_s"], figures["late_peak_rss_mb"] = late["s"], late["rss_mb"]
+    _progress("one late subject-day", late)
 
     published = data / "warehouse" / "hexo.duckdb"
     figures["published_mb"] = published.stat().st_size / 1e6
@@ -167,6 +171,11 @@ def run(subjects: int, days: int, workdir: Path) -> dict:
     figures["bi_p50_ms"], figures["bi_p95_ms"] = bi["p50_ms"], bi["p95_ms"]
     figures["direct_query_s"] = min(direct_query(data / "lake") for _ in range(2))
     return figures
+
+
+def _progress(label: str, build: dict) -> None:
+    """Each build's figures as soon as they are measured (a long run is readable before it ends)."""
+    print(f"  {label}: {build['s']:,.1f} s, peak {build['rss_mb']:,.0f} MB", flush=True)
 
 
 def print_table(f: dict) -> None:
