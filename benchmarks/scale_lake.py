@@ -234,7 +234,7 @@ def write_scale_lake(data_dir: str | os.PathLike[str], spec: ScaleSpec, *, worke
 
 
 def _write_study_tables(lake: Lake, spec: ScaleSpec, received_at: datetime) -> None:
-    from hexo_pipeline.warehouse.synthetic import datatype_table
+    from hexo_pipeline.ingest.study_side import datatypes_table
 
     n = spec.subjects
     users = [spec.user_id(i) for i in range(n)]
@@ -256,7 +256,7 @@ def _write_study_tables(lake: Lake, spec: ScaleSpec, received_at: datetime) -> N
             contract.schema_of("subjects"),
         ),
     )
-    lake.write_study_table("datatypes", datatype_table())
+    lake.write_study_table("datatypes", datatypes_table())
     last = spec.end - timedelta(days=1)
     lake.write_study_table(
         "study",

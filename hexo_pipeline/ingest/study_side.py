@@ -189,3 +189,27 @@ def subject_day_tables(
 
 def _str(value) -> str | None:
     return None if value is None else str(value)
+
+
+def datatypes_table() -> pa.Table:
+    """The typed datatype catalog (units, rates, raw->physical conversions) as the lake's `datatypes`."""
+    from ..hexoskin import datatypes as catalog
+    from ..lake.contract import DATATYPES_SCHEMA
+
+    rows = [
+        {
+            "datatype_id": d.id,
+            "name": d.name,
+            "unit": d.unit,
+            "rate_hz": d.rate_hz,
+            "synchronous": d.synchronous,
+            "family": d.family.value,
+            "scale": d.scale,
+            "offset": d.offset,
+            "signed": d.signed,
+            "quality_datatype_id": d.quality_id,
+            "info": d.info,
+        }
+        for d in catalog.DATATYPES
+    ]
+    return pa.Table.from_pylist(rows, schema=DATATYPES_SCHEMA)

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..hexoskin import datatypes as catalog
+from ..ingest.study_side import datatypes_table
 from ..lake import Lake
 
 TS_US = pa.timestamp("us", tz="UTC")
@@ -308,7 +309,7 @@ def write_synthetic_lake(
             }
         ),
     )
-    lake.write_study_table("datatypes", datatype_table())
+    lake.write_study_table("datatypes", datatypes_table())
     if study_side:
         _write_study_side(lake, result, study_uuid, received)
     return result
@@ -453,44 +454,6 @@ def _write_study_side(lake: Lake, result: SyntheticLake, study_uuid: str, receiv
             day += timedelta(days=1)
     lake.write_study_table("study_members", pa.Table.from_pylist(members, MEMBERS_SCHEMA))
     lake.write_study_table("study_group_history", pa.Table.from_pylist(history, GROUP_HISTORY_SCHEMA))
-
-
-def datatype_table() -> pa.Table:
-    """The catalog as the datatype_catalog asset writes it."""
-    rows = [
-        {
-            "datatype_id": d.id,
-            "name": d.name,
-            "unit": d.unit,
-            "rate_hz": d.rate_hz,
-            "synchronous": d.synchronous,
-            "family": d.family.value,
-            "scale": d.scale,
-            "offset": d.offset,
-            "signed": d.signed,
-            "quality_datatype_id": d.quality_id,
-            "info": d.info,
-        }
-        for d in catalog.DATATYPES
-    ]
-    return pa.Table.from_pylist(
-        rows,
-        schema=pa.schema(
-            [
-                ("datatype_id", pa.int32()),
-                ("name", pa.string()),
-                ("unit", pa.string()),
-                ("rate_hz", pa.float64()),
-                ("synchronous", pa.bool_()),
-                ("family", pa.string()),
-                ("scale", pa.float64()),
-                ("offset", pa.float64()),
-                ("signed", pa.bool_()),
-                ("quality_datatype_id", pa.int32()),
-                ("info", pa.string()),
-            ]
-        ),
-    )
 
 
 def scale_lake(

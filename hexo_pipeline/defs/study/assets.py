@@ -5,10 +5,9 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ...hexoskin import datatypes as catalog
-from ...ingest.study_side import study_tables
+from ...ingest.study_side import datatypes_table, study_tables
 from ...ingest.subject_day import now_utc
-from ...lake.contract import DATATYPES_SCHEMA, SUBJECTS_SCHEMA
+from ...lake.contract import SUBJECTS_SCHEMA
 from ..resources import HexoskinResource, LakeResource, StudyResource
 from ..shared import API_POOL, API_RETRY
 
@@ -47,24 +46,9 @@ def subjects(hexoskin: HexoskinResource, storage: LakeResource, study: StudyReso
 @dg.asset(group_name=GROUP)
 def datatype_catalog(storage: LakeResource) -> dg.MaterializeResult:
     """The typed datatype catalog (units, rates, raw->physical conversions) that staging models apply."""
-    rows = [
-        {
-            "datatype_id": d.id,
-            "name": d.name,
-            "unit": d.unit,
-            "rate_hz": d.rate_hz,
-            "synchronous": d.synchronous,
-            "family": d.family.value,
-            "scale": d.scale,
-            "offset": d.offset,
-            "signed": d.signed,
-            "quality_datatype_id": d.quality_id,
-            "info": d.info,
-        }
-        for d in catalog.DATATYPES
-    ]
-    storage.lake().write_study_table("datatypes", pa.Table.from_pylist(rows, schema=DATATYPES_SCHEMA))
-    return dg.MaterializeResult(metadata={"datatypes": len(rows)})
+    table = datatypes_table()
+    storage.lake().write_study_table("datatypes", table)
+    return dg.MaterializeResult(metadata={"datatypes": table.num_rows})
 
 
 STUDY_DATASETS = ("study", "study_groups", "study_members", "study_group_history")
