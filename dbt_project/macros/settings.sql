@@ -33,3 +33,10 @@
 {% macro valid_hour_min_minutes() -%}
     {{ var("valid_hour_min_minutes") | int }}
 {%- endmacro %}
+
+{#- The resting heart rate's window (minutes): not a setting, since vitals_minutes carries each minute's
+    trailing window of this length, written at ingestion (lake/contract.py RESTING_HR_WINDOW_MINUTES; a
+    test keeps the two equal). -#}
+{% macro resting_hr_window_min() -%}
+    30
+{%- endmacro %}

@@ -32,6 +32,7 @@ from ..lake import SIGNAL_DATASETS, Lake
 from ..lake.contract import (
     ASTROSKIN_MINUTES_SCHEMA,
     HRV_WINDOWS_SCHEMA,
+    RESTING_HR_WINDOW_MINUTES,
     SLEEP_POSITIONS_SCHEMA,
     STEPS_MINUTES_SCHEMA,
     SUMMARY_SCHEMAS,
@@ -195,6 +196,10 @@ def vitals_minutes(table: pa.Table | None) -> pa.Table:
         "cadence_n": cad_n,
         "cadence_sum": g.sum(cad, cad_on, cad_n),
     }
+    hr_sum = np.add.reduceat(np.where(hr_clean, hr, 0.0), g.starts)
+    window_n, window_sum = _trailing_window(g.first(rec), g.key, hr_sum / np.maximum(hr_n, 1), hr_n > 0)
+    columns["hr_window_clean_minutes_n"] = window_n
+    columns["hr_window_minute_means_sum"] = _nullable(window_sum, window_n)
     return _table(VITALS_MINUTES_SCHEMA, columns)
 
 
@@ -304,6 +309,24 @@ def astroskin_minutes(table: pa.Table | None) -> pa.Table:
 
 
 # ------------------------------------------------------------------------------------- machinery
+def _trailing_window(
+    rec: np.ndarray, minute: np.ndarray, value: np.ndarray, has: np.ndarray, width: int = RESTING_HR_WINDOW_MINUTES
+) -> tuple[np.ndarray, np.ndarray]:
+    """Count and sum of `value` where `has`, over the rows of the same record whose minute lies in
+    [minute - width + 1, minute]: SQL's `range between width - 1 preceding and current row` partitioned by
+    record, on rows sorted by (record, minute). One row per minute, so a window holds at most `width` rows:
+    `width` vectorised passes, one per lag. Not prefix sums: each window is summed from its own rows only,
+    so summarising a record alone or within its subject-day gives bit-identical results."""
+    counts = np.zeros(rec.size, dtype=np.int64)
+    sums = np.zeros(rec.size)
+    for lag in range(min(width, rec.size)):
+        end, start = slice(lag, None), slice(None, rec.size - lag)
+        inside = (rec[end] == rec[start]) & (minute[end] - minute[start] < width) & has[start]
+        counts[end] += inside
+        sums[end] += np.where(inside, value[start], 0.0)
+    return counts, sums
+
+
 class _Groups:
     """Consecutive runs of equal (record, bucket) in rows sorted by (record, ts): vectorised reductions."""
 

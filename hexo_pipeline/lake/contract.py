@@ -372,6 +372,10 @@ ACTIVITY_LAKE_SCHEMAS: dict[str, pa.Schema] = {
 
 # Summary datasets: additive statistics of the signals, written beside them at ingestion
 # (hexo_pipeline/ingest/summaries.py); the marts read these, never the samples. Time keys are UTC.
+# The resting heart rate is the lowest mean of the per-minute clean heart rate over this many minutes
+# (fct_subject_day.resting_hr_bpm); vitals_minutes carries each minute's trailing window, so the marts never
+# run a window function over every minute of the history. dbt's macro resting_hr_window_min() must match.
+RESTING_HR_WINDOW_MINUTES = 30
 VITALS_MINUTES_SCHEMA = pa.schema(
     [
         ("record_id", pa.int64()),
@@ -401,6 +405,10 @@ VITALS_MINUTES_SCHEMA = pa.schema(
         ("activity_max", pa.float64()),
         ("cadence_n", pa.int64()),
         ("cadence_sum", pa.float64()),
+        # The resting heart rate's window ending at this minute (RESTING_HR_WINDOW_MINUTES, within the record
+        # and the partition): minutes with a clean heart rate, and the sum of their per-minute means.
+        ("hr_window_clean_minutes_n", pa.int64()),
+        ("hr_window_minute_means_sum", pa.float64()),
         ("received_at", TS),
     ]
 )

@@ -26,6 +26,7 @@ from hexo_pipeline.ingest.summaries import (
     summarize_signals,
 )
 from hexo_pipeline.lake import SIGNAL_DATASETS, Lake
+from hexo_pipeline.lake.contract import RESTING_HR_WINDOW_MINUTES
 from hexo_pipeline.warehouse.synthetic import write_synthetic_lake
 
 RECEIVED = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
@@ -72,7 +73,7 @@ def vitals_sql(lake: Path) -> str:
         "activity_raw": 49,
         "cadence_raw": 53,
     }
-    return f"""
+    minutes = f"""
     with wide as (
         select subject, date, record_id, ts, max(received_at) as received_at, {_pivot(cols)}
         from ({_signals(lake, "signals_vitals", list(cols.values()))})
@@ -116,6 +117,17 @@ def vitals_sql(lake: Path) -> str:
         sum(cadence_spm) filter (where cadence_spm > 0) as cadence_sum
     from v
     group by subject, date, record_id, minute_at
+    """
+    # the resting heart rate's window ending at each minute, as int_vitals__chunks computed it before
+    return f"""
+    select *,
+        count(nullif(hr_clean_n, 0)) over w as hr_window_clean_minutes_n,
+        sum(hr_clean_sum / nullif(hr_clean_n, 0)) over w as hr_window_minute_means_sum
+    from ({minutes})
+    window w as (
+        partition by subject, date, record_id order by minute_at
+        range between interval {RESTING_HR_WINDOW_MINUTES - 1} minute preceding and current row
+    )
     """
 
 

@@ -8,6 +8,7 @@ signals with numpy, per the definitions in dbt_project/models/marts/fct_subject_
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -93,6 +94,71 @@ def expected_day(lake, username: str, day: date) -> dict:
         "valid_minutes": len(minutes),
         "steps": steps,
     }
+
+
+RESTING_WINDOW_MIN, RESTING_COVERAGE_MIN = 30, 25  # fct_subject_day.yml: resting_hr_bpm
+
+
+def expected_resting_hr(lake, username: str, day: date) -> float | None:
+    """fct_subject_day.resting_hr_bpm from the raw signals: per record, the clean heart rate's per-minute
+    means; every 30-minute window (ending at a minute with samples, inside the local day) holding >= 25
+    minutes of clean data; the lowest window mean of any record of the day."""
+    lo, hi = _bounds(day)
+    best = None
+    for rec in lake.records:
+        if rec.username != username:
+            continue
+        v = record_signals(rec, SEED)["signals_vitals"]
+        ts = v.column("ts").cast("int64").to_numpy()
+        ids = v.column("datatype_id").to_numpy()
+        val = v.column("value").to_numpy()
+        hr_ts, hr, q = ts[ids == 19], val[ids == 19].astype(float), val[ids == 1000]
+        inside = (hr_ts >= lo) & (hr_ts < hi)
+        minute = hr_ts // 60_000_000_000
+        clean = inside & (q == 0) & (hr > 0)
+        clean_minutes, first = np.unique(minute[clean], return_index=True)
+        if not clean_minutes.size:
+            continue
+        means = np.add.reduceat(hr[clean], first) / np.diff(np.append(first, clean.sum()))
+        for end in np.unique(minute[inside]):
+            in_window = (clean_minutes > end - RESTING_WINDOW_MIN) & (clean_minutes <= end)
+            if in_window.sum() >= RESTING_COVERAGE_MIN:
+                mean = means[in_window].mean()
+                best = mean if best is None else min(best, mean)
+    return best
+
+
+def _check_resting_hr(lake, con) -> int:
+    rows = con.execute("select username, local_date, resting_hr_bpm from marts.fct_subject_day").fetchall()
+    checked = 0
+    for username, day, got in rows:
+        want = expected_resting_hr(lake, username, day)
+        if want is None:
+            assert got is None, (username, day)
+            continue
+        assert got == pytest.approx(want, rel=1e-9), (username, day)
+        checked += 1
+    return checked
+
+
+def test_resting_heart_rate_from_the_windows_written_at_ingestion_matches_numpy(built):
+    """The subjects live in the study's time zone: the marts use vitals_minutes' hr_window_* columns."""
+    lake, con, _ = built
+    assert _check_resting_hr(lake, con) >= 6
+
+
+def test_resting_heart_rate_recomputed_for_subjects_outside_the_study_time_zone(built, build_warehouse, tmp_path):
+    """The same lake, declared as a study in UTC: the lake partitions are then no longer the subjects' local
+    days (America/Montreal), so int_vitals__chunks recomputes the windows itself; same figures."""
+    lake, _, result = built
+    root = tmp_path / "utc_study"
+    shutil.copytree(result.published.parents[1] / "lake", root / "lake")
+    rebuilt = build_warehouse(root, study_calendar(START, DAYS, "UTC"))
+    with duckdb.connect(str(root / "warehouse" / "state" / "hexo.duckdb"), read_only=True) as state:
+        local = state.execute("select distinct lake_day_is_local_day from intermediate.int_vitals__minutes").fetchall()
+    assert local == [(False,)]
+    with duckdb.connect(str(rebuilt.published), read_only=True) as con:
+        assert _check_resting_hr(lake, con) >= 6
 
 
 def test_one_row_per_subject_and_local_day_days_without_data_included(built):

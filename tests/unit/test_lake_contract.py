@@ -3,6 +3,7 @@ dbt sources YAML, the ingestion modules and the decoders agree with it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -99,3 +100,13 @@ def test_no_module_imports_another_modules_private_helpers():
                 if any(n.strip().split(" as ")[0].startswith("_") for n in names.split(",") if n.strip()):
                     offenders.append(f"{path.relative_to(root)}: {stripped}")
     assert offenders == []
+
+
+def test_resting_heart_rate_window_of_the_summaries_is_the_marts():
+    """vitals_minutes carries each minute's resting-HR window; dbt's macro must use the same length."""
+    from hexo_pipeline.lake.contract import RESTING_HR_WINDOW_MINUTES
+
+    macros = (DBT_PROJECT_DIR / "macros" / "settings.sql").read_text()
+    body = re.search(r"macro resting_hr_window_min\(\) -%}\s*(\d+)\s*{%-", macros)
+    assert body, "macro resting_hr_window_min() not found"
+    assert int(body.group(1)) == RESTING_HR_WINDOW_MINUTES

@@ -15,6 +15,9 @@ select
     hour({{ local_at }}) as local_hour,
     m.minute_at,
     m.* exclude (username, lake_date, record_id, minute_at, received_at),
+    -- Lake partitions are the study time zone's days: for a subject living in it, the partition is the
+    -- local day, and the windows written at ingestion (hr_window_*) are the local day's (int_vitals__chunks)
+    coalesce(s.timezone, {{ study_timezone() }}) = {{ study_timezone() }} as lake_day_is_local_day,
     -- the lake file's received_at (one per partition), what change detection compares
     m.received_at as lake_received_at
 from {{ ref('stg_lake__vitals_minutes') }} as m
