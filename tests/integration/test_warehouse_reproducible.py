@@ -36,7 +36,7 @@ def mart_tables(path) -> dict[str, pa.Table]:
         ]
         tables = {}
         for name in names:
-            table = con.execute(f"select * from marts.{name}").to_arrow_table()
+            table = con.sql(f"select * from marts.{name}").to_arrow_table()
             sortable = [c for c in table.column_names if not pa.types.is_nested(table.schema.field(c).type)]
             tables[name] = table.sort_by([(c, "ascending") for c in sortable])
     return tables
