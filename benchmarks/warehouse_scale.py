@@ -131,13 +131,17 @@ def direct_query(lake: Path) -> float:
         return time.perf_counter() - t0
 
 
-def run(subjects: int, days: int, workdir: Path) -> dict:
+def run(subjects: int, days: int, workdir: Path, lake_from: Path | None = None) -> dict:
     spec = ScaleSpec(subjects=subjects, days=days)
     data = workdir / "data"
     figures: dict = {"subject_days": subjects * days, "subjects": subjects, "days": days}
 
     t0 = time.perf_counter()
-    counts = write_scale_lake(data, spec)
+    if lake_from:  # a lake written earlier for the same size: hard links, since writers replace files whole
+        subprocess.run(["cp", "-al", str(lake_from), str(data)], check=True)
+        counts = {"reused": str(lake_from)}
+    else:
+        counts = write_scale_lake(data, spec)
     figures["lake_write_s"] = time.perf_counter() - t0
     figures["lake_files"] = files_in(data / "lake")
     figures["lake_mb"] = sum(p.stat().st_size for p in (data / "lake").rglob("*") if p.is_file()) / 1e6
@@ -149,21 +153,21 @@ def run(subjects: int, days: int, workdir: Path) -> dict:
 
     full = run_marts(data)
     figures["full_build_s"], figures["full_build_peak_rss_mb"] = full["s"], full["rss_mb"]
-    _progress("full build + publish", full)
+    _progress("full build + publish", full, data)
     nochange = run_marts(data)
     figures["nochange_build_s"], figures["nochange_peak_rss_mb"] = nochange["s"], nochange["rss_mb"]
-    _progress("no-change run", nochange)
+    _progress("no-change run", nochange, data)
 
     received = datetime.now(UTC).replace(microsecond=0)
     write_days(data, spec, [days], range(subjects), received)  # one new day for every subject
     daily = run_marts(data)
     figures["daily_build_s"], figures["daily_peak_rss_mb"] = daily["s"], daily["rss_mb"]
-    _progress("one new day, every subject", daily)
+    _progress("one new day, every subject", daily, data)
 
     write_days(data, spec, [days // 3], [subjects // 2], received + timedelta(hours=1))  # one late subject-day
     late = run_marts(data)
     figures["late_day_build_s"], figures["late_peak_rss_mb"] = late["s"], late["rss_mb"]
-    _progress("one late subject-day", late)
+    _progress("one late subject-day", late, data)
 
     published = data / "warehouse" / "hexo.duckdb"
     figures["published_mb"] = published.stat().st_size / 1e6
@@ -173,9 +177,23 @@ def run(subjects: int, days: int, workdir: Path) -> dict:
     return figures
 
 
-def _progress(label: str, build: dict) -> None:
-    """Each build's figures as soon as they are measured (a long run is readable before it ends)."""
+def _progress(label: str, build: dict, data: Path | None = None) -> None:
+    """Each build's figures as soon as they are measured (a long run is readable before it ends), with the
+    dbt nodes that took longest (dbt's run_results.json, kept beside the data dir as run_results_<label>)."""
     print(f"  {label}: {build['s']:,.1f} s, peak {build['rss_mb']:,.0f} MB", flush=True)
+    results = data / "warehouse" / "last_build" / "run_results.json" if data else None
+    if results and results.exists():
+        slug = label.replace(" ", "_").replace(",", "").replace("+", "and")
+        kept = data.parent / f"run_results_{slug}.json"
+        shutil.copyfile(results, kept)
+        nodes = json.loads(kept.read_text())["results"]
+        slowest = sorted(nodes, key=lambda n: -n["execution_time"])[:6]
+        total = sum(n["execution_time"] for n in nodes)
+        print(
+            f"    dbt: {len(nodes)} nodes, {total:,.1f} s of node time; slowest: "
+            + ", ".join(f"{n['unique_id'].split('.')[-1]} {n['execution_time']:.1f} s" for n in slowest),
+            flush=True,
+        )
 
 
 def print_table(f: dict) -> None:
@@ -221,16 +239,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="6 subjects x 20 days (smoke run)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--workdir", type=Path, help="keep the lake and warehouse here (default: a temp dir)")
+    parser.add_argument(
+        "--lake-from",
+        type=Path,
+        help="a data dir holding a lake written by an earlier run of the same size (hard-linked, not rewritten)",
+    )
     args = parser.parse_args(argv)
     subjects, days = (6, 20) if args.quick else (args.subjects, args.days)
     print(f"warehouse scale benchmark: {machine()}\n  {versions()}", flush=True)
     if args.workdir:
         shutil.rmtree(args.workdir, ignore_errors=True)
         args.workdir.mkdir(parents=True)
-        figures = run(subjects, days, args.workdir)
+        figures = run(subjects, days, args.workdir, args.lake_from)
     else:
         with tempfile.TemporaryDirectory(prefix="hexo-scale-") as tmp:
-            figures = run(subjects, days, Path(tmp))
+            figures = run(subjects, days, Path(tmp), args.lake_from)
     print_table(figures)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))

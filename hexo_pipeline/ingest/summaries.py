@@ -163,6 +163,7 @@ def vitals_minutes(table: pa.Table | None) -> pa.Table:
     mv_clean = br_clean & has["mv"] & (mv > 0)
     tv_clean = br_clean & has["tv"] & (tv > 0)
     cad_on = has["cadence"] & (cad > 0)
+    act_nonzero = has["activity"] & (act != 0)
     g = _Groups(rec, ts_us // US_PER_MINUTE)
     hr_n, br_n = g.count(hr_clean), g.count(br_clean)
     act_n = g.count(has["activity"])
@@ -195,6 +196,11 @@ def vitals_minutes(table: pa.Table | None) -> pa.Table:
         "activity_max": g.max(act, has["activity"], act_n),
         "cadence_n": cad_n,
         "cadence_sum": g.sum(cad, cad_on, cad_n),
+        # the vendor's record statistics: every heart-rate sample (no quality filter), non-zero activity
+        "hr_unfiltered_n": g.count(has["hr"]),
+        "hr_unfiltered_sum": g.sum(hr, has["hr"], g.count(has["hr"])),
+        "activity_nonzero_n": g.count(act_nonzero),
+        "activity_nonzero_sum": g.sum(act, act_nonzero, g.count(act_nonzero)),
     }
     hr_sum = np.add.reduceat(np.where(hr_clean, hr, 0.0), g.starts)
     window_n, window_sum = _trailing_window(g.first(rec), g.key, hr_sum / np.maximum(hr_n, 1), hr_n > 0)
@@ -242,8 +248,31 @@ def hrv_windows(table: pa.Table | None) -> pa.Table:
         "last_beat_at": _ts(g.last(ts_us)),
         "last_rr_ms": g.last(rr),
         "last_rr_is_reliable": g.last(reliable),
+        **_reliable_sequence(g, rr, reliable),
     }
     return _table(HRV_WINDOWS_SCHEMA, columns)
+
+
+def _reliable_sequence(g: _Groups, rr: np.ndarray, reliable: np.ndarray) -> dict[str, pa.Array]:
+    """The vendor's RMSSD terms per window: unreliable beats dropped first, then the successive differences
+    of the kept sequence (a dropped beat joins its neighbours), plus the window's first and last kept RR so
+    that dbt adds the difference across two windows (or chunks) exactly once."""
+    group = np.repeat(np.arange(g.starts.size), g.size)[reliable]  # the window of each kept beat
+    kept = rr[reliable]
+    pair = group[1:] == group[:-1]
+    n = np.bincount(group[1:][pair], minlength=g.starts.size).astype(np.int64)
+    sumsq = np.bincount(group[1:][pair], weights=(kept[1:] - kept[:-1])[pair] ** 2, minlength=g.starts.size)
+    kept_n = np.bincount(group, minlength=g.starts.size)
+    first, last = np.zeros(g.starts.size), np.zeros(g.starts.size)
+    if kept.size:  # `group` is sorted: a window's kept beats are one run
+        first[group[np.r_[True, ~pair]]] = kept[np.r_[True, ~pair]]
+        last[group[np.r_[~pair, True]]] = kept[np.r_[~pair, True]]
+    return {
+        "reliable_seq_diff_n": n,
+        "reliable_seq_diff_sumsq": _nullable(sumsq, n),
+        "first_reliable_rr_ms": _nullable(first, kept_n),
+        "last_reliable_rr_ms": _nullable(last, kept_n),
+    }
 
 
 def steps_minutes(table: pa.Table | None) -> pa.Table:

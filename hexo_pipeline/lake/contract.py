@@ -410,6 +410,11 @@ VITALS_MINUTES_SCHEMA = pa.schema(
         ("hr_window_clean_minutes_n", pa.int64()),
         ("hr_window_minute_means_sum", pa.float64()),
         ("received_at", TS),
+        # vendor-compatible record statistics (fct_record): every heart-rate sample, non-zero activity
+        ("hr_unfiltered_n", pa.int64()),
+        ("hr_unfiltered_sum", pa.float64()),
+        ("activity_nonzero_n", pa.int64()),
+        ("activity_nonzero_sum", pa.float64()),
     ]
 )
 HRV_WINDOWS_SCHEMA = pa.schema(
@@ -430,6 +435,11 @@ HRV_WINDOWS_SCHEMA = pa.schema(
         ("last_rr_ms", pa.float64()),
         ("last_rr_is_reliable", pa.bool_()),
         ("received_at", TS),
+        # vendor-compatible RMSSD (fct_record): unreliable beats dropped, the kept sequence differenced
+        ("reliable_seq_diff_n", pa.int64()),
+        ("reliable_seq_diff_sumsq", pa.float64()),
+        ("first_reliable_rr_ms", pa.float64()),
+        ("last_reliable_rr_ms", pa.float64()),
     ]
 )
 STEPS_MINUTES_SCHEMA = pa.schema(

@@ -173,6 +173,8 @@ class Build:
             "DBT_TARGET_PATH": str(self.target_path),
             "DBT_LOG_PATH": str(self.folder / "logs"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            # DuckDB's threads (profiles.yml): the cores this process may use, as DuckDB's own default
+            "HEXO_DUCKDB_THREADS": os.environ.get("HEXO_DUCKDB_THREADS") or str(len(os.sched_getaffinity(0))),
         }
 
     @contextmanager

@@ -10,7 +10,8 @@ One lake, one dbt build:
   (RMSSD = sqrt(mean(diff(RR)^2)), SDNN = std(RR, ddof=1)). neurokit2 itself is not used: its only
   release (0.2.13) requires pandas < 3, and this project runs pandas 3;
 - the real Astroskin export, imported with `hexo-pipeline import-export`: exactly one fct_record row,
-  with the right duration and statistics (recomputed from the decoded export files).
+  with the right duration and statistics (recomputed from the decoded export files), and vendor-compatible
+  statistics equal to the vendor's own statistics.csv of that record.
 The lake holds no `datatypes` table: the conversions come from the seed fallback of the catalog.
 """
 
@@ -303,3 +304,28 @@ def test_real_export_yields_one_record_with_its_statistics(warehouse):
         "select local_date, worn_s from marts.fct_subject_day where username = 'real_astroskin' and worn_s > 0"
     ).fetchall()
     assert days == [(date(2017, 4, 18), pytest.approx(129.0))]
+
+
+# The vendor's own statistics of record 122445: statistics.csv of the same export (S9 in
+# ../shared/reference/hexoskin_api_notes.md: JulienL3vesque/Hexoskin_RnD_OSM @ b524430d, "Python Project
+# Filter-Detect-GUI/Bernie ill 2 min 18-04-2017/statistics.csv"; not among the files in ../shared), as the
+# vendor printed them: heartrate_avg and activity_avg are exact binary fractions (9364/128 bpm, 57/256 g),
+# RMSSD is printed to 17 significant digits.
+VENDOR_STATISTICS = {"heartrate_avg": 73.15625, "activity_avg": 0.22265625, "RMSSD": 63.488402375257536}
+
+
+def test_vendor_compatible_statistics_equal_the_vendors_own_on_the_real_export(warehouse):
+    con, _, imported = warehouse
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    hr, activity, rmssd, hr_clean, rmssd_clean = con.execute(
+        "select hr_mean_unfiltered_bpm, activity_mean_nonzero_g, rmssd_reliable_seq_ms, hr_mean_bpm, rmssd_ms "
+        "from marts.fct_record where username = 'real_astroskin'"
+    ).fetchone()
+    # Within the vendor's rounding: exact where the vendor's figure is exact, 1e-12 relative for RMSSD
+    # (measured: 0, 0 and 7.1e-15 ms).
+    assert hr == VENDOR_STATISTICS["heartrate_avg"]
+    assert activity == VENDOR_STATISTICS["activity_avg"]
+    assert rmssd == pytest.approx(VENDOR_STATISTICS["RMSSD"], rel=1e-12)
+    # The project's quality-filtered figures stay beside them, and differ (2 flagged heart-rate samples;
+    # 23 unreliable beats, each breaking a pair instead of joining its neighbours).
+    assert hr_clean == pytest.approx(73.29, abs=0.01) and rmssd_clean == pytest.approx(19.10, abs=0.01)

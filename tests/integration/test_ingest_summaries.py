@@ -114,7 +114,10 @@ def vitals_sql(lake: Path) -> str:
         sum(tidal_volume_ml) filter (where breathing_is_clean and tidal_volume_ml > 0) as tv_clean_sum,
         count(activity_g) as activity_n, sum(activity_g) as activity_sum, max(activity_g) as activity_max,
         count(*) filter (where cadence_spm > 0) as cadence_n,
-        sum(cadence_spm) filter (where cadence_spm > 0) as cadence_sum
+        sum(cadence_spm) filter (where cadence_spm > 0) as cadence_sum,
+        count(heart_rate_bpm) as hr_unfiltered_n, sum(heart_rate_bpm) as hr_unfiltered_sum,
+        count(*) filter (where activity_g <> 0) as activity_nonzero_n,
+        sum(activity_g) filter (where activity_g <> 0) as activity_nonzero_sum
     from v
     group by subject, date, record_id, minute_at
     """
@@ -154,7 +157,19 @@ def hrv_sql(lake: Path) -> str:
         select *, lag(rr_ms) over w as previous_rr_ms, lag(rr_is_reliable) over w as previous_is_reliable
         from beats
         window w as (partition by subject, date, record_id, window_at order by ts)
-    )
+    ),
+    kept as (  -- the vendor's sequence: unreliable beats dropped, then successive differences
+        select *, lag(rr_ms) over (partition by subject, date, record_id, window_at order by ts) as previous_kept_ms
+        from beats where rr_is_reliable
+    ),
+    sequence as (
+        select subject, date, record_id, window_at,
+            count(previous_kept_ms) as reliable_seq_diff_n,
+            sum((rr_ms - previous_kept_ms) ^ 2) as reliable_seq_diff_sumsq,
+            arg_min(rr_ms, ts) as first_reliable_rr_ms, arg_max(rr_ms, ts) as last_reliable_rr_ms
+        from kept group by all
+    ),
+    windows as (
     select subject, date, record_id, window_at,
         count(*) as beats_n,
         count(*) filter (where rr_is_reliable) as rr_n,
@@ -167,6 +182,10 @@ def hrv_sql(lake: Path) -> str:
         max(ts) as last_beat_at, arg_max(rr_ms, ts) as last_rr_ms, arg_max(rr_is_reliable, ts) as last_rr_is_reliable
     from paired
     group by subject, date, record_id, window_at
+    )
+    select windows.*, coalesce(reliable_seq_diff_n, 0) as reliable_seq_diff_n,
+        sequence.* exclude (subject, date, record_id, window_at, reliable_seq_diff_n)
+    from windows left join sequence using (subject, date, record_id, window_at)
     """
 
 

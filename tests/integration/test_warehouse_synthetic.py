@@ -258,6 +258,34 @@ def test_record_statistics_cover_the_whole_record(built):
         assert got[5] == int((eid == 52).sum())
 
 
+def test_vendor_compatible_record_statistics(built):
+    """hr_mean_unfiltered_bpm, activity_mean_nonzero_g and rmssd_reliable_seq_ms as the vendor computes a
+    record's statistics, on every record: night records cross local midnight (two chunks, many 5-minute
+    windows), so the kept-beat pairs across windows and chunks are all counted once."""
+    lake, con, _ = built
+    differs = 0
+    for rec in lake.records:
+        sig = record_signals(rec, SEED)
+        v = sig["signals_vitals"]
+        ids, val = v.column("datatype_id").to_numpy(), v.column("value").to_numpy()
+        hr, activity = val[ids == 19], val[ids == 49] / 256
+        e = sig["signals_events"]
+        eid, evl = e.column("datatype_id").to_numpy(), e.column("value").to_numpy()
+        rr, ok = evl[eid == 18] * 1000.0 / 256, evl[eid == 1004] == 0
+        kept_diff = np.diff(rr[ok])  # unreliable beats dropped, then the successive differences
+        got = con.execute(
+            "select hr_mean_unfiltered_bpm, activity_mean_nonzero_g, rmssd_reliable_seq_ms, rmssd_ms "
+            "from marts.fct_record where record_id = ?",
+            [rec.record_id],
+        ).fetchone()
+        assert got[0] == pytest.approx(hr.mean(), rel=1e-12), rec
+        assert got[1] == pytest.approx(activity[activity != 0].mean(), rel=1e-12), rec
+        assert got[2] == pytest.approx(np.sqrt(np.mean(kept_diff**2)), rel=1e-12), rec
+        differs += got[2] != pytest.approx(got[3], rel=1e-6)
+    assert differs, "no record where dropping unreliable beats changes the RMSSD"
+    assert any(r.sleep for r in lake.records)
+
+
 def test_astroskin_metrics_only_for_astroskin_wearers(built):
     _, con, _ = built
     rows = con.execute(

@@ -21,7 +21,8 @@ with windows as (
 ),
 
 rr_chunks as (
-    {{ merge_rr_chunks('windows', chunk, chunk, boundaries=true, extra=['max(received_at) as chunk_received_at']) }}
+    {{ merge_rr_chunks('windows', chunk, chunk, boundaries=true, extra=['max(received_at) as chunk_received_at'],
+                       reliable_sequence=true) }}
 ),
 
 steps as (
@@ -59,7 +60,12 @@ select
     rr.last_beat_at,
     rr.last_rr_ms,
     rr.last_rr_is_reliable,
-    cast(coalesce(steps.steps, 0) as bigint) as steps
+    cast(coalesce(steps.steps, 0) as bigint) as steps,
+    -- the vendor's RMSSD terms (reliable beats only, as one sequence) and their bridge to other chunks
+    coalesce(rr.reliable_seq_diff_n, 0) as reliable_seq_diff_n,
+    coalesce(rr.reliable_seq_diff_sumsq, 0) as reliable_seq_diff_sumsq,
+    rr.first_reliable_rr_ms,
+    rr.last_reliable_rr_ms
 from rr_chunks as rr
 full outer join steps
     on steps.username = rr.username

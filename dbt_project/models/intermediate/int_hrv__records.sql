@@ -2,7 +2,7 @@
 -- lake partitions and local days, so the record's statistics are those of its whole RR series.
 with merged as (
     {{ merge_rr_chunks(ref('int_events__chunks'), ['username', 'record_id'], ['username', 'record_id'],
-                       extra=['cast(sum(steps) as bigint) as steps']) }}
+                       extra=['cast(sum(steps) as bigint) as steps'], reliable_sequence=true) }}
 )
 
 select

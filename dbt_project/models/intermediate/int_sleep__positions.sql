@@ -28,7 +28,7 @@ select
     p.username,
     p.local_date,
     i.position_name,
-    sum({{ overlap_s('i.position_start_at', 'i.position_end_at', 'p.piece_start_at', 'p.piece_end_at') }})
+    {{ exact_sum(overlap_s('i.position_start_at', 'i.position_end_at', 'p.piece_start_at', 'p.piece_end_at')) }}
         as position_s,
     count(*) filter (where i.position_start_at >= p.piece_start_at and i.position_start_at < p.piece_end_at)
         as position_events_n

@@ -6,14 +6,14 @@ with activities as (
         username,
         local_date,
         count(*) filter (where activity_category <> 'sleep') as ranges_n,
-        sum(overlap_s) filter (where activity_category = 'sleep') as sleep_s,
+        {{ exact_sum('overlap_s', "activity_category = 'sleep'") }} as sleep_s,
         count(*) filter (where activity_category = 'resting') as rest_ranges_n,
-        sum(overlap_s) filter (where activity_category = 'resting') as resting_s,
-        sum(overlap_s) filter (where activity_category = 'lifestyle') as lifestyle_s,
-        sum(overlap_s) filter (where activity_category = 'running') as running_s,
-        sum(overlap_s) filter (where activity_category = 'cycling') as cycling_s,
-        sum(overlap_s) filter (where activity_category = 'general sports') as sports_s,
-        sum(overlap_s) filter (where activity_category = 'other') as other_activity_s
+        {{ exact_sum('overlap_s', "activity_category = 'resting'") }} as resting_s,
+        {{ exact_sum('overlap_s', "activity_category = 'lifestyle'") }} as lifestyle_s,
+        {{ exact_sum('overlap_s', "activity_category = 'running'") }} as running_s,
+        {{ exact_sum('overlap_s', "activity_category = 'cycling'") }} as cycling_s,
+        {{ exact_sum('overlap_s', "activity_category = 'general sports'") }} as sports_s,
+        {{ exact_sum('overlap_s', "activity_category = 'other'") }} as other_activity_s
     from {{ ref('int_ranges__local_days') }}
     group by all
 ),
@@ -22,11 +22,11 @@ positions as (
     select
         username,
         local_date,
-        sum(position_s) filter (where position_name = 'back') as sleep_back_s,
-        sum(position_s) filter (where position_name = 'belly') as sleep_belly_s,
-        sum(position_s) filter (where position_name = 'left') as sleep_left_s,
-        sum(position_s) filter (where position_name = 'right') as sleep_right_s,
-        sum(position_s) filter (where position_name = 'standing') as sleep_standing_s,
+        {{ exact_sum('position_s', "position_name = 'back'") }} as sleep_back_s,
+        {{ exact_sum('position_s', "position_name = 'belly'") }} as sleep_belly_s,
+        {{ exact_sum('position_s', "position_name = 'left'") }} as sleep_left_s,
+        {{ exact_sum('position_s', "position_name = 'right'") }} as sleep_right_s,
+        {{ exact_sum('position_s', "position_name = 'standing'") }} as sleep_standing_s,
         sum(position_events_n) as sleep_position_changes_n
     from {{ ref('int_sleep__positions') }}
     group by all

@@ -3,10 +3,10 @@ select
     username,
     local_date,
     sum(rr_n) as rr_n,
-    sum(rr_sum) as rr_sum,
-    sum(rr_sumsq) as rr_sumsq,
+    {{ exact_sum('rr_sum') }} as rr_sum,
+    {{ exact_sum('rr_sumsq') }} as rr_sumsq,
     sum(diff_n) as diff_n,
-    sum(diff_sumsq) as diff_sumsq,
+    {{ exact_sum('diff_sumsq') }} as diff_sumsq,
     sum(nn50_n) as nn50_n,
     sum(steps) as steps
 from {{ ref('int_hrv__record_days') }}

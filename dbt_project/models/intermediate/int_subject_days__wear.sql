@@ -3,7 +3,7 @@
 select
     d.user_id,
     d.local_date,
-    sum(d.worn_s) as worn_s,
+    {{ exact_sum('d.worn_s') }} as worn_s,
     count(*) as records_n,
     bool_or(r.device_model = 'Astroskin') as wore_astroskin
 from {{ ref('int_records__local_days') }} as d

@@ -13,7 +13,7 @@ select
     count(distinct minute_at) filter (where worn_samples_n > 0) as valid_minutes,
     sum(worn_samples_n) as valid_samples_n,
     sum(hr_clean_n) as hr_clean_n,
-    sum(hr_clean_sum) as hr_clean_sum,
+    {{ exact_sum('hr_clean_sum') }} as hr_clean_sum,
     max(lake_received_at) as lake_received_at
 from {{ ref('int_vitals__minutes') }}
 {{ lake_pending_where(pending, 'username', 'lake_date') }}

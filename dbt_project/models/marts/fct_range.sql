@@ -33,7 +33,10 @@ metrics as (
 ),
 
 tracks as (
-    select range_id, sum(distance_m) as distance_m, epoch(max(end_at)) - epoch(min(start_at)) as duration_s
+    select
+        range_id,
+        {{ exact_sum('distance_m') }} as distance_m,
+        epoch(max(end_at)) - epoch(min(start_at)) as duration_s
     from (
         select *
         from {{ ref('stg_lake__tracks') }}
@@ -44,7 +47,7 @@ tracks as (
 
 exported as (
     -- a range is exported as TCX and FIT: one file's activities, TCX first
-    select range_id, sum(distance_m) as distance_m, sum(elapsed_time_s) as duration_s
+    select range_id, {{ exact_sum('distance_m') }} as distance_m, {{ exact_sum('elapsed_time_s') }} as duration_s
     from (
         select
             *,

@@ -1,6 +1,7 @@
 -- One row per record, with the statistics the vendor computes for a record: heart rate over the clean
 -- 1 Hz samples, breathing over the clean breathing samples, HRV over the RR intervals the RR quality
--- channel marks reliable (definitions in fct_record.yml).
+-- channel marks reliable (definitions in fct_record.yml). Beside them, the vendor-compatible figures
+-- (*_unfiltered, *_nonzero, *_reliable_seq): computed as the vendor's own record statistics are.
 with records as (
     select r.*, s.timezone
     from {{ ref('int_records') }} as r
@@ -41,12 +42,14 @@ select
     v.hr_clean_max as hr_max_bpm,
     cast(coalesce(v.hr_clean_n, 0) as bigint) as hr_clean_n,
     v.hr_clean_n / nullif(v.hr_any_n, 0) as hr_clean_ratio,
+    v.hr_unfiltered_sum / nullif(v.hr_unfiltered_n, 0) as hr_mean_unfiltered_bpm,
     -- breathing (1 Hz, clean samples)
     v.br_clean_sum / nullif(v.br_clean_n, 0) as br_mean_rpm,
     v.mv_clean_sum / nullif(v.mv_clean_n, 0) / 1000.0 as minute_ventilation_mean_l_min,
     v.tv_clean_sum / nullif(v.tv_clean_n, 0) as tidal_volume_mean_ml,
     -- movement
     v.activity_sum / nullif(v.activity_n, 0) as activity_mean_g,
+    v.activity_nonzero_sum / nullif(v.activity_nonzero_n, 0) as activity_mean_nonzero_g,
     v.cadence_sum / nullif(v.cadence_n, 0) as cadence_mean_spm,
     h.steps,
     -- HRV (reliable RR)
@@ -54,6 +57,9 @@ select
     h.mean_nn_ms,
     h.sdnn_ms,
     h.rmssd_ms,
+    case
+        when h.reliable_seq_diff_n > 0 then sqrt(h.reliable_seq_diff_sumsq / h.reliable_seq_diff_n)
+    end as rmssd_reliable_seq_ms,
     h.pnn50_pct,
     -- Astroskin
     a.spo2_clean_sum / nullif(a.spo2_clean_n, 0) as spo2_mean_pct,

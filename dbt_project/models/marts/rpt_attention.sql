@@ -27,7 +27,7 @@ per_subject as (
     select
         subject_id,
         count(*) as days_in_window,
-        avg(worn_s) / 3600.0 as wear_hours_per_day,
+        {{ exact_avg('worn_s') }} / 3600.0 as wear_hours_per_day,
         count(*) filter (where is_valid_day) as valid_days,
         cast(sum(events_scheduled) as bigint) as events_scheduled,
         cast(sum(events_done) as bigint) as events_done,

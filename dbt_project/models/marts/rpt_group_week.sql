@@ -10,6 +10,15 @@ with long as (
         from {{ ref('rpt_subject_week') }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
+),
+
+-- each value's deviation from its group's exact mean: the SD from exact sums, the same in any order
+centred as (
+    select
+        *,
+        value - cast(sum(cast(value as decimal(38, 12))) over g as double) / count(value) over g as deviation
+    from long
+    window g as (partition by group_name, week_start, metric)
 )
 
 select
@@ -21,7 +30,7 @@ select
     median(value) as median_value,
     quantile_cont(value, 0.25) as q1_value,
     quantile_cont(value, 0.75) as q3_value,
-    avg(value) as mean_value,
-    stddev_samp(value) as sd_value
-from long
+    {{ exact_avg('value') }} as mean_value,
+    case when count(value) > 1 then sqrt({{ exact_sum('deviation ^ 2') }} / (count(value) - 1)) end as sd_value
+from centred
 group by group_name, week_start, metric

@@ -20,7 +20,7 @@ weeks as (
         count(*) filter (where has_data) as days_with_data,
         count(*) filter (where is_valid_day) as valid_days,
         count(*) filter (where has_data and not is_valid_day) as partial_days,
-        avg(worn_s) / 3600.0 as wear_hours_per_day,
+        {{ exact_avg('worn_s') }} / 3600.0 as wear_hours_per_day,
         cast(sum(events_scheduled) as bigint) as events_scheduled,
         cast(sum(events_done) as bigint) as events_done,
         count(*) filter (where survey_answered) as survey_days_answered,
