@@ -377,7 +377,9 @@ def _issue_rows(frame: pd.DataFrame) -> list[list[Cell]]:
     rows = []
     for _, kf in frame.groupby("issue_kind", sort=True) if len(frame) else []:
         for r in kf.head(ISSUES_SHOWN).to_dict("records"):
-            key = f"{r['issue_kind']}|{r['subject_id']}|{_date(r['local_date'])}|{_raw(r['record_id'])}"
+            # record_id is NULL for gaps: pandas then holds the column as float (5001.0); the key is the id.
+            record = "" if pd.isna(r["record_id"]) else str(int(r["record_id"]))
+            key = f"{r['issue_kind']}|{r['subject_id']}|{_date(r['local_date'])}|{record}"
             rows.append(
                 [
                     Cell(r["issue_kind"]),
