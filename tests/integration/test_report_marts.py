@@ -157,7 +157,11 @@ def test_the_report_shows_gaps_quarantine_failed_checks_and_partial_weeks(edge):
         ).fetchall()
     finally:
         con.close()
-    assert [(g[2], g[3]) for g in gaps] == [("signals", "quarantined"), ("signals", "missing")]
+    assert [(g[2], g[3]) for g in gaps] == [
+        ("signals", "quarantined"),
+        ("signals", "missing"),
+        ("summaries", "missing"),
+    ]
     shown_gaps = {
         c["data-key"]: c["data-value"]
         for c in cells
@@ -196,7 +200,7 @@ def test_marts_command_warns_about_the_gaps_and_exits_0(edge, monkeypatch, capsy
     warning = out.err
     assert warning.startswith("warning: the marts do not hold everything the study expects")
     assert "2 subject-days with missing or quarantined datasets" in warning
-    assert "5e7a0c1d_syn002 2026-03-03 (signals missing)" in warning
+    assert "5e7a0c1d_syn002 2026-03-03 (signals missing, summaries missing)" in warning
     assert "5e7a0c1d_syn001 2026-03-04 (signals quarantined)" in warning
     assert "subject-days of the calendar without records" in warning and "5e7a0c1d_syn003" in warning
     assert "2 files in quarantine: inbox/garbled.fit (FIT header: bad magic bytes)" in warning

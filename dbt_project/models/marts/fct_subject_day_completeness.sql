@@ -6,7 +6,8 @@
 --   records     records, ranges, range_metrics (Dagster asset records_and_ranges): expected every study day
 --               (no records: the garment was not worn, or the day was not ingested);
 --   signals     the decoded signal files (asset signals): expected when the day has records;
---   summaries   the per-minute statistics the marts read (written by asset signals): expected with signals;
+--   summaries   the per-minute statistics the marts read (written by asset signals): expected when the day
+--               has records;
 --   study_data  calendar events, survey responses, annotations, GPS (asset subject_day_study_data): never
 --               expected (a day may have none);
 --   activity_files  TCX/FIT exports and inbox files (assets range_exports, inbox_files): never expected.
@@ -68,8 +69,7 @@ day_families as (
     select
         username,
         lake_date,
-        bool_or(family = 'records') as has_records,
-        bool_or(family = 'signals') as has_signals
+        bool_or(family = 'records') as has_records
     from ingested
     group by all
 ),
@@ -91,10 +91,9 @@ expected as (
         i.newest_received_at,
         q.quarantined_files,
         q.quarantine_reasons,
-        case f.family
-            when 'records' then true
-            when 'signals' then coalesce(d.has_records, false)
-            when 'summaries' then coalesce(d.has_signals, false)
+        case
+            when f.family = 'records' then true
+            when f.family in ('signals', 'summaries') then coalesce(d.has_records, false)
             else false
         end as is_expected
     from {{ ref('int_subject_days') }} as c
