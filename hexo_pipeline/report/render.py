@@ -80,13 +80,12 @@ def render_study_reports(
     reports_dir: str | os.PathLike[str],
     data_dir: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
-    """Render reports/<study>/index.html for every study in the published warehouse. Quarantined files
-    are listed from `data_dir` (default: the parent of `reports_dir`, i.e. $HEXO_DATA_DIR)."""
+    """Render reports/<study>/index.html for every study in the published warehouse. Everything comes from
+    the marts (quarantined files too: rpt_quarantine); `data_dir` is accepted for older callers, unused."""
     reports_dir = Path(reports_dir)
-    data_dir = Path(data_dir) if data_dir is not None else reports_dir.parent
     con = connect(duckdb_path)
     try:
-        return [render_study_report(load_study(con, study, data_dir), reports_dir) for study in studies(con)]
+        return [render_study_report(load_study(con, study), reports_dir) for study in studies(con)]
     finally:
         con.close()
 
