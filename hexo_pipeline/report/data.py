@@ -127,11 +127,13 @@ def load_study(con: duckdb.DuckDBPyConnection, study: str, data_dir: Path | None
         "from marts.fct_subject_day_completeness as t join marts.dim_subject as s using (subject_id) "
         "where t.is_gap and coalesce(s.study, ?) = ?"
     )
+    # Quarantined files and missing signals first (a re-run fixes them), then days without records.
     gaps = _frame(
         con,
         "select t.*, coalesce(s.subject_code, s.username) as subject_label, s.current_group_name as group_name "
         f"{gap_where} qualify row_number() over (partition by t.family, t.status order by t.local_date desc, "
-        f"t.username) <= {GAPS_SHOWN} order by t.family, t.status, t.local_date desc, t.username",
+        f"t.username) <= {GAPS_SHOWN} order by t.family = 'records', t.status <> 'quarantined', t.family, "
+        "t.local_date desc, t.username",
         [UNKNOWN_STUDY, study],
     )
     gap_counts = _frame(
