@@ -170,3 +170,66 @@
         select 1
     {%- endif -%}
 {%- endmacro %}
+
+
+{#- What the lake says about itself, for the completeness marts: the manifest and the quarantine. -#}
+
+{#- The current entry of every subject-day partition of every dataset (writes only), from the lake manifest
+    (hexo_pipeline/lake/manifest.py): the snapshots (one row per partition) less what the logs supersede, plus
+    the latest log entry per partition. A small read (a build checkpoints first: one Parquet file per dataset
+    and a short log), never a data file. -#}
+{% macro lake_manifest_sql() -%}
+    {%- set folder = lake_root() ~ '/_manifest' -%}
+    {%- set has_snapshot = execute and lake_has_files(folder ~ '/*/snapshot.parquet') -%}
+    {%- set has_log = execute and lake_has_files(folder ~ '/*/log/*.parquet') -%}
+    {%- if not has_snapshot and not has_log -%}
+    select
+        null::varchar as dataset, null::varchar as subject, null::date as date, null::varchar as file,
+        null::bigint as rows, null::bigint as bytes, null::timestamptz as received_at,
+        null::timestamptz as written_at
+    where false
+    {%- else -%}
+    with
+    {%- if has_log %}
+    log as (
+        select * from read_parquet('{{ folder }}/*/log/*.parquet', hive_partitioning = false, union_by_name = true)
+        qualify row_number() over (partition by dataset, subject, date order by written_at desc, entry desc) = 1
+    ),
+    {%- endif %}
+    current_entries as (
+        {%- if has_snapshot %}
+        select * from read_parquet('{{ folder }}/*/snapshot.parquet', hive_partitioning = false, union_by_name = true) as s
+        {%- if has_log %}
+        where not exists (
+            select 1 from log
+            where log.dataset = s.dataset and log.subject is not distinct from s.subject
+                and log.date is not distinct from s.date
+        )
+        union all by name
+        {%- endif %}
+        {%- endif %}
+        {%- if has_log %}
+        select * from log
+        {%- endif %}
+    )
+    select dataset, subject, date, file, rows, bytes, received_at, written_at
+    from current_entries
+    where op = 'write' and subject is not null
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The quarantine records (hexo_pipeline/lake/quarantine.py): one `<file>.reason.txt` beside each file moved to
+    $HEXO_DATA_DIR/quarantine/<area>/; only those whose file is still there (as `quarantined()` lists them). -#}
+{% macro quarantine_records_sql() -%}
+    {%- set folder = env_var('HEXO_DATA_DIR', '../data') ~ '/quarantine' -%}
+    {%- if not execute or not lake_has_files(folder ~ '/**/*.reason.txt') -%}
+    select null::varchar as path, null::varchar as content where false
+    {%- else -%}
+    select
+        substr(r.filename, length('{{ folder }}') + 2, length(r.filename) - length('{{ folder }}') - 12) as path,
+        r.content
+    from read_text('{{ folder }}/**/*.reason.txt') as r
+    where exists (select 1 from glob('{{ folder }}/**') as g where g.file = left(r.filename, length(r.filename) - 11))
+    {%- endif -%}
+{%- endmacro %}

@@ -1,8 +1,9 @@
-"""What the study report reads: the marts of the published DuckDB file (opened read-only), and the
-list of quarantined files under data/quarantine/.
+"""What the study report reads: the marts of the published DuckDB file (opened read-only).
 
 Every number the report shows is a mart value (the rpt_* marts compute the weekly roll-ups, the
-attention list, group spreads and differences): this module selects rows for one study, nothing more.
+attention list, group spreads and differences; fct_subject_day_completeness, rpt_quarantine and
+rpt_build_checks what is missing, quarantined or failed): this module selects rows for one study, nothing
+more.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from ..lake.quarantine import quarantined
-
 UNKNOWN_STUDY = "study"
+GAPS_SHOWN = 200  # completeness gaps listed per family and status (newest first); all are counted
 
 # fct_subject_day columns the report draws (the heatmap and the per-subject small multiples).
 DAY_COLUMNS = (
@@ -50,7 +50,11 @@ class StudyData:
     group_weeks: pd.DataFrame  # rpt_group_week
     comparison: pd.DataFrame  # rpt_group_comparison_week
     issues: pd.DataFrame  # rpt_data_issues
-    quarantine: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["area", "file", "reason"]))
+    quarantine: pd.DataFrame = field(default_factory=pd.DataFrame)  # rpt_quarantine
+    gaps: pd.DataFrame = field(default_factory=pd.DataFrame)  # fct_subject_day_completeness, gaps (GAPS_SHOWN)
+    gap_counts: pd.DataFrame = field(default_factory=pd.DataFrame)  # family, status, subject_days (all gaps)
+    checks: pd.DataFrame = field(default_factory=pd.DataFrame)  # rpt_build_checks: warned, failed, errored
+    checks_passed: int = 0
 
     @property
     def has_events(self) -> bool:
@@ -91,7 +95,8 @@ def _study_groups(con, table: str, study: str, order: str) -> pd.DataFrame:
 
 
 def load_study(con: duckdb.DuckDBPyConnection, study: str, data_dir: Path | None = None) -> StudyData:
-    """Every frame the report draws, for the subjects of one study (and the quarantine of `data_dir`)."""
+    """Every frame the report draws, for the subjects of one study. (`data_dir` is no longer read: the
+    quarantine is a mart, rpt_quarantine.)"""
     subjects = _frame(
         con,
         "select * from marts.dim_subject as s where coalesce(s.study, ?) = ? order by username",
@@ -111,6 +116,37 @@ def load_study(con: duckdb.DuckDBPyConnection, study: str, data_dir: Path | None
     group_weeks = _study_groups(con, "rpt_group_week", study, "t.group_name, t.metric, t.week_start")
     comparison = _study_groups(con, "rpt_group_comparison_week", study, "t.metric, t.group_name, t.week_start")
     issues = _study_rows(con, "rpt_data_issues", study, "t.issue_kind, t.local_date, t.subject_label")
+    # Files of no known subject (an inbox file) are every study's concern.
+    quarantine = _frame(
+        con,
+        "select * from marts.rpt_quarantine as t where t.subject_id is null or coalesce(t.study, ?) = ? "
+        "order by t.area, t.file",
+        [UNKNOWN_STUDY, study],
+    )
+    gap_where = (
+        "from marts.fct_subject_day_completeness as t join marts.dim_subject as s using (subject_id) "
+        "where t.is_gap and coalesce(s.study, ?) = ?"
+    )
+    # Quarantined files and missing signals first (a re-run fixes them), then days without records.
+    gaps = _frame(
+        con,
+        "select t.*, coalesce(s.subject_code, s.username) as subject_label, s.current_group_name as group_name "
+        f"{gap_where} qualify row_number() over (partition by t.family, t.status order by t.local_date desc, "
+        f"t.username) <= {GAPS_SHOWN} order by t.family = 'records', t.status <> 'quarantined', t.family, "
+        "t.local_date desc, t.username",
+        [UNKNOWN_STUDY, study],
+    )
+    gap_counts = _frame(
+        con,
+        f"select t.family, t.status, count(*) as subject_days {gap_where} group by all order by all",
+        [UNKNOWN_STUDY, study],
+    )
+    checks = _frame(
+        con,
+        "select * from marts.rpt_build_checks where status not in ('pass', 'skipped') order by status, check_name",
+        [],
+    )
+    checks_passed = con.execute("select count(*) from marts.rpt_build_checks where status = 'pass'").fetchall()[0][0]
     built_at = None
     try:
         # fetchall: every result is read to the end before the next query (DuckDB 2.0 connections).
@@ -131,18 +167,12 @@ def load_study(con: duckdb.DuckDBPyConnection, study: str, data_dir: Path | None
         group_weeks,
         comparison,
         issues,
-        quarantine_files(data_dir),
+        quarantine,
+        gaps,
+        gap_counts,
+        checks,
+        int(checks_passed),
     )
-
-
-def quarantine_files(data_dir: Path | None) -> pd.DataFrame:
-    """Files under data_dir/quarantine/<area>/ with the first line of their reason."""
-    rows = []
-    base = Path(data_dir) / "quarantine" if data_dir else None
-    if base is not None and base.is_dir():
-        for area in sorted(p.name for p in base.iterdir() if p.is_dir()):
-            rows += [{"area": area, "file": f, "reason": r} for f, r in quarantined(data_dir, area).items()]
-    return pd.DataFrame(rows, columns=["area", "file", "reason"])
 
 
 def connect(path: str | Path) -> duckdb.DuckDBPyConnection:

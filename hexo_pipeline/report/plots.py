@@ -174,6 +174,18 @@ def group_weekly(group_weeks: pd.DataFrame, metric: str, *, title: str, ylabel: 
                 alpha=0.6,
                 capsize=2,
             )
+        if "is_partial_week" in gf:
+            partial = gf["is_partial_week"].fillna(False).astype(bool).to_numpy()
+            if partial.any():  # hollow: a partial week (a subject in the study fewer than 7 days)
+                ax.plot(
+                    x[partial],
+                    gf["median_value"][partial],
+                    linestyle="none",
+                    marker=GROUP_MARKERS[k % 8],
+                    markersize=5,
+                    markerfacecolor="white",
+                    markeredgecolor=colors[g],
+                )
         if annotate:
             for xi, yi, n in zip(x, gf["median_value"], gf["subjects_n"]):
                 ax.annotate(

@@ -23,7 +23,7 @@ import jinja2
 import pandas as pd
 
 from . import plots
-from .data import StudyData, connect, load_study, studies
+from .data import GAPS_SHOWN, StudyData, connect, load_study, studies
 
 TEMPLATE = jinja2.Environment(
     loader=jinja2.PackageLoader("hexo_pipeline.report", "templates"),
@@ -80,13 +80,12 @@ def render_study_reports(
     reports_dir: str | os.PathLike[str],
     data_dir: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
-    """Render reports/<study>/index.html for every study in the published warehouse. Quarantined files
-    are listed from `data_dir` (default: the parent of `reports_dir`, i.e. $HEXO_DATA_DIR)."""
+    """Render reports/<study>/index.html for every study in the published warehouse. Everything comes from
+    the marts (quarantined files too: rpt_quarantine); `data_dir` is accepted for older callers, unused."""
     reports_dir = Path(reports_dir)
-    data_dir = Path(data_dir) if data_dir is not None else reports_dir.parent
     con = connect(duckdb_path)
     try:
-        return [render_study_report(load_study(con, study, data_dir), reports_dir) for study in studies(con)]
+        return [render_study_report(load_study(con, study), reports_dir) for study in studies(con)]
     finally:
         con.close()
 
@@ -148,7 +147,12 @@ def render_html(data: StudyData) -> str:
         group_weeks=_group_week_rows(data.group_weeks),
         has_events=data.has_events,
         has_surveys=data.has_surveys,
-        quarantine=_records(data.quarantine),
+        quarantine=_quarantine_rows(data.quarantine),
+        gap_counts=_gap_counts(data.gap_counts),
+        gaps=_gap_rows(data.gaps),
+        gaps_shown=GAPS_SHOWN,
+        checks=_check_rows(data.checks),
+        checks_passed=data.checks_passed,
         issue_counts=data.issues.groupby("issue_kind").size().to_dict() if len(data.issues) else {},
         issues=_issue_rows(data.issues),
         subjects=_subject_rows(data.adherence),
@@ -238,6 +242,8 @@ def _overview(data: StudyData) -> dict:
         "attention": int(data.attention["needs_attention"].sum()) if len(data.attention) else 0,
         "quarantined": len(data.quarantine),
         "issues": len(data.issues),
+        "gaps": int(data.gap_counts["subject_days"].sum()) if len(data.gap_counts) else 0,
+        "checks": len(data.checks),
     }
 
 
@@ -328,9 +334,17 @@ def _group_week_rows(frame: pd.DataFrame) -> list[list[Cell]]:
     for (g, week), gf in wide.groupby(["group_name", "week_start"], sort=True):
         by_metric = {r["metric"]: r for r in gf.to_dict("records")}
         first = next(iter(by_metric.values()))
+        partial = bool(first["is_partial_week"])
         row = [
             Cell(g),
-            Cell(_date(week)),
+            _cell(
+                "rpt_group_week",
+                f"{g}|{_date(week)}|{first['metric']}",
+                "is_partial_week",
+                partial,
+                f"{_date(week)} (partial week)" if partial else _date(week),
+                flag=partial,
+            ),
             _cell(
                 "rpt_group_week",
                 f"{g}|{_date(week)}|wear_hours_per_day",
@@ -362,7 +376,9 @@ def _issue_rows(frame: pd.DataFrame) -> list[list[Cell]]:
     rows = []
     for _, kf in frame.groupby("issue_kind", sort=True) if len(frame) else []:
         for r in kf.head(ISSUES_SHOWN).to_dict("records"):
-            key = f"{r['issue_kind']}|{r['subject_id']}|{_date(r['local_date'])}|{_raw(r['record_id'])}"
+            # record_id is NULL for gaps: pandas then holds the column as float (5001.0); the key is the id.
+            record = "" if pd.isna(r["record_id"]) else str(int(r["record_id"]))
+            key = f"{r['issue_kind']}|{r['subject_id']}|{_date(r['local_date'])}|{record}"
             rows.append(
                 [
                     Cell(r["issue_kind"]),
@@ -400,5 +416,64 @@ def _subject_rows(frame: pd.DataFrame) -> list[list[Cell]]:
     return rows
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
-    return frame.astype(str).to_dict("records")
+def _quarantine_rows(frame: pd.DataFrame) -> list[list[Cell]]:
+    rows = []
+    for r in frame.to_dict("records"):
+        key = f"{r['area']}|{r['file']}"
+        rows.append(
+            [
+                Cell(r["area"]),
+                Cell(r["file"]),
+                Cell(r["subject_label"] if pd.notna(r["subject_label"]) else "-"),
+                Cell(_date(r["lake_date"])),
+                _cell("rpt_quarantine", key, "reason", r["reason"], r["reason"]),
+                Cell(_date(r["quarantined_at"])),
+            ]
+        )
+    return rows
+
+
+def _gap_counts(frame: pd.DataFrame) -> list[dict]:
+    return [
+        {"family": r["family"], "status": r["status"], "subject_days": int(r["subject_days"])}
+        for r in frame.to_dict("records")
+    ]
+
+
+def _gap_rows(frame: pd.DataFrame) -> list[list[Cell]]:
+    rows = []
+    for r in frame.to_dict("records"):
+        key = f"{r['subject_id']}|{_date(r['local_date'])}|{r['family']}"
+        m = "fct_subject_day_completeness"
+        if r["status"] == "quarantined":
+            detail = _cell(m, key, "quarantine_reasons", r["quarantine_reasons"], r["quarantine_reasons"])
+        else:
+            detail = Cell(f"nothing ingested: materialize {r['dagster_asset']} for this subject-day again")
+        rows.append(
+            [
+                Cell(r["subject_label"]),
+                Cell(r["group_name"]),
+                Cell(_date(r["local_date"])),
+                Cell(r["family"]),
+                _cell(m, key, "status", r["status"], r["status"], flag=True),
+                detail,
+            ]
+        )
+    return rows
+
+
+def _check_rows(frame: pd.DataFrame) -> list[list[Cell]]:
+    rows = []
+    for r in frame.to_dict("records"):
+        m, k = "rpt_build_checks", r["check_id"]
+        rows.append(
+            [
+                Cell(r["check_name"]),
+                Cell(r["model"] or "-"),
+                Cell(r["column_name"] if pd.notna(r["column_name"]) else "-"),
+                _cell(m, k, "status", r["status"], r["status"], flag=True),
+                _cell(m, k, "failures", r["failures"]),
+                Cell(r["message"] if pd.notna(r["message"]) else "-"),
+            ]
+        )
+    return rows

@@ -223,6 +223,7 @@ def run_marts_command(ns: argparse.Namespace) -> int:
             f"marts unchanged: {result.published} already reflects the lake and the dbt project "
             f"({result.seconds:.1f} s; --full-refresh rebuilds anyway)"
         )
+        _warn_gaps(result.published)
         return 0
     mode = "incremental" if result.seeded else "full"
     print(f"marts published: {result.published}  ({mode} build, {result.seconds:.1f} s; {summary})")
@@ -234,4 +235,15 @@ def run_marts_command(ns: argparse.Namespace) -> int:
 
         for path in render_study_reports(result.published, Warehouse.in_data_dir(ns.data_dir).data_dir / "reports"):
             print(f"study report:   {path}")
+    _warn_gaps(result.published)
     return 0
+
+
+def _warn_gaps(published: Path) -> None:
+    """Name what the published marts lack (missing datasets, quarantined files, checks that warned); a
+    warning only: the exit code stays that of the build."""
+    from .gaps import completeness_gaps, gaps_warning
+
+    warning = gaps_warning(completeness_gaps(published))
+    if warning:
+        print(warning, file=sys.stderr)

@@ -28,6 +28,8 @@ MARTS = {
     "rpt_group_week",
     "rpt_group_comparison_week",
     "rpt_data_issues",
+    "fct_subject_day_completeness",
+    "rpt_quarantine",
 }
 LAKE_ASSETS = {
     "records",
@@ -81,6 +83,9 @@ def test_every_mart_builds_empty_on_an_empty_lake(empty_lake_build):
         assert MARTS <= tables
         for table in MARTS:
             assert con.execute(f"select count(*) from marts.{table}").fetchone()[0] == 0
+        # The build's own checks are recorded (on-run-end hook), all passing on an empty lake.
+        checks = dict(con.execute("select status, count(*) from marts.rpt_build_checks group by 1").fetchall())
+        assert set(checks) == {"pass"} and checks["pass"] > 100
     finally:
         con.close()
 

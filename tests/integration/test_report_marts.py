@@ -1,6 +1,7 @@
 """The study report against its marts: every figure it shows is the mart's value, the no-data states
 (a subject without data, a one-subject group, a study without surveys, a day with nothing scheduled),
-and `hexo-pipeline report --pdf`."""
+the data-quality section (completeness gaps, quarantined files, failed checks, partial weeks), the
+warning `hexo-pipeline marts` prints about the gaps, and `hexo-pipeline report --pdf`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from html.parser import HTMLParser
 import duckdb
 import pytest
 from conftest import study_calendar
-from report_helpers import chromium, console_messages, make_edge_cases
+from report_helpers import SIGNAL_QUARANTINE, chromium, console_messages, make_edge_cases
 
 from hexo_pipeline.cli import main
 from hexo_pipeline.report import render_study_reports
@@ -26,6 +27,20 @@ KEYS = {
     "rpt_study_adherence": ["subject_id"],
     "rpt_group_week": ["group_name", "week_start", "metric"],
     "rpt_data_issues": ["issue_kind", "subject_id", "local_date", "coalesce(cast(record_id as varchar), '')"],
+    "rpt_quarantine": ["area", "file"],
+    "fct_subject_day_completeness": ["subject_id", "local_date", "family"],
+    "rpt_build_checks": ["check_id"],
+}
+# What each fixture's report must show from the marts (the edge lake has quarantined files, gaps, a warning check).
+SHOWN = {
+    "demo": {
+        "rpt_attention",
+        "rpt_group_week",
+        "rpt_study_adherence",
+        "rpt_data_issues",
+        "fct_subject_day_completeness",
+    },
+    "edge": {"rpt_group_week", "rpt_quarantine", "fct_subject_day_completeness", "rpt_build_checks"},
 }
 
 
@@ -73,15 +88,11 @@ def _mart_value(con, mart: str, key: str, col: str):
     return rows[0][0]
 
 
-def test_every_figure_in_the_report_is_its_mart_value(demo):
-    _, published, page = demo
+@pytest.mark.parametrize("case", ["demo", "edge"])
+def test_every_figure_in_the_report_is_its_mart_value(case, request):
+    _, published, page = request.getfixturevalue(case)
     cells = mart_cells(page.read_text(encoding="utf-8"))
-    assert {c["data-mart"] for c in cells} >= {
-        "rpt_attention",
-        "rpt_group_week",
-        "rpt_study_adherence",
-        "rpt_data_issues",
-    }
+    assert {c["data-mart"] for c in cells} >= SHOWN[case]
     con = duckdb.connect(str(published), read_only=True)
     try:
         for c in cells:
@@ -124,6 +135,82 @@ def test_no_data_states_render_clearly(edge):
     assert "(n=1)" in html, "the one-subject group shows its n"
     assert "nothing scheduled" in html
     assert "garbled.fit" in html and "FIT header: bad magic bytes" in html, "the quarantined file and its reason"
+
+
+def test_the_report_shows_gaps_quarantine_failed_checks_and_partial_weeks(edge):
+    """What the marts do not contain, from the marts: the subject-day whose signals step failed, the one
+    whose signal download is in quarantine, the warn check that failed, and the partial study weeks."""
+    _, published, page = edge
+    html = page.read_text(encoding="utf-8")
+    cells = mart_cells(html)
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        gaps = con.execute(
+            "select subject_id, local_date, family, status from marts.fct_subject_day_completeness "
+            "where is_gap and family <> 'records' order by all"
+        ).fetchall()
+        warned = con.execute("select check_id from marts.rpt_build_checks where status = 'warn'").fetchall()
+        passed = con.execute("select count(*) from marts.rpt_build_checks where status = 'pass'").fetchone()[0]
+        partial = con.execute(
+            "select distinct group_name || '|' || strftime(week_start, '%Y-%m-%d') from marts.rpt_group_week "
+            "where is_partial_week"
+        ).fetchall()
+    finally:
+        con.close()
+    assert [(g[2], g[3]) for g in gaps] == [
+        ("signals", "quarantined"),
+        ("signals", "missing"),
+        ("summaries", "missing"),
+    ]
+    shown_gaps = {
+        c["data-key"]: c["data-value"]
+        for c in cells
+        if c["data-mart"] == "fct_subject_day_completeness" and c["data-col"] == "status"
+    }
+    for subject_id, day, family, status in gaps:
+        assert shown_gaps[f"{subject_id}|{day}|{family}"] == status
+    assert SIGNAL_QUARANTINE in html and "record_7.zip" in html
+    assert "materialize signals for this subject-day again" in html
+    assert len(warned) == 1 and "accepted_range_fct_range_hr_mean_bpm" in warned[0][0]
+    assert {c["data-key"] for c in cells if c["data-mart"] == "rpt_build_checks"} == {warned[0][0]}
+    assert f"{passed} other checks passed" in html
+    assert partial and "(partial week)" in html
+    flagged_weeks = {
+        c["data-key"].rsplit("|", 1)[0]
+        for c in cells
+        if c["data-mart"] == "rpt_group_week" and c["data-col"] == "is_partial_week" and c["data-value"] == "True"
+    }
+    assert flagged_weeks == {p[0] for p in partial}
+
+
+def test_a_clean_data_quality_section_says_so(demo):
+    html = demo[2].read_text(encoding="utf-8")
+    assert "No file in quarantine." in html
+    assert re.search(r"Every check passed \(\d+ checks\)", html)
+
+
+def test_marts_command_warns_about_the_gaps_and_exits_0(edge, monkeypatch, capsys):
+    root, _, _ = edge
+    monkeypatch.setenv("HEXO_STUDY_START", START.isoformat())
+    monkeypatch.setenv("HEXO_STUDY_END", "2026-03-06")
+    monkeypatch.setenv("HEXO_STUDY_TZ", "America/Montreal")
+    assert main(["marts", "--data-dir", str(root), "--full-refresh", "--no-docs", "--no-report"]) == 0
+    out = capsys.readouterr()
+    assert "marts published" in out.out
+    warning = out.err
+    assert warning.startswith("warning: the marts do not hold everything the study expects")
+    assert "2 subject-days with missing or quarantined datasets" in warning
+    assert "5e7a0c1d_syn002 2026-03-03 (signals missing, summaries missing)" in warning
+    assert "5e7a0c1d_syn001 2026-03-04 (signals quarantined)" in warning
+    assert "subject-days of the calendar without records" in warning and "5e7a0c1d_syn003" in warning
+    assert "2 files in quarantine: inbox/garbled.fit (FIT header: bad magic bytes)" in warning
+    assert "1 check of the build warned or failed: accepted_range_fct_range_hr_mean_bpm" in warning
+
+
+def test_no_gap_no_warning():
+    from hexo_pipeline.warehouse.gaps import Gaps, gaps_warning
+
+    assert gaps_warning(Gaps()) is None
 
 
 @pytest.mark.parametrize("case", ["demo", "edge"])

@@ -1,7 +1,7 @@
 -- One row per data-quality issue the marts can see: records received late, records crossing local
 -- midnight or outside the subject's study calendar, runs of days without data, and days whose
 -- heart rate or breathing falls outside the physiological range the marts' tests warn about.
--- Quarantined files are not here: they never reach the warehouse (the report lists data/quarantine/).
+-- Quarantined files are in rpt_quarantine, missing datasets per subject-day in fct_subject_day_completeness.
 with records as (
     select
         r.*,
