@@ -199,6 +199,7 @@ class Cluster:
     subjects: list[str]
     workers: dict[str, subprocess.Popen]
     reference: Path  # the lake the same assets write in-process
+    signal_key: str  # a subject-day with records, whose signals the reference holds
 
 
 def resources(handle, data_dir: Path) -> dict:
@@ -271,19 +272,20 @@ def cluster(postgres_url, redis_url, tmp_path_factory) -> Iterator[Cluster]:
             start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")])
 
             reference = root / "reference"
-            materialize_in_process(handle, reference, subjects)
+            signal_key = materialize_in_process(handle, reference, subjects)
             for name in WORKERS:
                 wait_for(lambda: "ready." in (logs / f"{name}.log").read_text(), 120, f"celery worker {name}")
-            yield Cluster(instance, data, logs, subjects, workers, reference)
+            yield Cluster(instance, data, logs, subjects, workers, reference, signal_key)
     finally:
         for proc in reversed(started):
             stop_group(proc)
         handle.stop()
 
 
-def materialize_in_process(handle, data_dir: Path, subjects: list[str]) -> None:
+def materialize_in_process(handle, data_dir: Path, subjects: list[str]) -> str:
     """The reference: the same assets in this process (Dagster's default executor, an ephemeral
-    instance), one partition-range run per subject."""
+    instance), one partition-range run per subject; then the signals of the first subject-day with
+    records, whose key is returned."""
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("subjects", subjects)
     for subject in subjects:
@@ -297,9 +299,11 @@ def materialize_in_process(handle, data_dir: Path, subjects: list[str]) -> None:
             },
         )
         assert result.success
-    (key,) = subject_day_keys(subjects[:1], days=1)
+    first = min((data_dir / "lake" / "records").glob("subject=*/date=*"), key=lambda p: (p.name, p.parent.name))
+    key = f"{first.name.removeprefix('date=')}|{first.parent.name.removeprefix('subject=')}"
     result = dg.materialize([signals], instance=instance, resources=resources(handle, data_dir), partition_key=key)
     assert result.success
+    return key
 
 
 # -- backfills through the daemon, and what their event logs say ------------------------------------------
@@ -450,6 +454,7 @@ def test_backfill_on_postgres_shared_by_celery_workers_and_a_killed_worker_step_
     assert seen["slots"] == API_LIMIT and 1 <= seen["claimed"] <= API_LIMIT, seen
     assert most_at_once(step_intervals(instance, [run.run_id for run in runs])) <= API_LIMIT
     files = assert_same_lake(cluster, lambda dataset: dataset not in SIGNAL_DATASETS)
+    assert files
     print(
         f"\n{len(keys)} subject-days: {len(runs)} runs, {len(taken)} Celery steps, {files} lake files, "
         f"{backfill_s:.1f} s; pool {seen}"
@@ -457,7 +462,7 @@ def test_backfill_on_postgres_shared_by_celery_workers_and_a_killed_worker_step_
 
     # 2. The signals of one subject-day; the worker process running the step is killed mid-step.
     t0 = time.monotonic()
-    backfill_id = launch_backfill(instance, [signals], subject_day_keys(cluster.subjects[:1], days=1))
+    backfill_id = launch_backfill(instance, [signals], [cluster.signal_key])
     run = wait_for(lambda: backfill_runs(instance, backfill_id), 120, "the signals run")[0]
 
     def started_on() -> str | None:
@@ -477,6 +482,7 @@ def test_backfill_on_postgres_shared_by_celery_workers_and_a_killed_worker_step_
     taken = celery_assignments(instance, run.run_id)
     assert [step for step, _ in taken].count(signals.op.name) >= 2, taken  # the killed step ran again
     files = assert_same_lake(cluster, lambda dataset: dataset in SIGNAL_DATASETS)
+    assert files  # the signal datasets and their summaries
     print(
         f"signals of 1 subject-day, worker killed mid-step, run again on {taken[-1][1]}: {kill_s:.1f} s, {files} files"
     )
