@@ -145,7 +145,9 @@ def test_executor_is_chosen_by_the_environment(monkeypatch):
 # A literal secret: a URL with a password, or a password/secret/token key with a literal value. Allowed:
 # placeholders (<password>), environment references (${VAR}, env:, secretKeyRef) and secret names.
 URL_WITH_PASSWORD = re.compile(r"://[^/\s:@]+:(?!<)(?!\$\{)[^@\s/]+@")
-SECRET_VALUE = re.compile(r"(?i)^[ \t]*-?[ \t]*\"?[\w-]*(password|secret|token)[\w-]*\"?[ \t]*[:=][ \t]*(?P<value>.*)$", re.M)
+SECRET_VALUE = re.compile(
+    r"(?i)^[ \t]*-?[ \t]*\"?[\w-]*(password|secret|token)[\w-]*\"?[ \t]*[:=][ \t]*(?P<value>.*)$", re.M
+)
 ALLOWED_VALUE = re.compile(r"^(\$\{|<|\"?\$|env:|\{|$)")
 
 
