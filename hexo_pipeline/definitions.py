@@ -15,9 +15,11 @@ import dagster as dg
 from . import defs as defs_package
 from .defs.resources import project_resources
 from .defs.shared import asset_conventions
+from .distributed import project_executor
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", dg.PreviewWarning)  # the package loader is "preview" in Dagster 1.13
-    defs = dg.load_definitions_from_package_module(defs_package, resources=project_resources()).map_asset_specs(
-        func=asset_conventions
-    )  # owners, kinds, tags; lake path and schema
+    # HEXO_EXECUTOR=celery: steps on Celery workers (distributed.py); else Dagster's default executor
+    defs = dg.load_definitions_from_package_module(
+        defs_package, resources=project_resources(), executor=project_executor()
+    ).map_asset_specs(func=asset_conventions)  # owners, kinds, tags; lake path and schema

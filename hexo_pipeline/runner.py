@@ -79,13 +79,20 @@ def sandbox_environment(info: dict) -> dict[str, str]:
 
 
 _WRITTEN_BY = "# Written by hexo-pipeline"
+# The Dagster instance on PostgreSQL (docs/deploy.md): the URL, password included, stays in the environment;
+# dagster.yaml names the variable only (dagster's `env:` form), resolved by every process that loads it.
+PG_URL_VAR = "HEXO_DAGSTER_PG_URL"
 
 
-def dagster_yaml(api_limit: int, max_runs: int) -> str:
+def dagster_yaml(api_limit: int, max_runs: int, postgres: bool = False) -> str:
     """The instance settings: the run queue (at most `max_runs` runs in progress, `api_limit` of them
-    API-facing (tag hexo/api), one warehouse build (tag hexo/warehouse)) and the op pools' limit."""
+    API-facing (tag hexo/api), one warehouse build (tag hexo/warehouse)) and the op pools' limit; with
+    `postgres`, runs, events and schedules are stored in the PostgreSQL database at $HEXO_DAGSTER_PG_URL
+    (SQLite files in DAGSTER_HOME otherwise)."""
+    storage = f"storage:\n  postgres:\n    postgres_url:\n      env: {PG_URL_VAR}\n" if postgres else ""
     return (
         f"{_WRITTEN_BY} (edit freely: remove this first line and it is kept as is).\n"
+        f"{storage}"
         "concurrency:\n"
         "  runs:\n"
         f"    max_concurrent_runs: {max_runs}\n"
@@ -101,17 +108,24 @@ def dagster_yaml(api_limit: int, max_runs: int) -> str:
     )
 
 
+def dagster_yaml_from_env() -> str:
+    """`dagster_yaml` for this environment: HEXO_API_CONCURRENCY (2), HEXO_MAX_CONCURRENT_RUNS (3) and
+    whether HEXO_DAGSTER_PG_URL is set."""
+    return dagster_yaml(
+        int(os.environ.get("HEXO_API_CONCURRENCY", "2")),
+        int(os.environ.get("HEXO_MAX_CONCURRENT_RUNS", "3")),
+        postgres=bool(os.environ.get(PG_URL_VAR)),
+    )
+
+
 def dagster_home(data_dir: Path) -> Path:
-    """A persistent DAGSTER_HOME under the data dir, with its dagster.yaml (`dagster_yaml`); a file the
-    user wrote (without our first line) is left alone."""
+    """A persistent DAGSTER_HOME under the data dir, with its dagster.yaml (`dagster_yaml_from_env`); a file
+    the user wrote (without our first line) is left alone."""
     home = Path(os.environ.get("DAGSTER_HOME") or data_dir / "dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists() or config.read_text().startswith(_WRITTEN_BY):
-        text = dagster_yaml(
-            int(os.environ.get("HEXO_API_CONCURRENCY", "2")), int(os.environ.get("HEXO_MAX_CONCURRENT_RUNS", "3"))
-        )
-        config.write_text(text)
+        config.write_text(dagster_yaml_from_env())
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

@@ -28,4 +28,7 @@ warehouse_job = dg.define_asset_job(
     selection=WAREHOUSE_ASSETS,
     description="dbt build of the marts from the lake, publication of hexo.duckdb, then the study report",
     tags={WAREHOUSE_RUN_TAG: "build"},
+    # the dbt build stays in the run's own process, next to the warehouse file, even when the
+    # subject-day steps go to Celery workers (HEXO_EXECUTOR=celery, docs/deploy.md)
+    executor_def=dg.multi_or_in_process_executor,
 )
