@@ -16,6 +16,7 @@ summaries. Row groups never span two records or two channels out of order, so ea
 from __future__ import annotations
 
 import tempfile
+import time
 import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ import pyarrow as pa
 from ..decoders import DecodeError
 from ..decoders.hexoskin_binary import ns_timestamps
 from ..decoders.hexoskin_export import DecodedChannel, open_exports
-from ..decoders.parquet import SIGNAL_LINEAGE_PARQUET_OPTIONS, StagedParquetFile
+from ..decoders.parquet import SIGNAL_LINEAGE_PARQUET_OPTIONS, StagedParquetFile, remove_stale_staged
 from ..decoders.schemas import SIGNAL_SCHEMA
 from ..hexoskin import HexoskinClient
 from ..hexoskin.datatypes import BY_ID, Family
@@ -170,6 +171,7 @@ class _DayWriter:
         self.pending: dict[Family, Future] = {}
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hexo-parquet")
         self.summaries: list[dict[str, pa.Table]] = []
+        self.started = time.time()
         self.spans: dict[tuple[Family, int], list[tuple[int, int, int]]] = defaultdict(list)
 
     def add_record(self, zip_path: Path, rec: dict) -> None:
@@ -275,6 +277,8 @@ class _DayWriter:
                 )
             else:
                 self.lake.write_partition(dataset, self.subject, self.window.day, None)
+            # A writer killed mid-day (SIGKILL, power loss) left its staged files: never read, only disk.
+            remove_stale_staged(self.lake.partition_file(dataset, self.subject, self.window.day), self.started)
         summaries = concat_summaries(self.summaries, self.received_at)
         write_summaries(self.lake, self.subject, self.window.day, summaries)
         for name, table in summaries.items():
