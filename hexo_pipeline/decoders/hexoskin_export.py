@@ -34,6 +34,7 @@ import bisect
 import math
 import os
 import re
+import struct
 import zipfile
 import zlib
 from collections import defaultdict
@@ -145,7 +146,15 @@ class _Container:
             try:
                 self._zip = zipfile.ZipFile(path)
                 infos = [i for i in self._zip.infolist() if not i.is_dir()]
-            except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+            except (
+                zipfile.BadZipFile,
+                zipfile.LargeZipFile,
+                OSError,
+                ValueError,
+                EOFError,
+                NotImplementedError,
+                struct.error,
+            ) as exc:
                 raise DecodeError(f"damaged zip: {exc}", code="malformed", source=str(path)) from exc
             if len(infos) > MAX_MEMBERS:
                 raise DecodeError(f"{len(infos)} members, more than {MAX_MEMBERS}", code="too_large", source=str(path))
@@ -173,7 +182,11 @@ class _Container:
             else:
                 with open(self.path / member, "rb") as fh:
                     yield fh
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, struct.error) as exc:
+            raise DecodeError(f"damaged zip member: {exc}", code="malformed", source=f"{self.path}:{member}") from exc
+        except OSError as exc:  # a member header pointing outside the file (seek to a negative offset...)
+            if self._zip is None:
+                raise
             raise DecodeError(f"damaged zip member: {exc}", code="malformed", source=f"{self.path}:{member}") from exc
 
     def read(self, member: str, limit: int = MAX_MEMBER_BYTES) -> bytes:
