@@ -585,17 +585,18 @@ def _check_bounds(
                 source=source,
             )
     bound = MAX_RECORD_SECONDS if duration_s is None else duration_s
+    record = f"a record of {bound:,.0f} s" if duration_s is not None else f"a record of at most {bound:,.0f} s"
     for member, n, rate in sync:
         if n > allowed_samples(bound, rate):
             raise DecodeError(
-                f"{n:,} samples at {rate:g} Hz ({n / rate:,.0f} s) in a record of {bound:,.0f} s",
+                f"{n:,} samples at {rate:g} Hz ({n / rate:,.0f} s) in {record}",
                 code="too_large",
                 source=f"{source}:{member}",
             )
     for member, n in events:
         if n > allowed_events(bound):
             raise DecodeError(
-                f"{n:,} events in a record of {bound:,.0f} s (at most {MAX_EVENT_RATE_HZ}/s)",
+                f"{n:,} events in {record} (at most {MAX_EVENT_RATE_HZ}/s)",
                 code="too_large",
                 source=f"{source}:{member}",
             )
