@@ -209,10 +209,11 @@ class _DayWriter:
         hi = min(self.window.end_ns, rec["end_ticks"] * NS_PER_TICK + 1)
         lineage = _Lineage(record_id, self.received_us)
         summary_rows: dict[Family, list[tuple[int, np.ndarray, np.ndarray]]] = defaultdict(list)
-        # No channel may hold more than the record's duration allows (the download is widened by 1 s on
-        # each side): a lying or bombed zip is refused before a sample is decoded.
-        duration_s = (rec["end_ticks"] - rec["start_ticks"]) / TICKS_PER_SECOND + 2
-        with open_exports(zip_path, duration_s=max(duration_s, 2.0)) as exports:
+        # No channel may hold more than the record's duration allows: a lying or bombed zip is refused
+        # before a sample is decoded. Generous (10% + a minute): a record still syncing may have grown
+        # since its row was read; a bomb is orders of magnitude beyond.
+        duration_s = (rec["end_ticks"] - rec["start_ticks"]) / TICKS_PER_SECOND * 1.1 + 60
+        with open_exports(zip_path, duration_s=duration_s) as exports:
             for export in exports:
                 streams = {
                     family: self._slices(family, channels, lo, hi, record_id, summary_rows[family])
