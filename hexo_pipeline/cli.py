@@ -90,7 +90,13 @@ def _main(argv: list[str], *, debug: bool = False) -> int:
     convert.add_argument("--debug", action="store_true", help="print the traceback of each file that failed")
 
     imp = sub.add_parser("import-export", help="import a Hexoskin binary export (zip or folder) into the lake")
-    imp.add_argument("path", metavar="PATH", help="zip or folder of WAV/.hxd/CSV files with info.json")
+    imp.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="zip or folder of WAV/.hxd/CSV files with info.json, or a folder of such zips; each is imported "
+        "on its own (refused files go to quarantine/import_export/)",
+    )
     imp.add_argument("--subject", help="subject key (default: user_<info.json user id>)")
     imp.add_argument("--timezone", help="local-day time zone (default: $HEXO_STUDY_TZ or UTC)")
     imp.add_argument("--data-dir", help="storage root (default: $HEXO_DATA_DIR or ./data)")
@@ -123,11 +129,12 @@ def _main(argv: list[str], *, debug: bool = False) -> int:
 
         from .ingest.export_import import run
 
-        if not os.path.exists(ns.path):
-            print(f"hexo-pipeline import-export: {ns.path}: no such file or folder", file=sys.stderr)
+        missing = [p for p in ns.paths if not os.path.exists(p)]
+        if missing:
+            print(f"hexo-pipeline import-export: {', '.join(missing)}: no such file or folder", file=sys.stderr)
             return 1
 
-        return run(ns.path, subject=ns.subject, tz=ns.timezone, data_dir=ns.data_dir)
+        return run(ns.paths, subject=ns.subject, tz=ns.timezone, data_dir=ns.data_dir)
     if ns.command == "marts":
         from .warehouse.marts import run_marts_command
 

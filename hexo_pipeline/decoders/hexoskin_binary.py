@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import struct
 import wave
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -166,6 +167,26 @@ def decode_wav(data: bytes | bytearray | memoryview | BinaryIO, *, signed: bool)
     return WavData(
         framerate=framerate, sample_width=width, declared_frames=nframes, values=values, truncated=n_whole < nframes
     )
+
+
+@dataclass(frozen=True)
+class WavHeader:
+    framerate: int
+    sample_width: int
+    declared_frames: int
+    data_offset: int  # bytes before the first sample
+
+
+def read_wav_header(stream: BinaryIO) -> WavHeader:
+    """The header of a WAV stream, without reading its samples (the stream is left after the header)."""
+    try:
+        with wave.open(stream, "rb") as wav:
+            header = WavHeader(wav.getframerate(), wav.getsampwidth(), wav.getnframes(), stream.tell())
+    except (wave.Error, EOFError, RuntimeError, struct.error) as exc:
+        raise DecodeError(f"not a PCM WAV file: {exc}") from exc
+    if header.sample_width <= 0:
+        raise DecodeError(f"WAV sample width {header.sample_width} bytes is not 16 or 32 bit")
+    return header
 
 
 def wav_rate_hz(framerate: int, datatype: Datatype) -> tuple[float, str | None]:

@@ -15,14 +15,28 @@ Unknown files are reported in `skipped`, never fatal; so is a known file that fa
 
 Output: `SignalExport.tables[Family]`, schema `SIGNAL_SCHEMA` (ts, datatype_id, value RAW), sorted by
 (datatype_id, ts).
+
+Bounds (hostile or damaged exports, issue 8): before any sample is decoded, every signal member is
+measured from the zip directory or the file system and its header, never by reading it whole:
+- a zip member larger than MAX_MEMBER_BYTES uncompressed, or compressing better than
+  MAX_COMPRESSION_RATIO (zeros do ~1000:1; real signals 2-10:1), is refused (`too_large`);
+- a WAV whose header declares more samples than its data chunk holds (beyond one second) is refused;
+- each channel's sample count must fit the record's duration x its rate (+ DURATION_SLACK): the duration
+  is the caller's (the API's record row) or else the lower median of the WAV channels' durations, at
+  most MAX_RECORD_SECONDS; event channels (.hxd, CSV) at most MAX_EVENT_RATE_HZ over that duration.
+A record breaking a bound is refused whole (DecodeError `too_large`, naming the member), so no row of a
+bomb is ever decoded; a member that is merely undecodable is still skipped with its reason.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 import os
 import re
+import struct
 import zipfile
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,6 +67,19 @@ NOT_SIGNALS = {"statistics.csv": "record statistics (metrics), not a signal"}
 # Preference when several files give the same datatype: exact name > numeric stem > alias; wav > hxd > csv.
 _MATCH_RANK = {"name": 0, "id": 1, "alias": 2}
 _KIND_RANK = {"wav": 0, "hxd": 1, "csv": 2}
+
+# Bounds (module doc). A 24 h ECG lead is 44 MB; a week-long record of it 310 MB.
+MAX_MEMBER_BYTES = 512 * 2**20  # uncompressed size of one member
+MAX_CSV_BYTES = 64 * 2**20  # an event CSV is parsed whole: a week of RR intervals is ~60 MB
+MAX_META_BYTES = 2**20  # info.json, statistics.csv
+MAX_MEMBERS = 10_000
+MAX_COMPRESSION_RATIO = 100
+RATIO_CHECK_MIN_BYTES = 16 * 2**20  # a small constant channel (quality flags) may compress far better
+MAX_RECORD_SECONDS = 7 * 86_400  # longer than any garment's battery
+MAX_EVENT_RATE_HZ = 10  # RR/PTT are at most 5/s (300 bpm); breaths, steps and positions slower
+EVENT_SLACK = 64  # events allowed beyond rate x duration
+DURATION_SLACK_S = 2.0  # seconds allowed beyond the duration (at least 1% of it)
+WAV_SHORTFALL_S = 1.0  # a data chunk may end up to a second before its header says (a cut recording)
 
 
 @dataclass(frozen=True)
@@ -112,30 +139,89 @@ class _Container:
     def __init__(self, path: Path):
         self.path = path
         self._zip: zipfile.ZipFile | None = None
+        self._sizes: dict[str, int] = {}
         if path.is_dir():
             self.members = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
         elif zipfile.is_zipfile(path):
-            self._zip = zipfile.ZipFile(path)
-            self.members = sorted(i.filename for i in self._zip.infolist() if not i.is_dir())
+            try:
+                self._zip = zipfile.ZipFile(path)
+                infos = [i for i in self._zip.infolist() if not i.is_dir()]
+            except (
+                zipfile.BadZipFile,
+                zipfile.LargeZipFile,
+                OSError,
+                ValueError,
+                EOFError,
+                NotImplementedError,
+                struct.error,
+            ) as exc:
+                raise DecodeError(f"damaged zip: {exc}", code="malformed", source=str(path)) from exc
+            if len(infos) > MAX_MEMBERS:
+                raise DecodeError(f"{len(infos)} members, more than {MAX_MEMBERS}", code="too_large", source=str(path))
+            for info in infos:
+                _check_zip_member(info, str(path))
+            self._sizes = {i.filename: i.file_size for i in infos}
+            self.members = sorted(self._sizes)
         else:
             raise DecodeError("not a zip file or a folder", code="unsupported_format", source=str(path))
 
+    def size(self, member: str) -> int:
+        """Uncompressed size in bytes, from the zip directory or the file system (nothing is read)."""
+        if self._zip is not None:
+            return self._sizes[member]
+        return (self.path / member).stat().st_size
+
     @contextmanager
     def open(self, member: str) -> Iterator[BinaryIO]:
-        if self._zip is not None:
-            with self._zip.open(member) as fh:  # decompresses as it is read: one member at a time
-                yield fh
-        else:
-            with open(self.path / member, "rb") as fh:
-                yield fh
+        """A streaming reader of one member; a damaged zip stream becomes a DecodeError."""
+        try:
+            if self._zip is not None:
+                # Decompresses as it is read, one member at a time, and never past the directory's size.
+                with self._zip.open(member) as fh:
+                    yield fh
+            else:
+                with open(self.path / member, "rb") as fh:
+                    yield fh
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, struct.error) as exc:
+            raise DecodeError(f"damaged zip member: {exc}", code="malformed", source=f"{self.path}:{member}") from exc
+        except OSError as exc:  # a member header pointing outside the file (seek to a negative offset...)
+            if self._zip is None:
+                raise
+            raise DecodeError(f"damaged zip member: {exc}", code="malformed", source=f"{self.path}:{member}") from exc
 
-    def read(self, member: str) -> bytes:
+    def read(self, member: str, limit: int = MAX_MEMBER_BYTES) -> bytes:
+        size = self.size(member)
+        if size > limit:
+            raise DecodeError(
+                f"{size:,} bytes, more than the {limit:,} this member may hold",
+                code="too_large",
+                source=f"{self.path}:{member}",
+            )
         with self.open(member) as fh:
-            return fh.read()
+            return fh.read(limit + 1)[:limit]
 
     def close(self) -> None:
         if self._zip is not None:
             self._zip.close()
+
+
+def _check_zip_member(info: zipfile.ZipInfo, source: str) -> None:
+    """Refuse a member whose uncompressed size or compression ratio is a bomb's (module doc)."""
+    where = f"{source}:{info.filename}"
+    if info.file_size > MAX_MEMBER_BYTES:
+        raise DecodeError(
+            f"declares {info.file_size:,} bytes uncompressed, more than the {MAX_MEMBER_BYTES:,} a member may hold",
+            code="too_large",
+            source=where,
+        )
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size >= RATIO_CHECK_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
+        raise DecodeError(
+            f"compresses {ratio:,.0f}:1 ({info.compress_size:,} -> {info.file_size:,} bytes), beyond "
+            f"{MAX_COMPRESSION_RATIO}:1: a decompression bomb, not a signal",
+            code="too_large",
+            source=where,
+        )
 
 
 def _ignored(member: str) -> bool:
@@ -232,6 +318,7 @@ class RecordStream:
     _container: _Container = field(repr=False)
     _members: list[tuple[int, str, str, Datatype]] = field(repr=False)  # (datatype id, member, kind, dt)
     decoded: list[ChannelSummary] = field(default_factory=list)
+    duration_s: float | None = None  # the bound on channel lengths (module doc); None: none known
 
     def channels(self) -> Iterator[DecodedChannel]:
         """Every readable channel, in datatype order. Event files (small) are decoded first, because a
@@ -265,8 +352,10 @@ class RecordStream:
 
     def _decode(self, member: str, kind: str, dt: Datatype) -> list[DecodedChannel]:
         try:
-            out = _decode_member(self._container, member, kind, dt, self.info, self.warnings)
+            out = _decode_member(self._container, member, kind, dt, self.info, self.warnings, self.duration_s)
         except DecodeError as exc:
+            if exc.code == "too_large":  # a bomb refuses the whole record, never just the member
+                raise exc.with_source(f"{self.source}:{member}") from exc
             self.skipped.append(SkippedMember(member, "error", exc.reason))
             self.warnings.append(f"{member}: {exc.reason}")
             return []
@@ -302,11 +391,15 @@ def _merged(parts: list[DecodedChannel]) -> DecodedChannel:
 
 # --------------------------------------------------------------------------------------- reading
 @contextmanager
-def open_exports(path: str | os.PathLike[str], *, start_ticks: int | None = None) -> Iterator[list[RecordStream]]:
+def open_exports(
+    path: str | os.PathLike[str], *, start_ticks: int | None = None, duration_s: float | None = None
+) -> Iterator[list[RecordStream]]:
     """The records of a zip/folder export (one per folder holding signal files), ready to stream.
 
     Nothing is decoded yet except info.json; each record's `channels()` decodes as it is iterated, while
     the export is open. `start_ticks` overrides info.json (needed only when info.json is missing).
+    `duration_s`, when known (the API's record), bounds every channel's length (module doc); a record
+    breaking a bound raises DecodeError(code="too_large") here, before anything is decoded.
     """
     container = _Container(Path(path))
     try:
@@ -320,17 +413,20 @@ def open_exports(path: str | os.PathLike[str], *, start_ticks: int | None = None
         ]
         if not records:
             raise DecodeError("no signal files (.wav, .hxd, .csv) in the export", code="no_data", source=str(path))
-        yield [_plan_record(container, d, groups[d], start_ticks) for d in sorted(records)]
+        yield [_plan_record(container, d, groups[d], start_ticks, duration_s) for d in sorted(records)]
     finally:
         container.close()
 
 
-def read_exports(path: str | os.PathLike[str], *, start_ticks: int | None = None) -> list[SignalExport]:
+def read_exports(
+    path: str | os.PathLike[str], *, start_ticks: int | None = None, duration_s: float | None = None
+) -> list[SignalExport]:
     """Every record in a zip/folder export (one per folder holding signal files), decoded whole.
 
-    `start_ticks` overrides info.json (needed only when info.json is missing, e.g. a hand-made zip).
+    `start_ticks` overrides info.json (needed only when info.json is missing, e.g. a hand-made zip);
+    `duration_s` bounds the channels (open_exports).
     """
-    with open_exports(path, start_ticks=start_ticks) as records:
+    with open_exports(path, start_ticks=start_ticks, duration_s=duration_s) as records:
         return [_read_record(r) for r in records]
 
 
@@ -362,7 +458,9 @@ def _read_record(record: RecordStream) -> SignalExport:
     )
 
 
-def _plan_record(container: _Container, record_dir: str, members: list[str], start_ticks: int | None) -> RecordStream:
+def _plan_record(
+    container: _Container, record_dir: str, members: list[str], start_ticks: int | None, duration_s: float | None
+) -> RecordStream:
     source = str(container.path)
     warnings: list[str] = []
     skipped: list[SkippedMember] = []
@@ -371,7 +469,7 @@ def _plan_record(container: _Container, record_dir: str, members: list[str], sta
         info = hb.RecordInfo(start_ticks=start_ticks, ticks_per_second=hb.detect_ticks_per_second(start_ticks))
     elif info_member is not None:
         try:
-            info = hb.parse_info_json(container.read(info_member))
+            info = hb.parse_info_json(container.read(info_member, MAX_META_BYTES))
         except DecodeError as exc:
             raise exc.with_source(f"{source}:{info_member}") from exc
         warnings.extend(info.warnings)
@@ -427,7 +525,82 @@ def _plan_record(container: _Container, record_dir: str, members: list[str], sta
         warnings=warnings,
         _container=container,
         _members=chosen,
+        duration_s=_check_bounds(container, chosen, duration_s),
     )
+
+
+def allowed_samples(duration_s: float, rate_hz: float) -> int:
+    """The most samples a channel at `rate_hz` may hold in a record of `duration_s` (module doc)."""
+    slack = max(DURATION_SLACK_S, duration_s / 100)
+    return math.ceil((duration_s + slack) * rate_hz) + 2
+
+
+def allowed_events(duration_s: float) -> int:
+    return allowed_samples(duration_s, MAX_EVENT_RATE_HZ) + EVENT_SLACK
+
+
+def _check_bounds(
+    container: _Container, chosen: list[tuple[int, str, str, Datatype]], duration_s: float | None
+) -> float | None:
+    """Measure every chosen member without decoding it and refuse the record if one is a bomb (module
+    doc). Returns the duration that bounds the events decoded later (None: unknown, their own span)."""
+    source = str(container.path)
+    sync: list[tuple[str, int, float]] = []  # member, samples, rate
+    events: list[tuple[str, int]] = []  # .hxd member, events
+    for _, member, kind, dt in chosen:
+        size = container.size(member)
+        where = f"{source}:{member}"
+        if kind == "csv" and size > MAX_CSV_BYTES:
+            raise DecodeError(
+                f"event CSV of {size:,} bytes, more than {MAX_CSV_BYTES:,}", code="too_large", source=where
+            )
+        if kind == "hxd":
+            events.append((member, size // hb.HXD_DTYPE.itemsize))
+        if kind != "wav":
+            continue
+        try:
+            with container.open(member) as fh:
+                header = hb.read_wav_header(fh)
+            rate, _ = hb.wav_rate_hz(header.framerate, dt)
+        except DecodeError:
+            continue  # not a bomb, just undecodable: the decoder skips it with its reason
+        held = max(size - header.data_offset, 0) // header.sample_width
+        shortfall = header.declared_frames - held
+        if shortfall > max(rate * WAV_SHORTFALL_S, 1):
+            raise DecodeError(
+                f"WAV header declares {header.declared_frames:,} samples but the member holds {held:,}",
+                code="too_large",
+                source=where,
+            )
+        sync.append((member, min(header.declared_frames, held), rate))
+
+    if duration_s is None:
+        durations = sorted(n / rate for _, n, rate in sync if n)
+        # The lower median: one lying channel among honest ones cannot set the bound.
+        duration_s = durations[(len(durations) - 1) // 2] if durations else None
+        if duration_s is not None and duration_s > MAX_RECORD_SECONDS:
+            raise DecodeError(
+                f"channels last {duration_s / 86_400:,.1f} days, more than a record's {MAX_RECORD_SECONDS // 86_400}",
+                code="too_large",
+                source=source,
+            )
+    bound = MAX_RECORD_SECONDS if duration_s is None else duration_s
+    record = f"a record of {bound:,.0f} s" if duration_s is not None else f"a record of at most {bound:,.0f} s"
+    for member, n, rate in sync:
+        if n > allowed_samples(bound, rate):
+            raise DecodeError(
+                f"{n:,} samples at {rate:g} Hz ({n / rate:,.0f} s) in {record}",
+                code="too_large",
+                source=f"{source}:{member}",
+            )
+    for member, n in events:
+        if n > allowed_events(bound):
+            raise DecodeError(
+                f"{n:,} events in {record} (at most {MAX_EVENT_RATE_HZ}/s)",
+                code="too_large",
+                source=f"{source}:{member}",
+            )
+    return duration_s
 
 
 def _datatype_from_csv_header(container: _Container, member: str) -> tuple[Datatype, str] | None:
@@ -441,7 +614,13 @@ def _datatype_from_csv_header(container: _Container, member: str) -> tuple[Datat
 
 
 def _decode_member(
-    container: _Container, member: str, kind: str, dt: Datatype, info: hb.RecordInfo, warnings: list[str]
+    container: _Container,
+    member: str,
+    kind: str,
+    dt: Datatype,
+    info: hb.RecordInfo,
+    warnings: list[str],
+    duration_s: float | None = None,
 ) -> list[DecodedChannel]:
     start_ns = info.start_ns
     if kind == "wav":
@@ -459,12 +638,14 @@ def _decode_member(
 
     if kind == "hxd":
         records = hb.decode_hxd(container.read(member))
+        _check_event_count(int(records.size), records["offset_ticks"], info.ticks_per_second, duration_s)
         ts = start_ns + records["offset_ticks"].astype(np.int64) * (hb.NS_PER_SECOND // info.ticks_per_second)
         summary = ChannelSummary(member, dt.id, dt.name, dt.family, kind, int(records.size))
         return [_event_channel(summary, ts, records["value"].astype(np.int64), start_ns)]
 
     out = []
-    for col in hb.decode_event_csv(container.read(member)):
+    for col in hb.decode_event_csv(container.read(member, MAX_CSV_BYTES)):
+        _check_event_count(int(col.values.size), col.time_s, 1, duration_s)
         col_dt = dt
         if col.datatype_id is not None and col.datatype_id != dt.id:
             # The header URI is explicit; the file name may be an alias or a user's rename.
@@ -480,6 +661,14 @@ def _decode_member(
         )
         out.append(_event_channel(summary, ts, col.values, start_ns))
     return out
+
+
+def _check_event_count(n: int, times: np.ndarray, per_second: int, duration_s: float | None) -> None:
+    """Events must fit the record's duration, or, when none is known, their own span (module doc)."""
+    if duration_s is None:
+        duration_s = float(np.ptp(times)) / per_second if n else 0.0
+    if n > allowed_events(duration_s):
+        raise DecodeError(f"{n:,} events in {duration_s:,.0f} s (at most {MAX_EVENT_RATE_HZ}/s)", code="too_large")
 
 
 def _event_channel(summary: ChannelSummary, ts: np.ndarray, values: np.ndarray, start_ns: int) -> DecodedChannel:

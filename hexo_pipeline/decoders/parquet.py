@@ -133,3 +133,19 @@ class StagedParquetFile:
         finally:
             self._fh.close()
             self.tmp.unlink(missing_ok=True)
+
+
+def remove_stale_staged(path: str | os.PathLike[str], older_than: float) -> int:
+    """Delete the temp files a killed writer of `path` left beside it (StagedParquetFile names them
+    `.<name>.<random>.tmp`; readers never see them), if last written before `older_than` (a Unix time,
+    e.g. when the current writer started: a concurrent writer's file is newer). Returns how many."""
+    path = Path(path)
+    removed = 0
+    for tmp in path.parent.glob(f".{path.name}.*.tmp") if path.parent.is_dir() else []:
+        try:
+            if tmp.stat().st_mtime < older_than:
+                tmp.unlink()
+                removed += 1
+        except FileNotFoundError:  # its writer finished or aborted meanwhile
+            pass
+    return removed

@@ -19,6 +19,11 @@ Record facts:
   export this gives 129 s (the vendor's statistics.csv says 129.0), where a 1 Hz channel holding one
   padding sample would have said 130 s; that sample lies past the end and is reported, not imported.
 - user: info.json `user`; subject key: the caller's, default `user_<user>`.
+
+Several exports in one run (`import_exports`, the CLI's `PATH...`; a folder of zips counts as its zips):
+each file is imported or refused on its own. A file the decoders refuse (a damaged zip, a decompression
+bomb: decoders/hexoskin_export.py, Bounds) is moved to `quarantine/import_export/` with its reason and
+writes nothing; the others still land. The CLI prints one line per refused file and exits 1.
 """
 
 from __future__ import annotations
@@ -42,9 +47,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..decoders import DecodeError, SignalExport, read_exports
+from ..decoders.hexoskin_export import MAX_META_BYTES, SIGNAL_EXTENSIONS
 from ..hexoskin.datatypes import BY_ID
 from ..hexoskin.timestamps import from_ticks
 from ..lake import SIGNAL_DATASETS, Lake
+from ..lake.quarantine import move_to_quarantine
 from .activity_files import is_safe_key
 from .lake_merge import lake_lock, merge_partition
 from .subject_day import NS_PER_TICK, TS, DayWindow, records_table
@@ -87,6 +94,16 @@ class ImportReport:
         return any(s != "unchanged" for r in self.records for s in r.partitions.values())
 
 
+@dataclass
+class ExportOutcome:
+    """One file of a multi-file import: its report, or why it was refused (and where it went)."""
+
+    path: Path
+    report: ImportReport | None = None
+    error: str | None = None  # one line: `[code] reason`
+    quarantined: Path | None = None
+
+
 def default_timezone() -> str:
     """The study's time zone when one is configured (HEXO_STUDY_TZ), else UTC."""
     from ..study_settings import StudySettings
@@ -116,6 +133,57 @@ def import_export(
         for export, (record_id, subject_key) in zip(exports, plans):
             out.append(_import_record(lake, export, record_id, subject_key, zone, received_at))
     return ImportReport(str(source), out, time.perf_counter() - started)
+
+
+def expand_exports(paths: list[str | os.PathLike[str]]) -> list[Path]:
+    """The exports named by `paths`: a zip, an export folder, or a folder holding zips (each one export)."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir() and not any(p.suffix.lower() in SIGNAL_EXTENSIONS for p in path.rglob("*") if p.is_file()):
+            out += sorted(p for p in path.rglob("*.zip") if p.is_file())
+        else:
+            out.append(path)
+    return out
+
+
+def import_exports(
+    paths: list[str | os.PathLike[str]],
+    *,
+    data_dir: str | os.PathLike[str],
+    subject: str | None = None,
+    tz: str | None = None,
+    received_at: datetime | None = None,
+) -> list[ExportOutcome]:
+    """Import each export on its own (module doc): one outcome per file, in order; never raises for a
+    file. Undecodable files are quarantined; a file that cannot be imported as asked (no record id, a
+    bad subject key) is reported and left where it is."""
+    root = Path(data_dir).resolve()
+    received_at = received_at or datetime.now(UTC)
+    outcomes = []
+    for path in expand_exports(paths):
+        outcome = ExportOutcome(path)
+        try:
+            outcome.report = import_export(path, data_dir=root, subject=subject, tz=tz, received_at=received_at)
+        except DecodeError as exc:
+            outcome.error = f"[{exc.code}] {' '.join(str(exc).split())}"
+            outcome.quarantined = _quarantine(root, path, outcome.error)
+        except ExportImportError as exc:
+            outcome.error = f"[not imported] {exc}"
+        except Exception as exc:  # noqa: BLE001 - one file's failure must not stop the others
+            outcome.error = f"[{type(exc).__name__}] {' '.join(str(exc).split())[:300]}"
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _quarantine(root: Path, path: Path, reason: str) -> Path | None:
+    """Move a refused export to quarantine/import_export/ (None if it cannot be moved, e.g. read-only)."""
+    if not path.exists():
+        return None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    try:
+        return move_to_quarantine(root, path, reason, relative=f"import_export/{stamp}-{path.name}")
+    except OSError:
+        return None
 
 
 # ------------------------------------------------------------------------------------ record facts
@@ -149,11 +217,12 @@ def _statistics_record_id(source: Path, record_dir: str) -> int | None:
             text = (source / member).read_text(encoding="utf-8-sig")
         else:
             with zipfile.ZipFile(source) as zf:
-                names = {n.lower(): n for n in zf.namelist()}
-                if member.lower() not in names:
+                infos = {i.filename.lower(): i for i in zf.infolist()}
+                info = infos.get(member.lower())
+                if info is None or info.file_size > MAX_META_BYTES:
                     return None
-                text = zf.read(names[member.lower()]).decode("utf-8-sig")
-    except (OSError, KeyError, UnicodeDecodeError, zipfile.BadZipFile):
+                text = zf.read(info).decode("utf-8-sig")
+    except (OSError, KeyError, UnicodeDecodeError, zipfile.BadZipFile, EOFError, ValueError, RuntimeError):
         return None
     rows = list(csv.reader(io.StringIO(text)))
     if len(rows) >= 3 and "uri" in rows[0]:
@@ -286,7 +355,7 @@ def summary_lines(report: ImportReport) -> list[str]:
 
 
 def run(
-    path: str,
+    paths: str | list[str],
     *,
     subject: str | None = None,
     tz: str | None = None,
@@ -294,21 +363,36 @@ def run(
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
-    """`hexo-pipeline import-export`: 0 on success, 1 when the export cannot be imported."""
+    """`hexo-pipeline import-export PATH...`: 0 when every export was imported, 1 when any was not (one
+    line each on stderr, naming where it was quarantined), 2 when there was nothing to import."""
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     from ..lake import data_dir as default_data_dir
 
-    try:
-        report = import_export(path, data_dir=data_dir or default_data_dir(), subject=subject, tz=tz)
-    except (DecodeError, ExportImportError) as exc:
-        print(f"import-export: {exc}", file=stderr)
-        return 1
-    print("\n".join(summary_lines(report)), file=stdout)
-    return 0
+    outcomes = import_exports(
+        [paths] if isinstance(paths, str) else paths, data_dir=data_dir or default_data_dir(), subject=subject, tz=tz
+    )
+    if not outcomes:
+        print("import-export: no exports to import", file=stderr)
+        return 2
+    for outcome in outcomes:
+        if outcome.report is not None:
+            print("\n".join(summary_lines(outcome.report)), file=stdout)
+        else:
+            where = f" (quarantined at {outcome.quarantined})" if outcome.quarantined else ""
+            print(f"import-export: {outcome.path}: FAILED {outcome.error}{where}", file=stderr)
+    failed = sum(o.report is None for o in outcomes)
+    if len(outcomes) > 1:
+        print(f"{len(outcomes) - failed} of {len(outcomes)} exports imported", file=stdout)
+    if failed and len(outcomes) > 1:
+        print(f"{failed} of {len(outcomes)} exports FAILED (reasons above)", file=stderr)
+    return 1 if failed else 0
 
 
 __all__ = [
     "ExportImportError",
+    "ExportOutcome",
+    "expand_exports",
+    "import_exports",
     "ImportReport",
     "RecordImport",
     "default_timezone",

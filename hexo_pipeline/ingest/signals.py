@@ -7,6 +7,11 @@ the partition's file). The summary datasets (`summaries.py`) are computed per re
 Only when every record has been read are the staged files moved over the partition's files (and
 families without rows removed), so a failure leaves the previous files of the subject-day intact.
 
+One record's download never blocks the others: a zip the decoders refuse (damaged, or a bomb:
+decoders/hexoskin_export.py, Bounds) is quarantined with its reason, the day is staged again without it
+(from the zips already downloaded) and that record keeps the rows the partition held for it before,
+so nothing stored is lost; the good records land, then SignalDownloadError names the quarantined ones.
+
 Memory does not grow with the length of the day: at most one channel's raw samples (2 bytes each) and
 one slice of rows (ROW_GROUP_ROWS) are held, plus the 1 Hz / event channels of one record for the
 summaries. Row groups never span two records or two channels out of order, so each is sorted by
@@ -16,6 +21,7 @@ summaries. Row groups never span two records or two channels out of order, so ea
 from __future__ import annotations
 
 import tempfile
+import time
 import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -26,11 +32,13 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from ..decoders import DecodeError
 from ..decoders.hexoskin_binary import ns_timestamps
 from ..decoders.hexoskin_export import DecodedChannel, open_exports
-from ..decoders.parquet import SIGNAL_LINEAGE_PARQUET_OPTIONS, StagedParquetFile
+from ..decoders.parquet import SIGNAL_LINEAGE_PARQUET_OPTIONS, StagedParquetFile, remove_stale_staged
 from ..decoders.schemas import SIGNAL_SCHEMA
 from ..hexoskin import HexoskinClient
 from ..hexoskin.datatypes import BY_ID, Family
@@ -106,37 +114,58 @@ def ingest_subject_day_signals(
 ) -> SignalDayResult:
     """Download, decode, clip and write one subject-day's signals and their summaries (module doc).
 
-    All-or-nothing: if a record's download cannot be decoded it is quarantined, nothing of the
-    subject-day is replaced, and SignalDownloadError is raised.
+    A record whose download cannot be decoded is quarantined and keeps its previously stored rows; the
+    other records land, then SignalDownloadError (naming every quarantined record) is raised. A failure
+    to write (disk full...) replaces nothing of the subject-day.
     """
-    result = SignalDayResult()
-    writer = _DayWriter(lake, subject, window, received_at, result)
-    try:
-        with tempfile.TemporaryDirectory(prefix="hexo-signals-") as tmp:
-            for rec in records.to_pylist():
-                zip_path = Path(tmp) / f"record_{rec['record_id']}.zip"
-                a = max(rec["start_ticks"], window.start) - TICKS_PER_SECOND
-                b = min(rec["end_ticks"], window.end) + TICKS_PER_SECOND
-                api.download_data(zip_path, SIGNAL_DATATYPES, record=rec["record_id"], start=a, end=b)
-                try:
-                    writer.add_record(zip_path, rec)
-                except _WriteError as exc:  # the lake, not the download, failed (disk full...)
-                    raise exc.__cause__ from None
-                except (DecodeError, zipfile.BadZipFile, OSError, ValueError) as exc:
-                    raise _quarantine(zip_path, rec["record_id"], exc, quarantine_dir) from exc
-                zip_path.unlink()
-        writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
+    refused: dict[int, SignalDownloadError] = {}
+    with tempfile.TemporaryDirectory(prefix="hexo-signals-") as tmp:
+        while True:  # once, or once more per refused record (rare): each pass stages the whole day
+            result = SignalDayResult()
+            writer = _DayWriter(lake, subject, window, received_at, result)
+            try:
+                for rec in records.to_pylist():
+                    record_id = rec["record_id"]
+                    if record_id in refused:
+                        writer.keep_stored(record_id)
+                        continue
+                    zip_path = Path(tmp) / f"record_{record_id}.zip"
+                    if not zip_path.exists():
+                        a = max(rec["start_ticks"], window.start) - TICKS_PER_SECOND
+                        b = min(rec["end_ticks"], window.end) + TICKS_PER_SECOND
+                        api.download_data(zip_path, SIGNAL_DATATYPES, record=record_id, start=a, end=b)
+                    try:
+                        writer.add_record(zip_path, rec)
+                    except _WriteError as exc:  # the lake, not the download, failed (disk full...)
+                        raise exc.__cause__ from None
+                    except (DecodeError, zipfile.BadZipFile, OSError, ValueError) as exc:
+                        refused[record_id] = _quarantine(zip_path, record_id, exc, quarantine_dir)
+                        raise _Restage() from exc
+                writer.commit()
+                break
+            except _Restage:
+                writer.abort()
+            except BaseException:
+                writer.abort()
+                raise
+    if refused:
+        first = next(iter(refused.values()))
+        others = [str(e) for e in list(refused.values())[1:]]
+        reason = first.reason + "".join(f"; also {o}" for o in others)
+        raise SignalDownloadError(first.record_id, reason, first.quarantined)
     return result
+
+
+class _Restage(Exception):
+    """A record was refused and quarantined: stage the day again without it."""
 
 
 def _quarantine(zip_path: Path, record_id: int, exc: Exception, quarantine_dir: Path) -> SignalDownloadError:
     quarantine_dir.mkdir(parents=True, exist_ok=True)
     dest = quarantine_dir / zip_path.name
     zip_path.replace(dest)
-    reason = f"{type(exc).__name__}: {exc}"
+    code = f" [{exc.code}]" if isinstance(exc, DecodeError) else ""
+    reason = f"{type(exc).__name__}{code}: {exc}"
     dest.with_name(dest.name + ".reason.txt").write_text(reason + "\n")
     return SignalDownloadError(record_id, reason, dest)
 
@@ -170,6 +199,7 @@ class _DayWriter:
         self.pending: dict[Family, Future] = {}
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hexo-parquet")
         self.summaries: list[dict[str, pa.Table]] = []
+        self.started = time.time()
         self.spans: dict[tuple[Family, int], list[tuple[int, int, int]]] = defaultdict(list)
 
     def add_record(self, zip_path: Path, rec: dict) -> None:
@@ -179,7 +209,11 @@ class _DayWriter:
         hi = min(self.window.end_ns, rec["end_ticks"] * NS_PER_TICK + 1)
         lineage = _Lineage(record_id, self.received_us)
         summary_rows: dict[Family, list[tuple[int, np.ndarray, np.ndarray]]] = defaultdict(list)
-        with open_exports(zip_path) as exports:
+        # No channel may hold more than the record's duration allows: a lying or bombed zip is refused
+        # before a sample is decoded. Generous (10% + a minute): a record still syncing may have grown
+        # since its row was read; a bomb is orders of magnitude beyond.
+        duration_s = (rec["end_ticks"] - rec["start_ticks"]) / TICKS_PER_SECOND * 1.1 + 60
+        with open_exports(zip_path, duration_s=duration_s) as exports:
             for export in exports:
                 streams = {
                     family: self._slices(family, channels, lo, hi, record_id, summary_rows[family])
@@ -196,6 +230,48 @@ class _DayWriter:
                             self._flush(family, buffers[family], lineage)
         tables = {family: _long_table(parts, record_id) for family, parts in summary_rows.items() if parts}
         self.summaries.append(summarize_signals(tables, self.received_at))
+
+    def keep_stored(self, record_id: int) -> None:
+        """Stage the rows the partition already holds for a record whose new download was refused, with
+        their own received_at, and its summaries from them: a refused download never loses stored data.
+        Read one row group at a time (a row group never spans two records in files written here)."""
+        summary_rows: dict[Family, list[pa.Table]] = defaultdict(list)
+        counts = self.result.samples.setdefault(record_id, Counter())
+        for family, dataset in SIGNAL_DATASETS.items():
+            path = self.lake.partition_file(dataset, self.subject, self.window.day)
+            if not path.exists():
+                continue
+            stored = pq.ParquetFile(path)
+            for i in range(stored.metadata.num_row_groups):
+                group = stored.read_row_group(i)
+                rows = group.filter(pc.equal(group.column("record_id"), record_id)).cast(LAKE_SIGNAL_SCHEMA)
+                if not rows.num_rows:
+                    continue
+                self._stage_table(family, rows)
+                ids, n = np.unique(rows.column("datatype_id").to_numpy(), return_counts=True)
+                counts.update(dict(zip(ids.tolist(), n.tolist())))
+                wanted = SUMMARY_INPUT_IDS.get(family, ())
+                if wanted:
+                    keep = pc.is_in(rows.column("datatype_id"), pa.array(sorted(wanted), pa.int32()))
+                    summary_rows[family].append(rows.filter(keep))
+        tables = {family: pa.concat_tables(parts) for family, parts in summary_rows.items()}
+        if any(t.num_rows for t in tables.values()):
+            self.summaries.append(summarize_signals(tables))  # received_at: the stored rows'
+
+    def _stage_table(self, family: Family, table: pa.Table) -> None:
+        """Write a ready row group (sorted by datatype_id, ts) to the family's staged file."""
+        self._wait(family)
+        try:
+            staged = self.staged.get(family)
+            if staged is None:
+                path = self.lake.partition_file(SIGNAL_DATASETS[family], self.subject, self.window.day)
+                staged = self.staged[family] = StagedParquetFile(
+                    path, LAKE_SIGNAL_SCHEMA, **SIGNAL_LINEAGE_PARQUET_OPTIONS
+                )
+        except Exception as exc:
+            raise _WriteError() from exc
+        self.pending[family] = self.pool.submit(staged.write, table)
+        self.result.rows[SIGNAL_DATASETS[family]] += table.num_rows
 
     def _slices(
         self, family: Family, channels: Iterator[DecodedChannel], lo: int, hi: int, record_id: int, summary: list
@@ -272,6 +348,8 @@ class _DayWriter:
                 )
             else:
                 self.lake.write_partition(dataset, self.subject, self.window.day, None)
+            # A writer killed mid-day (SIGKILL, power loss) left its staged files: never read, only disk.
+            remove_stale_staged(self.lake.partition_file(dataset, self.subject, self.window.day), self.started)
         summaries = concat_summaries(self.summaries, self.received_at)
         write_summaries(self.lake, self.subject, self.window.day, summaries)
         for name, table in summaries.items():

@@ -1,11 +1,15 @@
-"""`ingest_subject_day_signals`: all-or-nothing per subject-day, over the sandbox (real HTTP, real zips),
-on a 10-minute window so it stays quick (the whole-day path is compared in test_ingest_summaries.py)."""
+"""`ingest_subject_day_signals`: a write failure replaces nothing, a refused download only its own record,
+over the sandbox (real HTTP, real zips), on windows of minutes so it stays quick (the whole-day path is
+compared in test_ingest_summaries.py)."""
 
 from __future__ import annotations
 
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -92,8 +96,92 @@ def test_an_undecodable_download_is_quarantined_and_nothing_replaced(short_day, 
     monkeypatch.setattr(HexoskinClient, "download_data", corrupt)
     with pytest.raises(SignalDownloadError) as caught:
         ingest_subject_day_signals(api, lake, subject.key, window, records, now_utc(), tmp_path / "q")
-    assert _files(lake) == before
+    # The record keeps its stored rows (the summaries carry one received_at per partition: the new one).
+    assert _tables(lake) == _tables_of(before)
     assert caught.value.quarantined.exists()
+
+
+def _rows(table: pa.Table, path: Path) -> pa.Table:
+    return table if path.parts[-4].startswith("signals_") else table.drop_columns(["received_at"])
+
+
+def _tables(lake: Lake) -> dict[Path, pa.Table]:
+    """The data files' rows (the manifest aside: it logs every write)."""
+    files = [p for p in sorted(lake.root.rglob("*.parquet")) if "_manifest" not in p.parts]
+    return {p: _rows(pq.read_table(p), p) for p in files}
+
+
+def _tables_of(files: dict[Path, bytes]) -> dict[Path, pa.Table]:
+    return {
+        p: _rows(pq.read_table(pa.BufferReader(b)), p)
+        for p, b in files.items()
+        if p.suffix == ".parquet" and "_manifest" not in p.parts
+    }
+
+
+@pytest.fixture
+def two_records(sandbox):
+    """(api, subject, window, records): a window holding the end of one record and the start of the next."""
+    info = sandbox.info
+    owner = next(a for a in info["accounts"] if a["role"] == "owner")
+    config = HexoskinConfig(
+        base_url=sandbox.base_url,
+        auth="oauth2",
+        client_id=info["oauth2"]["client_id"],
+        client_secret=info["oauth2"]["client_secret"],
+        username=owner["username"],
+        password=owner["password"],
+    )
+    study = StudyConfig()
+    with HexoskinClient(config) as api:
+        for account in (a for a in info["accounts"] if a["role"] == "subject"):
+            subject = Subject(int(account["user_id"]), account["username"])
+            for i in range(study.days):
+                day = DayWindow.of(study.start + timedelta(days=i), study.timezone)
+                recs = records_table(overlapping(api, "record", subject, day), day, now_utc()).to_pylist()
+                for a, b in zip(recs, recs[1:]):
+                    if day.start <= a["end_ticks"] - 300 * 256 and b["start_ticks"] + 300 * 256 <= day.end:
+                        window = DayWindow(day.day, a["end_ticks"] - 300 * 256, b["start_ticks"] + 300 * 256)
+                        found = records_table(overlapping(api, "record", subject, window), window, now_utc())
+                        yield api, subject, window, found
+                        return
+    pytest.fail("no subject-day of the sandbox holds two records")
+
+
+def test_a_refused_record_never_blocks_the_others_nor_loses_its_stored_rows(two_records, tmp_path, monkeypatch):
+    api, subject, window, records = two_records
+    good, bad = records.column("record_id").to_pylist()
+    lake = Lake(tmp_path / "lake")
+    r1 = now_utc()
+    ingest_subject_day_signals(api, lake, subject.key, window, records, r1, tmp_path / "q")
+    before = {ds: lake.read_partition(ds, subject.key, window.day) for ds in ("signals_ecg", "vitals_minutes")}
+    real_download = HexoskinClient.download_data
+
+    def bomb_for_one(self, dest, *args, **kwargs):
+        path = real_download(self, dest, *args, **kwargs)
+        if kwargs.get("record") == bad:
+            with zipfile.ZipFile(path) as zf:
+                members = {name: zf.read(name) for name in zf.namelist()}
+            rr = next(name for name in members if name.endswith("RR_interval.hxd"))
+            members[rr] = bytes(16 * 2**20)  # zeros: 1 M events at one instant
+            with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                for name, data in members.items():
+                    zf.writestr(name, data)
+        return path
+
+    monkeypatch.setattr(HexoskinClient, "download_data", bomb_for_one)
+    r2 = r1 + timedelta(hours=1)
+    with pytest.raises(SignalDownloadError, match=f"record {bad}: DecodeError \\[too_large\\]") as caught:
+        ingest_subject_day_signals(api, lake, subject.key, window, records, r2, tmp_path / "q")
+    assert caught.value.quarantined.exists() and caught.value.record_id == bad
+    ecg = lake.read_partition("signals_ecg", subject.key, window.day)
+    by_record = {rid: ecg.filter(pc.equal(ecg["record_id"], rid)) for rid in (good, bad)}
+    assert set(by_record[good]["received_at"].to_pylist()) == {r2}  # the good record landed anew
+    old = before["signals_ecg"]
+    assert by_record[bad].equals(old.filter(pc.equal(old["record_id"], bad)))  # the refused one kept its rows
+    assert by_record[good].num_rows == old.filter(pc.equal(old["record_id"], good)).num_rows
+    minutes = lake.read_partition("vitals_minutes", subject.key, window.day).drop_columns(["received_at"])
+    assert minutes.equals(before["vitals_minutes"].drop_columns(["received_at"]))  # summaries of both records
 
 
 def test_a_day_without_samples_removes_the_partitions(short_day, tmp_path):

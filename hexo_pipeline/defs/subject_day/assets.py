@@ -140,8 +140,8 @@ SIGNAL_CHECKS = [
 def signals(context: dg.AssetExecutionContext, hexoskin: HexoskinResource, storage: LakeResource, study: StudyResource):
     """Binary downloads of each record-day window, decoded into one Parquet dataset per channel family.
 
-    A download that cannot be decoded is quarantined and fails the run (with the reason), leaving that
-    subject-day's previous signal files untouched; the other subject-days of the run still land.
+    A download that cannot be decoded is quarantined and fails the run (with the reason); its record keeps
+    its previously stored rows, the other records of the subject-day and the other subject-days land.
     """
     lake = storage.lake()
     tz = study.settings().timezone
