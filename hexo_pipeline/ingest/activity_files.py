@@ -40,7 +40,6 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ..decoders import ConvertedFile, DecodeError, convert_file
 from ..hexoskin import HexoskinClient, HexoskinError, RateLimited, ServerError, TransportError

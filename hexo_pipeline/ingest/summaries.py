@@ -25,7 +25,6 @@ from datetime import date, datetime
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ..hexoskin.datatypes import BY_ID, Family
 from ..lake import SIGNAL_DATASETS, Lake

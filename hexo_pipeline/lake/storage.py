@@ -67,9 +67,7 @@ def remote_path(url: str) -> Path:
     try:
         from upath import UPath
     except ImportError:
-        raise ValueError(
-            f"{LAKE_URL_VARIABLE}={url!r} needs the s3 extra: pip install 'hexo-pipeline[s3]'"
-        ) from None
+        raise ValueError(f"{LAKE_URL_VARIABLE}={url!r} needs the s3 extra: pip install 'hexo-pipeline[s3]'") from None
     # No listing cache: other processes write the lake, and a cached listing would hide their files.
     return UPath(url.rstrip("/"), use_listings_cache=False)
 

@@ -313,9 +313,7 @@ def _remote_lake_files(root: Path, dataset_names: Iterable[str] | None) -> dict[
     """`lake_files` of object storage: one paginated listing per dataset prefix (a LIST returns 1,000 keys
     with their sizes), instead of one request per folder."""
     if dataset_names is None:  # the top-level "folders" (one delimited LIST)
-        dataset_names = sorted(
-            p.name for p in storage.list_folders(root) if not p.name.startswith(("_", "."))
-        )
+        dataset_names = sorted(p.name for p in storage.list_folders(root) if not p.name.startswith(("_", ".")))
     out: dict[str, list[LakeFile]] = {}
     for name in dataset_names:
         files: list[LakeFile] = []
