@@ -97,10 +97,10 @@ def remove(path: Path) -> bool:
         except FileNotFoundError:
             return False
         return True
-    try:
-        path.fs.rm_file(path.path)
-    except FileNotFoundError:
+    # S3 answers a DELETE of a missing key with success: ask first, so "was it there" stays true.
+    if not path.fs.exists(path.path):
         return False
+    path.fs.rm_file(path.path)
     return True
 
 

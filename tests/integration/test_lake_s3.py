@@ -110,6 +110,7 @@ def test_partitions_manifest_checks_and_compaction_on_object_storage(s3, s3_lake
     lake.write_partition("signals_vitals", "s1", DAY, vitals(5))
     lake.write_study_table("datatypes", pa.table({"datatype_id": [19], "received_at": [T0]}))
     lake.write_partition("records", "s1", DAY + timedelta(days=2), None)  # a delete
+    lake.write_partition("records", "s1", DAY + timedelta(days=3), None)  # nothing there: no entry
 
     prefix = str(lake.root).split(f"{BUCKET}/", 1)[1]
     keys = s3.keys(prefix + "/")
@@ -120,6 +121,7 @@ def test_partitions_manifest_checks_and_compaction_on_object_storage(s3, s3_lake
     assert lake.read_study_table("datatypes").num_rows == 1
     current = lake.manifest.current("records")
     assert current.column("rows").to_pylist() == [2, 3]
+    assert len(lake.manifest.current("records", include_deletes=True)) == 3
     assert (
         current.column("sha256").to_pylist()[0] == storage.file_facts(lake.partition_file("records", "s1", DAY)).sha256
     )
