@@ -55,9 +55,12 @@ def run_demo(sandbox_args: list[str] | None = None, progress: bool = True) -> in
         warehouse_error = str(exc)
     warehouse = Warehouse.in_data_dir(root)
     reports = sorted((root / "reports").glob("*/index.html"))
-    lake = root / "lake"
-    files = sorted(lake.rglob("*.parquet"))
-    size = sum(f.stat().st_size for f in files)
+    from .lake import Lake
+    from .lake.storage import list_files
+
+    lake = Lake.in_data_dir(root).root  # HEXO_LAKE_URL's object storage, or data/lake
+    files = [f for f in list_files(lake) if f.relative.endswith(".parquet")]
+    size = sum(f.size for f in files)
     print()
     print(
         f"ingested {len(summary.subjects)} subjects x {len(summary.days)} days in {summary.runs} runs, "

@@ -2,7 +2,8 @@
 
 `StudySettings.from_environment()` is the one place that reads the HEXO_STUDY_* / HEXO_VALID_* variables.
 Dagster code gets the same values through `StudyResource` (hexo_pipeline/defs/resources.py), dbt through
-`--vars` (`dbt_vars`), so no other module reads the environment for them.
+`--vars` (`dbt_vars`), so no other module reads the environment for them. `lake_url()` reads where the
+lake lives (HEXO_LAKE_URL, docs/deploy_lake_s3.md) the same way.
 """
 
 from __future__ import annotations
@@ -27,6 +28,15 @@ ENVIRONMENT = {
     "valid_day_min_minutes": "HEXO_VALID_DAY_MIN_MINUTES",
     "valid_hour_min_minutes": "HEXO_VALID_HOUR_MIN_MINUTES",
 }
+
+
+# Where the Parquet lake lives when not in $HEXO_DATA_DIR/lake: s3://bucket/prefix (hexo_pipeline/lake/storage.py).
+LAKE_URL_VARIABLE = "HEXO_LAKE_URL"
+
+
+def lake_url() -> str | None:
+    """The lake's object-storage URL (`s3://bucket/prefix`), None for the local folder (the default)."""
+    return os.environ.get(LAKE_URL_VARIABLE) or None
 
 
 class InvalidStudySetting(ValueError):

@@ -20,6 +20,7 @@ from .hexoskin.errors import (
     TransportError,
     Unauthorized,
 )
+from .lake.storage import explain_storage_error
 from .study_settings import InvalidStudySetting
 
 CREDENTIALS = "HEXO_USERNAME/HEXO_PASSWORD, HEXO_CLIENT_ID/HEXO_CLIENT_SECRET or HEXO_API_KEY/HEXO_API_SECRET"
@@ -56,6 +57,9 @@ def _chain(exc: BaseException):
 def _explain_one(err: BaseException) -> str | None:
     if isinstance(err, SetupError):
         return str(err)
+    storage_line = explain_storage_error(err)
+    if storage_line:
+        return storage_line
     if isinstance(err, ConfigError):
         return f"Hexoskin configuration: {err.message}"
     if isinstance(err, Unauthorized) or (isinstance(err, BadRequest) and err.message in _OAUTH_REJECTIONS):

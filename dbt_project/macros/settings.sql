@@ -5,9 +5,10 @@
   vars of dbt_project.yml, hence macros.
 -#}
 
-{#- The lake: the lake_root var, else $HEXO_DATA_DIR/lake like the sources' external_location. -#}
+{#- The lake: the lake_root var, else $HEXO_LAKE_URL or $HEXO_DATA_DIR/lake like the sources' external_location. -#}
 {% macro lake_root() -%}
-    {{ return(var('lake_root', '') or (env_var('HEXO_DATA_DIR', '../data') ~ '/lake')) }}
+    {%- set folder = env_var('HEXO_DATA_DIR', '../data') ~ '/lake' -%}
+    {{ return(var('lake_root', '') or env_var('HEXO_LAKE_URL', '') or folder) }}
 {%- endmacro %}
 
 {% macro study_timezone() -%}

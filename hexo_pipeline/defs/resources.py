@@ -15,7 +15,7 @@ import dagster as dg
 
 from ..hexoskin import HexoskinClient, HexoskinConfig
 from ..lake import Lake
-from ..study_settings import StudySettings, environment_variables_set
+from ..study_settings import LAKE_URL_VARIABLE, StudySettings, environment_variables_set, lake_url
 from ..user_errors import explain
 from ..warehouse.marts import dbt_resource
 
@@ -90,16 +90,18 @@ class HexoskinResource(dg.ConfigurableResource):
 
 
 class LakeResource(dg.ConfigurableResource):
-    """The storage root (`HEXO_DATA_DIR`): the Parquet lake, quarantine, exports and the warehouse."""
+    """The storage root (`HEXO_DATA_DIR`): the Parquet lake, quarantine, exports and the warehouse; the
+    lake on object storage when `lake_url` (`HEXO_LAKE_URL=s3://bucket/prefix`) is set."""
 
     data_dir: str = "data"
+    lake_url: str | None = None
 
     @property
     def root(self) -> Path:
         return Path(self.data_dir).resolve()
 
     def lake(self) -> Lake:
-        return Lake(self.root / "lake")
+        return Lake(self.lake_url) if self.lake_url else Lake.in_data_dir(self.root)
 
     @property
     def quarantine(self) -> Path:
@@ -111,9 +113,12 @@ class LakeResource(dg.ConfigurableResource):
 
     @classmethod
     def from_environment(cls) -> "LakeResource":
+        wired = {}
         if os.environ.get("HEXO_DATA_DIR"):
-            return cls(data_dir=dg.EnvVar("HEXO_DATA_DIR"))
-        return cls()
+            wired["data_dir"] = dg.EnvVar("HEXO_DATA_DIR")
+        if lake_url():
+            wired["lake_url"] = dg.EnvVar(LAKE_URL_VARIABLE)
+        return cls(**wired)
 
 
 class StudyResource(dg.ConfigurableResource):

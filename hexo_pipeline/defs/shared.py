@@ -102,8 +102,8 @@ _LAKE_DATASET_OF_ASSET = {"datatype_catalog": "datatypes"}  # asset keys that di
 def asset_conventions(spec: dg.AssetSpec) -> dg.AssetSpec:
     """Owners, kinds and tags (`layer`, `domain`) on every asset; a lake asset also gets its folder and the
     column schema of its lake contract (`dagster/column_schema`), shown before anything is materialized."""
-    from ..lake import data_dir
     from ..lake.contract import DATASETS
+    from ..lake.storage import configured_lake_root
 
     group = spec.group_name or "default"
     layer = _LAYER_OF_GROUP.get(group, "lake")
@@ -115,7 +115,7 @@ def asset_conventions(spec: dg.AssetSpec) -> dg.AssetSpec:
     dataset = DATASETS.get(_LAKE_DATASET_OF_ASSET.get(name, name))
     if dataset is not None and layer == "lake":
         metadata["dagster/column_schema"] = table_schema(dataset.schema)
-        metadata["lake_path"] = dg.MetadataValue.path(str(data_dir() / "lake" / dataset.name))
+        metadata["lake_path"] = dg.MetadataValue.path(str(configured_lake_root() / dataset.name))
         metadata["lake_layout"] = dataset.layout
     columns = spec.metadata.get("dagster/column_schema")
     if layer == "warehouse" and isinstance(columns, dg.TableSchema):

@@ -40,7 +40,6 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ..decoders import ConvertedFile, DecodeError, convert_file
 from ..hexoskin import HexoskinClient, HexoskinError, RateLimited, ServerError, TransportError
@@ -365,7 +364,7 @@ def ingest_range_exports(
         for stale in folder.glob("range_*.*"):
             if stale.name not in wanted:
                 stale.unlink()
-    lake = Lake(root / "lake")
+    lake = Lake.in_data_dir(root)
     with lake_lock(root):
         for dataset in DATASETS:
             new = _concat(dataset, [t[dataset] for t in landed])
@@ -452,7 +451,7 @@ def inbox_manifest(lake: Lake) -> dict[str, tuple[str, str, date]]:
     for part in sorted(base.glob("subject=*/date=*/part-0.parquet")):
         subject = part.parent.parent.name.split("=", 1)[1]
         day = date.fromisoformat(part.parent.name.split("=", 1)[1])
-        t = pq.read_table(part, columns=["file_path", "sha256", "source_kind"])
+        t = lake.read_file(part, columns=["file_path", "sha256", "source_kind"])
         for fp, sha, kind in zip(*(t.column(c).to_pylist() for c in ("file_path", "sha256", "source_kind"))):
             if kind == INBOX:
                 out[fp] = (sha, subject, day)
@@ -479,7 +478,7 @@ def ingest_inbox(
     root = Path(data_root).resolve()
     inbox = root / "inbox"
     received_at = received_at or datetime.now(UTC)
-    lake = Lake(root / "lake")
+    lake = Lake.in_data_dir(root)
     report = IngestReport()
     ready, pending = list_inbox(inbox, settle_s=settle_s)
     for f in pending:

@@ -127,7 +127,7 @@ def import_export(
     exports = read_exports(source)  # DecodeError if it is not an export at all
     plans = [_plan(source, e, subject) for e in exports]  # every record resolved before any write
     root = Path(data_dir).resolve()
-    lake = Lake(root / "lake")
+    lake = Lake.in_data_dir(root)
     out = []
     with lake_lock(root):
         for export, (record_id, subject_key) in zip(exports, plans):

@@ -44,6 +44,7 @@ from ..hexoskin import HexoskinClient
 from ..hexoskin.datatypes import BY_ID, Family
 from ..hexoskin.timestamps import TICKS_PER_SECOND
 from ..lake import SIGNAL_DATASETS, Lake
+from ..lake.store import prune_empty
 from .subject_day import NS_PER_TICK, SIGNAL_DATATYPES, TS, DayWindow, SignalDownloadError
 from .summaries import SUMMARY_INPUT_IDS, concat_summaries, summarize_signals, write_summaries
 
@@ -310,7 +311,7 @@ class _DayWriter:
             staged = self.staged.get(family)
             if staged is None:
                 path = self.lake.partition_file(SIGNAL_DATASETS[family], self.subject, self.window.day)
-                staged = self.staged[family] = StagedParquetFile(
+                staged = self.staged[family] = self.lake.staged_file(  # local file, or an upload on commit
                     path, LAKE_SIGNAL_SCHEMA, **SIGNAL_LINEAGE_PARQUET_OPTIONS
                 )
         except Exception as exc:
@@ -359,7 +360,7 @@ class _DayWriter:
         self.pool.shutdown(wait=True, cancel_futures=True)
         for staged in self.staged.values():
             staged.abort()
-            _prune_empty(staged.path.parent, self.lake.root)
+            prune_empty(staged.path.parent, self.lake.root)
         self.staged.clear()
 
     def _find_overlaps(self) -> None:
@@ -436,9 +437,3 @@ def _long_table(parts: list[tuple[int, np.ndarray, np.ndarray]], record_id: int)
             "record_id": pa.array(np.full(n, record_id, dtype=np.int64)),
         }
     )
-
-
-def _prune_empty(folder: Path, stop: Path) -> None:
-    while folder != stop and folder.is_dir() and not any(folder.iterdir()):
-        folder.rmdir()
-        folder = folder.parent

@@ -25,7 +25,6 @@ from datetime import date, datetime
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ..hexoskin.datatypes import BY_ID, Family
 from ..lake import SIGNAL_DATASETS, Lake
@@ -141,7 +140,7 @@ def rebuild_summaries(lake: Lake, subject: str, day: date) -> dict[str, str]:
     for family, ids in SUMMARY_INPUT_IDS.items():
         path = lake.partition_file(SIGNAL_DATASETS[family], subject, day)
         if path.exists():
-            tables[family] = pq.read_table(path, filters=[("datatype_id", "in", sorted(ids))])
+            tables[family] = lake.read_file(path, filters=[("datatype_id", "in", sorted(ids))])
     return write_summaries(lake, subject, day, summarize_signals(tables))
 
 

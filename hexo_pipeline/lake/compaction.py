@@ -18,9 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from . import contract
+from . import contract, storage
 from .store import Lake, LakeFile, lake_files, month_entries, prune_empty, write_table
 
 
@@ -37,7 +36,8 @@ def compact_lake(lake: Lake, before: str, datasets: Iterable[str] | None = None)
         raise ValueError(f"--before {before!r}: expected YYYY-MM")
     names = [d for d in (datasets or contract.DATASETS) if contract.dataset(d).compactable]
     report = CompactionReport()
-    for name, files in lake_files(lake.root, [n for n in names if (lake.root / n).is_dir()]).items():
+    present = {p.name for p in storage.list_folders(lake.root)}
+    for name, files in lake_files(lake.root, [n for n in names if n in present]).items():
         groups: dict[tuple[str, str], list[LakeFile]] = {}
         for f in files:
             if f.date is not None and f.date.strftime("%Y-%m") < before:
@@ -57,11 +57,11 @@ def _compact_month(lake: Lake, dataset: str, subject: str, month: str, daily: li
     days = {f.date for f in daily}
     parts = []
     if target.exists():  # a month compacted before: keep the days not re-written since
-        old = pq.read_table(target)
+        old = storage.read_table(target)
         keep = [d not in days for d in old.column("date").to_pylist()]
         parts.append(old.filter(pa.array(keep)))
     for f in sorted(daily, key=lambda f: f.date):
-        table = pq.read_table(f.path).replace_schema_metadata(None)
+        table = storage.read_table(f.path).replace_schema_metadata(None)
         day = pa.array([f.date] * table.num_rows, pa.date32())
         if "date" in table.column_names:  # a column of the dataset named like the hive key holds the same day
             table = table.set_column(table.column_names.index("date"), "date", day)
@@ -70,9 +70,9 @@ def _compact_month(lake: Lake, dataset: str, subject: str, month: str, daily: li
         parts.append(table)
     merged = pa.concat_tables([p for p in parts if p.num_rows] or parts[:1], promote_options="permissive")
     merged = merged.sort_by([("date", "ascending")])
-    target.parent.mkdir(parents=True, exist_ok=True)
+    storage.ensure_folder(target.parent)
     write_table(merged, target, signal=contract.dataset(dataset).signal)
     lake.manifest.record(month_entries(lake.manifest, dataset, subject, target, merged))
+    storage.remove_many([f.path for f in daily])
     for f in daily:
-        f.path.unlink(missing_ok=True)
         prune_empty(f.path.parent, stop=lake.root)

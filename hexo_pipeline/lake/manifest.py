@@ -17,12 +17,16 @@ checkpoint deletes only the log files it has folded in.
 
 A crash between the data file and its entry leaves a file the manifest does not know: `verify_lake`
 reports it (and `rebuild()` records what the lake holds).
+
+On object storage (storage.py) a log file is one PUT of its final name (an object appears whole), the
+snapshot one upload; the locks are local files (`Lake.locks`).
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import io
 import os
 import uuid
 from collections.abc import Iterable, Iterator
@@ -31,10 +35,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from . import storage
 
 MANIFEST_DIR = "_manifest"
 SNAPSHOT = "snapshot.parquet"
@@ -74,11 +79,7 @@ class Entry:
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return storage.file_facts(path).sha256
 
 
 def newest_received_at(table: pa.Table) -> datetime | None:
@@ -89,9 +90,10 @@ def newest_received_at(table: pa.Table) -> datetime | None:
 
 
 class Manifest:
-    def __init__(self, lake_root: str | os.PathLike[str]):
-        self.lake_root = Path(lake_root)
+    def __init__(self, lake_root: str | os.PathLike[str], *, lock_folder: Path | None = None):
+        self.lake_root = storage.lake_root(lake_root)
         self.root = self.lake_root / MANIFEST_DIR
+        self.locks = lock_folder or storage.local_lock_folder(self.lake_root)  # flock files: always local
 
     # -- writing -------------------------------------------------------------------------------------
     def entry_for_file(
@@ -104,6 +106,7 @@ class Manifest:
         rows: int,
         received_at: datetime | None,
     ) -> Entry:
+        facts = storage.file_facts(path)
         return Entry(
             dataset,
             subject,
@@ -111,9 +114,9 @@ class Manifest:
             WRITE,
             path.relative_to(self.lake_root).as_posix(),
             rows,
-            path.stat().st_size,
+            facts.size,
             received_at,
-            file_sha256(path),
+            facts.sha256,
         )
 
     def record(self, entries: Iterable[Entry]) -> Path | None:
@@ -125,23 +128,21 @@ class Manifest:
         if len(by_dataset) != 1:
             raise ValueError("one log file holds entries of one dataset")
         folder = self.root / by_dataset.pop() / LOG
-        folder.mkdir(parents=True, exist_ok=True)
+        storage.ensure_folder(folder)
         now = datetime.now(UTC)
         name = f"{now.strftime('%Y%m%dT%H%M%S%f')}-{os.getpid()}-{uuid.uuid4().hex[:12]}.parquet"
         rows = [{**asdict(e), "written_at": now, "entry": name} for e in entries]
-        tmp = folder / f".{name}.tmp"
         # Parquet, not JSON: DuckDB opens hundreds of small Parquet files far faster than JSON ones.
-        pq.write_table(pa.Table.from_pylist(rows, schema=ENTRY_SCHEMA), tmp, compression="zstd")
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, folder / name)
+        buffer = io.BytesIO()
+        pq.write_table(pa.Table.from_pylist(rows, schema=ENTRY_SCHEMA), buffer, compression="zstd")
+        storage.write_bytes_atomic(buffer.getvalue(), folder / name)  # temp + fsync + rename, or one PUT
         return folder / name
 
     # -- reading -------------------------------------------------------------------------------------
     @contextmanager
     def _lock(self, mode: int) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a+") as fh:
+        self.locks.mkdir(parents=True, exist_ok=True)
+        with open(self.locks / ".lock", "a+") as fh:
             fcntl.flock(fh.fileno(), mode)
             try:
                 yield
@@ -155,7 +156,7 @@ class Manifest:
             yield
 
     def datasets(self) -> list[str]:
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir()) if self.root.is_dir() else []
+        return sorted(p.name for p in storage.list_folders(self.root) if not p.name.startswith("."))
 
     def current_sql(self, dataset: str) -> str | None:
         """SQL of the current entry per partition of a dataset (deletes included), None when it has none."""
@@ -176,7 +177,7 @@ class Manifest:
         if sql is None:
             return ENTRY_SCHEMA.empty_table()
         where = "" if include_deletes else f"where op = '{WRITE}'"
-        con = duckdb.connect()
+        con = storage.duckdb_connection(self.lake_root)
         try:
             con.execute("set TimeZone = 'UTC'")
             table = con.sql(f"select * from ({sql}) {where} order by subject, date").to_arrow_table()
@@ -190,26 +191,25 @@ class Manifest:
         and log file): two equal versions, the same lake. A directory listing of the manifest only."""
         digest = hashlib.sha256()
         for name in self.datasets():
-            for path in sorted((self.root / name).rglob("*.parquet")):
-                stat = path.stat()
-                digest.update(f"{path.relative_to(self.root)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+            for f in storage.list_files(self.root / name):
+                if f.relative.endswith(".parquet"):
+                    digest.update(f"{name}/{f.relative}:{f.size}:{f.stamp}\n".encode())
         return digest.hexdigest()[:16]
 
     def checkpoint(self, dataset: str | None = None) -> None:
         """Fold the log of a dataset (every dataset when None) into its snapshot."""
         with self._lock(fcntl.LOCK_EX):
             for name in [dataset] if dataset else self.datasets():
-                log_dir = self.root / name / LOG
-                logs = sorted(log_dir.glob("*.parquet")) if log_dir.is_dir() else []
+                logs = log_files(self.root / name)
                 if not logs:
                     continue
                 current = self._current(name, include_deletes=False)
                 target = self.root / name / SNAPSHOT
-                tmp = target.with_name(f".{SNAPSHOT}.{os.getpid()}.tmp")
-                pq.write_table(current, tmp, compression="zstd")
-                os.replace(tmp, target)
-                for path in logs:  # only what this snapshot holds; newer log files stay
-                    path.unlink(missing_ok=True)
+                with storage.writing_file(target) as local:
+                    tmp = local.with_name(f".{SNAPSHOT}.{os.getpid()}.tmp")
+                    pq.write_table(current, tmp, compression="zstd")
+                    os.replace(tmp, local)
+                storage.remove_many(logs)  # only what this snapshot holds; newer log files stay
 
 
 def current_sql(folder: Path) -> str | None:
@@ -222,7 +222,7 @@ def current_sql(folder: Path) -> str | None:
         f"select * from read_parquet('{folder / LOG}/*.parquet') "
         "qualify row_number() over (partition by subject, date order by written_at desc, entry desc) = 1"
     )
-    has_snapshot, has_log = snapshot.exists(), any((folder / LOG).glob("*.parquet"))
+    has_snapshot, has_log = snapshot.exists(), bool(log_files(folder))
     if has_snapshot and has_log:
         return (
             f"with log as ({log}) select * from read_parquet('{snapshot}') as s where not exists ("
@@ -232,6 +232,15 @@ def current_sql(folder: Path) -> str | None:
     if has_snapshot:
         return f"select * from read_parquet('{snapshot}')"
     return log if has_log else None
+
+
+def log_files(folder: Path) -> list[Path]:
+    """The log files of one dataset's manifest folder (one listing)."""
+    return [
+        f.path
+        for f in storage.list_files(folder / LOG)
+        if "/" not in f.relative and f.relative.endswith(".parquet") and not f.relative.startswith(".")
+    ]
 
 
 def stats_max(meta: pq.FileMetaData, column: str) -> datetime | None:

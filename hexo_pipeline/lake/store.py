@@ -9,6 +9,8 @@ Layout (one file per dataset partition, so re-materializing a subject-day replac
 
 A subject-day is a local day in the study's time zone. Every write goes to a temp file in the target
 folder, then `os.replace`, so readers (dbt, BI) never see half a file; then the manifest entry is added.
+On object storage (HEXO_LAKE_URL=s3://..., storage.py) the same paths are object keys, each written in one
+upload, then its entry.
 An empty table removes the partition's file: a record deleted upstream disappears downstream on the next
 run. Writing a day of a compacted month first takes that day's rows out of the month file, so a row is
 never in two files.
@@ -27,10 +29,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from . import contract
-from .manifest import DELETE, MANIFEST_DIR, Entry, Manifest, newest_received_at
+from . import contract, storage
+from .manifest import DELETE, Entry, Manifest, newest_received_at
+from .storage import data_dir, ensure_folder, prune_empty, read_table
+
+__all__ = ["Lake", "LakeFile", "data_dir", "lake_files", "month_entries", "prune_empty", "write_table"]
 
 PART_FILE = "part-0.parquet"
 STUDY_FILE = "data.parquet"
@@ -40,22 +44,33 @@ TABLE_OPTIONS = {"compression": "zstd", "write_statistics": True}
 LOCK_STRIPES = 64
 
 
-def data_dir() -> Path:
-    return Path(os.environ.get("HEXO_DATA_DIR", "data")).resolve()
-
-
 def month_of(day: date) -> str:
     return day.strftime("%Y-%m")
 
 
 class Lake:
     def __init__(self, root: str | os.PathLike[str]):
-        self.root = Path(root)
-        self.manifest = Manifest(self.root)
+        """`root`: a folder, or an `s3://bucket/prefix` URL (storage.py)."""
+        self.root = storage.lake_root(root)
+        self.locks = storage.local_lock_folder(self.root)
+        self.manifest = Manifest(self.root, lock_folder=self.locks)
 
     @classmethod
     def in_data_dir(cls, data_root: str | os.PathLike[str] | None = None) -> Lake:
-        return cls(Path(data_root or data_dir()) / "lake")
+        """The lake of this environment: HEXO_LAKE_URL when set, else `<data dir>/lake`."""
+        return cls(storage.configured_lake_root(data_root))
+
+    @property
+    def is_remote(self) -> bool:
+        return storage.is_remote(self.root)
+
+    def staged_file(self, path: Path, schema: pa.Schema, **options):
+        """A Parquet file streamed row group by row group that appears at `path` only on `commit()`."""
+        return storage.staged_parquet_file(path, schema, **options)
+
+    def read_file(self, path: Path, **options) -> pa.Table:
+        """`pq.read_table` of one of the lake's files (local or remote)."""
+        return read_table(path, **options)
 
     # -- paths ---------------------------------------------------------------------------------------
     def partition_dir(self, dataset: str, subject: str, day: date) -> Path:
@@ -88,13 +103,12 @@ class Lake:
             month = self.month_file(dataset, subject, month_of(day))
             in_month = month.exists() and self._take_day_out_of_month(dataset, subject, day, month)
             if table is None or table.num_rows == 0:
-                existed = target.exists()
-                target.unlink(missing_ok=True)
+                existed = storage.remove(target)
                 prune_empty(target.parent, stop=self.root)
                 if existed or in_month:
                     self.manifest.record([Entry(dataset, subject, day, DELETE, None)])
                 return None
-            target.parent.mkdir(parents=True, exist_ok=True)
+            ensure_folder(target.parent)
             write_table(table, target, signal=signal)
             self.manifest.record(
                 [
@@ -117,10 +131,10 @@ class Lake:
     def read_partition(self, dataset: str, subject: str, day: date) -> pa.Table | None:
         path = self.partition_file(dataset, subject, day)
         if path.exists():
-            return pq.read_table(path)
+            return read_table(path)
         month = self.month_file(dataset, subject, month_of(day))
         if month.exists():
-            rows = pq.read_table(month, filters=[("date", "=", day)])
+            rows = read_table(month, filters=[("date", "=", day)])
             if not rows.num_rows:
                 return None
             own_date = dataset in contract.DATASETS and "date" in contract.DATASETS[dataset].schema.names
@@ -133,7 +147,7 @@ class Lake:
         if dataset not in contract.DATASETS or not contract.DATASETS[dataset].compactable:
             yield
             return
-        folder = self.root / MANIFEST_DIR / dataset
+        folder = self.locks / dataset
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / ".write.lock", "a+") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
@@ -146,7 +160,7 @@ class Lake:
     def _partition_lock(self, dataset: str, subject: str, day: date) -> Iterator[None]:
         """Two writers of one partition (two processes) write file and entry one after the other, so the
         latest entry always describes the file that is there. Striped: 64 lock files, not one per partition."""
-        folder = self.root / MANIFEST_DIR / ".locks"
+        folder = self.locks / ".locks"
         folder.mkdir(parents=True, exist_ok=True)
         stripe = zlib.crc32(f"{dataset}/{subject}/{month_of(day)}".encode()) % LOCK_STRIPES
         with open(folder / f"{stripe:02d}.lock", "a+") as fh:
@@ -158,13 +172,13 @@ class Lake:
 
     def _take_day_out_of_month(self, dataset: str, subject: str, day: date, month: Path) -> bool:
         """Remove a day's rows from a compacted month file (rewritten atomically); True if it held any."""
-        table = pq.read_table(month)
+        table = read_table(month)
         keep = pc.not_equal(table.column("date"), pa.scalar(day, pa.date32()))
         rest = table.filter(keep)
         if rest.num_rows == table.num_rows:
             return False
         if rest.num_rows == 0:
-            month.unlink()
+            storage.remove(month)
             prune_empty(month.parent, stop=self.root)
         else:
             write_table(rest, month, signal=_contract_signal(dataset))
@@ -174,7 +188,7 @@ class Lake:
     # -- study-level tables --------------------------------------------------------------------------
     def write_study_table(self, dataset: str, table: pa.Table) -> Path:
         target = self.root / dataset / STUDY_FILE
-        target.parent.mkdir(parents=True, exist_ok=True)
+        ensure_folder(target.parent)
         write_table(table, target, signal=False)
         self.manifest.record(
             [
@@ -187,7 +201,7 @@ class Lake:
 
     def read_study_table(self, dataset: str) -> pa.Table | None:
         path = self.root / dataset / STUDY_FILE
-        return pq.read_table(path) if path.exists() else None
+        return read_table(path) if path.exists() else None
 
 
 def month_entries(manifest: Manifest, dataset: str, subject: str, path: Path, table: pa.Table) -> list[Entry]:
@@ -206,18 +220,22 @@ def month_entries(manifest: Manifest, dataset: str, subject: str, path: Path, ta
 
 
 def write_table(table: pa.Table, target: Path, *, signal: bool) -> Path:
-    """Atomic Parquet write: signals with the tuned encodings (plus lineage columns), else zstd."""
+    """Atomic Parquet write: signals with the tuned encodings (plus lineage columns), else zstd. A remote
+    target is written locally, then uploaded in one request (storage.writing_file)."""
     from ..decoders.parquet import SIGNAL_PARQUET_OPTIONS, atomic_write_parquet, write_signal_parquet
 
-    if not signal:
-        return atomic_write_parquet(table, target, **TABLE_OPTIONS)
-    if set(table.column_names) == {"ts", "datatype_id", "value"}:
-        return write_signal_parquet(table, target)
-    options = dict(SIGNAL_PARQUET_OPTIONS)
-    options["use_dictionary"] = [
-        c for c in ("datatype_id", "record_id", "received_at", "date") if c in table.column_names
-    ]
-    return atomic_write_parquet(table, target, **options)
+    with storage.writing_file(target) as local:
+        if not signal:
+            atomic_write_parquet(table, local, **TABLE_OPTIONS)
+        elif set(table.column_names) == {"ts", "datatype_id", "value"}:
+            write_signal_parquet(table, local)
+        else:
+            options = dict(SIGNAL_PARQUET_OPTIONS)
+            options["use_dictionary"] = [
+                c for c in ("datatype_id", "record_id", "received_at", "date") if c in table.column_names
+            ]
+            atomic_write_parquet(table, local, **options)
+    return target
 
 
 def _contract_signal(dataset: str) -> bool:
@@ -230,12 +248,6 @@ def check_key(key: str) -> None:
         raise ValueError(f"unsafe subject key {key!r}")
 
 
-def prune_empty(folder: Path, stop: Path) -> None:
-    while folder != stop and folder.is_dir() and not any(folder.iterdir()):
-        folder.rmdir()
-        folder = folder.parent
-
-
 # -- what the lake holds on disk (verify.py, manifest rebuild, compaction) -------------------------------
 
 
@@ -246,17 +258,23 @@ class LakeFile:
     subject: str | None = None
     date: date | None = None  # a daily file
     month: str | None = None  # a compacted month file
+    size: int | None = None  # bytes, when the listing gave it (object storage)
 
     def days(self, lake_root: Path) -> list[date | None]:
         """The partitions the file holds (a month file: the dates in its rows)."""
         if self.month is None:
             return [self.date]
-        dates = pq.read_table(self.path, columns=["date"]).column("date")
+        dates = read_table(self.path, columns=["date"]).column("date")
         return sorted(set(dates.to_pylist()))
+
+    def byte_size(self) -> int:
+        return self.size if self.size is not None else self.path.stat().st_size
 
 
 def lake_files(root: Path, dataset_names: Iterable[str] | None = None) -> dict[str, list[LakeFile]]:
     """Every data file of the lake by dataset (directory listings only: no file is opened)."""
+    if storage.is_remote(root):
+        return _remote_lake_files(root, dataset_names)
     names = (
         list(dataset_names)
         if dataset_names is not None
@@ -289,3 +307,28 @@ def _dirs(folder: Path, prefix: str) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith(prefix) and "=" in p.name)
+
+
+def _remote_lake_files(root: Path, dataset_names: Iterable[str] | None) -> dict[str, list[LakeFile]]:
+    """`lake_files` of object storage: one paginated listing per dataset prefix (a LIST returns 1,000 keys
+    with their sizes), instead of one request per folder."""
+    if dataset_names is None:  # the top-level "folders" (one delimited LIST)
+        dataset_names = sorted(p.name for p in storage.list_folders(root) if not p.name.startswith(("_", ".")))
+    out: dict[str, list[LakeFile]] = {}
+    for name in dataset_names:
+        files: list[LakeFile] = []
+        for f in storage.list_files(root / name):
+            parts = f.relative.split("/")
+            if not parts[-1].endswith(".parquet") or parts[-1].startswith("."):
+                continue
+            if parts == [STUDY_FILE]:
+                files.append(LakeFile(f.path, name, size=f.size))
+            elif len(parts) == 3 and parts[0].startswith("subject=") and "=" in parts[1]:
+                subject = parts[0].split("=", 1)[1]
+                key, _, value = parts[1].partition("=")
+                if key == "date":
+                    files.append(LakeFile(f.path, name, subject, date=date.fromisoformat(value), size=f.size))
+                elif key == "month":
+                    files.append(LakeFile(f.path, name, subject, month=value, size=f.size))
+        out[name] = files
+    return out

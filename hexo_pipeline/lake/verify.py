@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
+from . import storage
 from .manifest import Manifest, stats_max
 from .store import Lake, lake_files, month_entries
 
@@ -43,7 +42,7 @@ def verify_lake(
     datasets given (default: every dataset of the lake)."""
     problems: list[Problem] = []
     wanted = None if datasets is None else set(datasets)
-    on_disk = lake_files(lake.root, None if wanted is None else sorted(n for n in wanted if (lake.root / n).is_dir()))
+    on_disk = lake_files(lake.root, None if wanted is None else _present(lake, wanted))
     known = set(on_disk) | set(lake.manifest.datasets())
     names = sorted(known if wanted is None else known & wanted)
     current = lake.manifest.current_of(names)
@@ -76,12 +75,11 @@ def verify_lake(
                 )
                 continue
             size, written, _ = entry
-            if f.path.stat().st_size != size:
+            actual = f.byte_size()
+            if actual != size:
                 problems.append(
                     _footer_problem(name, f.path)
-                    or Problem(
-                        "changed_file", name, f.path, f"{f.path.stat().st_size} bytes, the manifest recorded {size}"
-                    )
+                    or Problem("changed_file", name, f.path, f"{actual} bytes, the manifest recorded {size}")
                 )
             elif deep or (since is not None and written is not None and written > since):
                 problem = _footer_problem(name, f.path)
@@ -100,9 +98,16 @@ def verify_lake(
     return problems
 
 
+def _present(lake: Lake, wanted: set[str]) -> list[str]:
+    """The wanted datasets that have a folder (remote: one listing of the lake's top level)."""
+    if lake.is_remote:
+        return sorted(wanted & {p.name for p in storage.list_folders(lake.root)})
+    return sorted(n for n in wanted if (lake.root / n).is_dir())
+
+
 def _footer_problem(dataset: str, path: Path) -> Problem | None:
     try:
-        pq.read_metadata(path)
+        storage.read_metadata(path)
     except Exception as exc:  # noqa: BLE001 - any failure to read the footer is the finding
         return Problem("unreadable_file", dataset, path, f"not a readable Parquet file ({type(exc).__name__}: {exc})")
     return None
@@ -115,9 +120,9 @@ def rebuild_manifest(manifest: Manifest, dataset_names: Iterable[str] | None = N
         entries = []
         for f in files:
             if f.month is not None:
-                entries += month_entries(manifest, name, f.subject, f.path, pq.read_table(f.path))
+                entries += month_entries(manifest, name, f.subject, f.path, storage.read_table(f.path))
                 continue
-            meta = pq.read_metadata(f.path)
+            meta = storage.read_metadata(f.path)
             entries.append(
                 manifest.entry_for_file(
                     name, f.subject, f.date, f.path, rows=meta.num_rows, received_at=stats_max(meta, "received_at")

@@ -92,7 +92,10 @@ class Warehouse:
 
     @property
     def lake(self) -> Path:
-        return self.data_dir / "lake"
+        """The lake's root: `<data dir>/lake`, or the HEXO_LAKE_URL object-storage prefix (a UPath)."""
+        from ..lake.storage import configured_lake_root
+
+        return configured_lake_root(self.data_dir)
 
     @property
     def state(self) -> Path:

@@ -1,0 +1,326 @@
+"""Where the lake's bytes live: a local folder (the default) or S3-compatible object storage.
+
+`HEXO_LAKE_URL=s3://bucket/prefix` (study_settings.lake_url) puts the lake there; the AWS SDK reads the
+standard variables itself (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL for
+MinIO/Ceph/R2). A local lake root is a `pathlib.Path`; a remote one a `upath.UPath` over fsspec's `s3fs`,
+the filesystem dbt-duckdb registers too (dbt_project/profiles.yml), so the lake code keeps its pathlib
+shape and only the operations below differ.
+
+Atomicity: a local file is written to a temp file and renamed (os.replace). A remote object is written to
+a local temp file, then uploaded in one PUT (multipart for large files): S3 shows an object whole or not
+at all, so no reader sees half a file, and the manifest entry is written after the upload has returned.
+Object stores have no folders: `ensure_folder` and `prune_empty` do nothing there.
+
+Locks (flock) stay on the local disk: for a remote lake under `$HEXO_DATA_DIR/.lake_locks/` (see
+docs/deploy_lake_s3.md for what that means with several machines).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..study_settings import LAKE_URL_VARIABLE, lake_url
+
+REMOTE_PROTOCOLS = ("s3", "s3a")
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("HEXO_DATA_DIR", "data")).resolve()
+
+
+def is_remote(path: Any) -> bool:
+    return getattr(path, "protocol", "") in REMOTE_PROTOCOLS
+
+
+def lake_root(root: str | os.PathLike[str]) -> Path:
+    """A lake root from a folder or an `s3://` URL."""
+    if is_remote(root):
+        return root
+    text = str(root) if not isinstance(root, Path) else None
+    if text is not None and "://" in text:
+        protocol = text.split("://", 1)[0]
+        if protocol not in REMOTE_PROTOCOLS:
+            raise ValueError(f"{LAKE_URL_VARIABLE}={text!r}: only s3:// URLs (or a local folder) are supported")
+        return remote_path(text)
+    return root if isinstance(root, Path) else Path(root)
+
+
+def configured_lake_root(data_root: str | os.PathLike[str] | None = None) -> Path:
+    """The lake of this environment: HEXO_LAKE_URL when set, else `<data dir>/lake`."""
+    url = lake_url()
+    return lake_root(url) if url else Path(data_root or data_dir()) / "lake"
+
+
+def remote_path(url: str) -> Path:
+    try:
+        from upath import UPath
+    except ImportError:
+        raise ValueError(f"{LAKE_URL_VARIABLE}={url!r} needs the s3 extra: pip install 'hexo-pipeline[s3]'") from None
+    # No listing cache: other processes write the lake, and a cached listing would hide their files.
+    return UPath(url.rstrip("/"), use_listings_cache=False)
+
+
+def local_lock_folder(root: Path) -> Path:
+    """Where the lake's flock files live: beside the manifest for a local lake; for a remote one, a
+    local folder named after its URL (object storage has no locks)."""
+    if not is_remote(root):
+        return root / "_manifest"
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(root))
+    return data_dir() / ".lake_locks" / name
+
+
+# -- files -------------------------------------------------------------------------------------------
+
+
+def ensure_folder(folder: Path) -> None:
+    if not is_remote(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+
+
+def remove(path: Path) -> bool:
+    """Delete a file; True if it was there."""
+    if not is_remote(path):
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+    # S3 answers a DELETE of a missing key with success: ask first, so "was it there" stays true.
+    if not path.fs.exists(path.path):
+        return False
+    path.fs.rm_file(path.path)
+    return True
+
+
+def remove_many(paths: list[Path]) -> None:
+    """Delete files (one batched request per 1,000 objects on S3)."""
+    remote = [p for p in paths if is_remote(p)]
+    for p in paths:
+        if not is_remote(p):
+            p.unlink(missing_ok=True)
+    if remote:
+        remote[0].fs.rm([p.path for p in remote])
+
+
+def prune_empty(folder: Path, stop: Path) -> None:
+    """Remove empty folders up to `stop` (object storage has none)."""
+    if is_remote(folder):
+        return
+    while folder != stop and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
+
+
+def read_table(path: Path, **options: Any) -> pa.Table:
+    if is_remote(path):
+        return pq.read_table(path.path, filesystem=path.fs, **options)
+    return pq.read_table(path, **options)
+
+
+def read_metadata(path: Path) -> pq.FileMetaData:
+    if is_remote(path):
+        with path.fs.open(path.path, "rb") as fh:
+            return pq.read_metadata(fh)
+    return pq.read_metadata(path)
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    size: int
+    sha256: str
+
+
+# Size and hash of the objects this process uploaded, so a manifest entry does not download them again.
+_uploaded: dict[str, FileFacts] = {}
+
+
+def file_facts(path: Path) -> FileFacts:
+    """Size and sha256 of a file (of an object this process just uploaded: from the upload)."""
+    if is_remote(path):
+        known = _uploaded.pop(str(path), None)
+        if known is not None:
+            return known
+        digest = hashlib.sha256()
+        with path.fs.open(path.path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        return FileFacts(path.fs.size(path.path), digest.hexdigest())
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return FileFacts(path.stat().st_size, digest.hexdigest())
+
+
+def upload(local: Path, target: Path) -> FileFacts:
+    """Put a finished local file at a remote path in one request (an object appears whole or not at all)."""
+    facts = file_facts(local)
+    target.fs.put_file(str(local), target.path)
+    if len(_uploaded) > 1024:
+        _uploaded.clear()
+    _uploaded[str(target)] = facts
+    return facts
+
+
+@contextmanager
+def writing_file(target: Path) -> Iterator[Path]:
+    """The path to write `target` through: itself for a local lake (the caller writes temp + rename),
+    else a local temp file that is uploaded when the block ends without error (and dropped otherwise)."""
+    if not is_remote(target):
+        yield target
+        return
+    folder = Path(tempfile.mkdtemp(prefix="hexo-lake-"))
+    try:
+        local = folder / target.name
+        yield local
+        upload(local, target)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_bytes_atomic(data: bytes, target: Path) -> None:
+    """A small file whole or not at all: temp + fsync + rename locally, one PUT remotely."""
+    if is_remote(target):
+        target.fs.pipe_file(target.path, data)
+        return
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+
+
+class RemoteStagedParquetFile:
+    """`decoders.parquet.StagedParquetFile` for a remote target: the row groups go to a local temp file,
+    uploaded on `commit()`; `abort()` leaves the remote object as it was."""
+
+    def __init__(self, target: Path, schema: pa.Schema, **options: Any):
+        from ..decoders.parquet import StagedParquetFile
+
+        self.path = target
+        self._folder = Path(tempfile.mkdtemp(prefix="hexo-lake-"))
+        self._local = StagedParquetFile(self._folder / target.name, schema, **options)
+
+    @property
+    def rows(self) -> int:
+        return self._local.rows
+
+    def write(self, table: pa.Table) -> None:
+        self._local.write(table)
+
+    def commit(self) -> Path:
+        try:
+            upload(self._local.commit(), self.path)
+        finally:
+            shutil.rmtree(self._folder, ignore_errors=True)
+        return self.path
+
+    def abort(self) -> None:
+        try:
+            self._local.abort()
+        finally:
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def staged_parquet_file(target: Path, schema: pa.Schema, **options: Any):
+    """A Parquet file written row group by row group that appears at `target` only on `commit()`."""
+    if is_remote(target):
+        return RemoteStagedParquetFile(target, schema, **options)
+    from ..decoders.parquet import StagedParquetFile
+
+    return StagedParquetFile(target, schema, **options)
+
+
+# -- listings ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Listed:
+    path: Path
+    relative: str  # to the folder listed, "/"-separated
+    size: int
+    stamp: str  # changes when the file is replaced (mtime locally, ETag/LastModified remotely)
+
+
+def list_files(folder: Path) -> list[Listed]:
+    """Every file under `folder`, recursively (remote: one paginated LIST of the prefix, no per-object call)."""
+    if is_remote(folder):
+        base = folder.path.rstrip("/")
+        try:
+            found = folder.fs.find(base, detail=True)
+        except FileNotFoundError:
+            return []
+        out = []
+        for key, info in sorted(found.items()):
+            if info.get("type") == "directory" or not key.startswith(base + "/"):
+                continue
+            rel = key[len(base) + 1 :]
+            stamp = f"{info.get('ETag', '')}:{info.get('LastModified', '')}"
+            out.append(Listed(folder / rel, rel, int(info.get("size") or 0), stamp))
+        return out
+    if not folder.is_dir():
+        return []
+    out = []
+    for dirpath, _dirs, names in os.walk(folder):
+        for name in names:
+            path = Path(dirpath) / name
+            stat = path.stat()
+            out.append(Listed(path, path.relative_to(folder).as_posix(), stat.st_size, str(stat.st_mtime_ns)))
+    return sorted(out, key=lambda f: f.relative)
+
+
+def list_folders(folder: Path) -> list[Path]:
+    """The sub-folders of a folder (remote: the common prefixes of one delimited LIST)."""
+    if is_remote(folder):
+        try:
+            entries = folder.fs.ls(folder.path, detail=True)
+        except FileNotFoundError:
+            return []
+        return sorted(
+            (folder / e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "directory"),
+            key=str,
+        )
+    return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+def duckdb_connection(root: Path):
+    """A DuckDB connection that reads the lake's paths (a remote lake through its fsspec filesystem,
+    since DuckDB extensions such as httpfs cannot be assumed to download)."""
+    import duckdb
+
+    con = duckdb.connect()
+    if is_remote(root):
+        con.register_filesystem(root.fs)
+    return con
+
+
+def explain_storage_error(err: BaseException) -> str | None:
+    """One line for a failure of the lake's object storage (unreachable, refused credentials, no bucket)."""
+    url = lake_url() or "the lake"
+    module = type(err).__module__ or ""
+    name = type(err).__name__
+    if module.startswith(("botocore", "aiobotocore", "aiohttp")) or name in ("NoCredentialsError",):
+        return (
+            f"the lake's object storage failed at {url} ({name}: {_first_line(err)}): check "
+            f"{LAKE_URL_VARIABLE}, AWS_ENDPOINT_URL, AWS_REGION and the AWS credentials, then run again "
+            "(partitions already written are kept; `hexo-pipeline lake verify` checks the lake)"
+        )
+    return None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:200] if text else ""
