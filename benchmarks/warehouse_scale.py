@@ -121,7 +121,8 @@ def bi_latency(published: Path, repeat: int) -> dict[str, float]:
 
 
 def direct_query(lake: Path) -> float:
-    with duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "enable_progress_bar": False}) as con:
+    with duckdb.connect(config={"memory_limit": MEMORY_LIMIT}) as con:
+        con.execute("set enable_progress_bar = false")  # a connection option in DuckDB 2.0, not a global one
         t0 = time.perf_counter()
         con.execute(
             DIRECT_QUERY.format(

@@ -113,12 +113,24 @@ class Warehouse:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def check_lake(self, lake=None) -> None:
+        """verify_lake over the datasets the marts read (files written since the last publication read in
+        depth); raises PublicationError naming the first problem, so nothing is built from a damaged lake."""
+        from ..lake import Lake, contract, verify_lake
+
+        lake = lake or Lake(self.lake)
+        since = _parse_time(_read_build_info(self.published).get("built_at"))
+        problems = verify_lake(lake, since=since, datasets=contract.read_by_marts())
+        if problems:
+            more = f" (and {len(problems) - 1} more: `hexo-pipeline lake verify`)" if len(problems) > 1 else ""
+            raise PublicationError(f"lake check failed, nothing built: {problems[0]}{more}")
+
     @contextmanager
     def build(self, *, full_refresh: bool = False, verify: bool = True) -> Iterator[Build]:
         """A build into the state database, reset when `full_refresh` or the dbt project changed; its
         folder is removed on exit. Builders are serialized by an exclusive file lock. With `verify`, a lake
         that fails `verify_lake` raises PublicationError before dbt runs."""
-        from ..lake import Lake, contract, verify_lake
+        from ..lake import Lake
 
         builds = self.root / "build"
         with self.lock():
@@ -127,11 +139,7 @@ class Warehouse:
                 shutil.rmtree(stale, ignore_errors=True)
             lake = Lake(self.lake)
             if verify:
-                since = _parse_time(_read_build_info(self.published).get("built_at"))
-                problems = verify_lake(lake, since=since, datasets=contract.read_by_marts())
-                if problems:
-                    more = f" (and {len(problems) - 1} more: `hexo-pipeline lake verify`)" if len(problems) > 1 else ""
-                    raise PublicationError(f"lake check failed, nothing built: {problems[0]}{more}")
+                self.check_lake(lake)
             lake.manifest.checkpoint()
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
             folder = builds / stamp
