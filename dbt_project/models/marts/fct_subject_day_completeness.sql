@@ -43,8 +43,8 @@ ingested as (
         coalesce(d.family, 'other') as family,
         count(*) as datasets_ingested,
         string_agg(m.dataset, ', ' order by m.dataset) as datasets,
-        sum(m.rows) as rows_ingested,
-        sum(m.bytes) as bytes_ingested,
+        cast(sum(m.rows) as bigint) as rows_ingested,
+        cast(sum(m.bytes) as bigint) as bytes_ingested,
         min(m.written_at) as first_ingested_at,
         max(m.written_at) as last_ingested_at,
         max(m.received_at) as newest_received_at
