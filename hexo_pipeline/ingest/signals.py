@@ -242,22 +242,28 @@ class _DayWriter:
             path = self.lake.partition_file(dataset, self.subject, self.window.day)
             if not path.exists():
                 continue
-            stored = pq.ParquetFile(path)
-            for i in range(stored.metadata.num_row_groups):
-                group = stored.read_row_group(i)
-                rows = group.filter(pc.equal(group.column("record_id"), record_id)).cast(LAKE_SIGNAL_SCHEMA)
-                if not rows.num_rows:
-                    continue
-                self._stage_table(family, rows)
-                ids, n = np.unique(rows.column("datatype_id").to_numpy(), return_counts=True)
-                counts.update(dict(zip(ids.tolist(), n.tolist())))
-                wanted = SUMMARY_INPUT_IDS.get(family, ())
-                if wanted:
-                    keep = pc.is_in(rows.column("datatype_id"), pa.array(sorted(wanted), pa.int32()))
-                    summary_rows[family].append(rows.filter(keep))
+            with path.open("rb") as fh:  # a local file or an object of the lake's store
+                stored = pq.ParquetFile(fh)
+                groups = (stored.read_row_group(i) for i in range(stored.metadata.num_row_groups))
+                self._restage_groups(family, groups, record_id, counts, summary_rows)
         tables = {family: pa.concat_tables(parts) for family, parts in summary_rows.items()}
         if any(t.num_rows for t in tables.values()):
             self.summaries.append(summarize_signals(tables))  # received_at: the stored rows'
+
+    def _restage_groups(
+        self, family: Family, groups: Iterator[pa.Table], record_id: int, counts: Counter, summary_rows: dict
+    ) -> None:
+        for group in groups:
+            rows = group.filter(pc.equal(group.column("record_id"), record_id)).cast(LAKE_SIGNAL_SCHEMA)
+            if not rows.num_rows:
+                continue
+            self._stage_table(family, rows)
+            ids, n = np.unique(rows.column("datatype_id").to_numpy(), return_counts=True)
+            counts.update(dict(zip(ids.tolist(), n.tolist())))
+            wanted = SUMMARY_INPUT_IDS.get(family, ())
+            if wanted:
+                keep = pc.is_in(rows.column("datatype_id"), pa.array(sorted(wanted), pa.int32()))
+                summary_rows[family].append(rows.filter(keep))
 
     def _stage_table(self, family: Family, table: pa.Table) -> None:
         """Write a ready row group (sorted by datatype_id, ts) to the family's staged file."""
@@ -266,7 +272,7 @@ class _DayWriter:
             staged = self.staged.get(family)
             if staged is None:
                 path = self.lake.partition_file(SIGNAL_DATASETS[family], self.subject, self.window.day)
-                staged = self.staged[family] = StagedParquetFile(
+                staged = self.staged[family] = self.lake.staged_file(  # local file, or an upload on commit
                     path, LAKE_SIGNAL_SCHEMA, **SIGNAL_LINEAGE_PARQUET_OPTIONS
                 )
         except Exception as exc:
@@ -350,7 +356,9 @@ class _DayWriter:
             else:
                 self.lake.write_partition(dataset, self.subject, self.window.day, None)
             # A writer killed mid-day (SIGKILL, power loss) left its staged files: never read, only disk.
-            remove_stale_staged(self.lake.partition_file(dataset, self.subject, self.window.day), self.started)
+            # (On object storage files are staged in local temp files and uploaded whole: nothing to remove.)
+            if not self.lake.is_remote:
+                remove_stale_staged(self.lake.partition_file(dataset, self.subject, self.window.day), self.started)
         summaries = concat_summaries(self.summaries, self.received_at)
         write_summaries(self.lake, self.subject, self.window.day, summaries)
         for name, table in summaries.items():
