@@ -267,16 +267,7 @@ class _DayWriter:
 
     def _stage_table(self, family: Family, table: pa.Table) -> None:
         """Write a ready row group (sorted by datatype_id, ts) to the family's staged file."""
-        self._wait(family)
-        try:
-            staged = self.staged.get(family)
-            if staged is None:
-                path = self.lake.partition_file(SIGNAL_DATASETS[family], self.subject, self.window.day)
-                staged = self.staged[family] = self.lake.staged_file(  # local file, or an upload on commit
-                    path, LAKE_SIGNAL_SCHEMA, **SIGNAL_LINEAGE_PARQUET_OPTIONS
-                )
-        except Exception as exc:
-            raise _WriteError() from exc
+        staged = self._staged(family)
         self.pending[family] = self.pool.submit(staged.write, table)
         self.result.rows[SIGNAL_DATASETS[family]] += table.num_rows
 
@@ -312,18 +303,24 @@ class _DayWriter:
         parts, n = buffer.take()
         if not n:
             return
+        staged = self._staged(family)
+        self.pending[family] = self.pool.submit(lambda: staged.write(_row_group(parts, n, lineage)))
+        self.result.rows[SIGNAL_DATASETS[family]] += n
+
+    def _staged(self, family: Family):
+        """The family's staged file (opened on first use; local, or uploaded on commit), once the previous
+        row group written to it is done."""
         self._wait(family)
         try:
             staged = self.staged.get(family)
             if staged is None:
                 path = self.lake.partition_file(SIGNAL_DATASETS[family], self.subject, self.window.day)
-                staged = self.staged[family] = self.lake.staged_file(  # local file, or an upload on commit
+                staged = self.staged[family] = self.lake.staged_file(
                     path, LAKE_SIGNAL_SCHEMA, **SIGNAL_LINEAGE_PARQUET_OPTIONS
                 )
         except Exception as exc:
             raise _WriteError() from exc
-        self.pending[family] = self.pool.submit(lambda: staged.write(_row_group(parts, n, lineage)))
-        self.result.rows[SIGNAL_DATASETS[family]] += n
+        return staged
 
     def _wait(self, family: Family) -> None:
         future = self.pending.pop(family, None)
