@@ -96,12 +96,15 @@ def hxd_bomb_folder(export_dir: Path, dest: Path) -> Path:
     return dest
 
 
+# The child's own peak: VmHWM belongs to the memory map exec made. getrusage's ru_maxrss does not: Linux
+# carries it across exec, so it reports the pytest worker's peak when that was higher (5.6 GB seen).
 _MEASURE = """
-import json, resource, sys
+import json, re, sys
 from hexo_pipeline.cli import main
 rc = main(sys.argv[1:])
 sys.stdout.flush()
-print(json.dumps({"rc": rc, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), file=sys.stderr)
+hwm_kb = int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
+print(json.dumps({"rc": rc, "peak_rss_mb": hwm_kb / 1024}), file=sys.stderr)
 """
 
 

@@ -27,6 +27,32 @@ def pytest_configure(config: pytest.Config) -> None:
     prepare_dbt_project()
 
 
+TEST_MEMORY_BUDGET_MB = 4096  # the team's rule: every test under 4 GB
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:  # not Linux: no per-test measurement
+        return None
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+
+@pytest.fixture(autouse=True)
+def _memory_budget():
+    """Fails a test whose own process peaked past the budget: the peak is reset before each test
+    (writing 5 to /proc/self/clear_refs resets VmHWM). Child processes are not counted here: DuckDB's
+    memory_limit caps dbt, and the tests that bound a child measure it themselves."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        yield
+        return
+    yield
+    peak = _peak_rss_mb()
+    assert peak is None or peak < TEST_MEMORY_BUDGET_MB, f"this test's process peaked at {peak:.0f} MB"
+
+
 _STUDY_FIELDS = {f.name for f in fields(StudyConfig)}
 _FAULT_FIELDS = {f.name for f in fields(FaultConfig)}
 

@@ -171,22 +171,29 @@ def _token(handle, **form):
 
 
 def test_oauth2_password_refresh_and_expiry(make_sandbox):
-    sb = make_sandbox(token_lifetime_s=1.0)
+    # 3 s: long enough that a loaded CI machine uses a fresh token before it expires, short enough to wait out
+    sb = make_sandbox(token_lifetime_s=3.0)
     user, pw = owner(sb)
     tok = _token(sb, grant_type="password", username=user, password=pw, scope="readonly").json()
     assert tok["token_type"] == "Bearer" and tok["scope"] == "readonly"
     bearer = {"Authorization": f"Bearer {tok['access_token']}"}
     assert requests.get(sb.base_url + "/api/user/", headers=bearer, timeout=10).status_code == 200
-    time.sleep(1.2)
+    time.sleep(3.2)
     expired = requests.get(sb.base_url + "/api/user/", headers=bearer, timeout=10)
     assert expired.status_code == 401 and "expired" in expired.json()["error"]
     new = _token(sb, grant_type="refresh_token", refresh_token=tok["refresh_token"]).json()
     bearer = {"Authorization": f"Bearer {new['access_token']}"}
     assert requests.get(sb.base_url + "/api/user/", headers=bearer, timeout=10).status_code == 200
-    # A refresh token is single-use; a readonly token cannot write.
+    # A refresh token is single-use.
     assert _token(sb, grant_type="refresh_token", refresh_token=tok["refresh_token"]).status_code == 400
-    rg = requests.get(sb.base_url + "/api/range/?limit=1", headers=bearer, timeout=10).json()["objects"][0]
-    denied = requests.patch(sb.base_url + rg["resource_uri"], json={"note": "x"}, headers=bearer, timeout=10)
+
+
+def test_oauth2_readonly_token_cannot_write(sandbox):
+    user, pw = owner(sandbox)
+    tok = _token(sandbox, grant_type="password", username=user, password=pw, scope="readonly").json()
+    bearer = {"Authorization": f"Bearer {tok['access_token']}"}
+    rg = requests.get(sandbox.base_url + "/api/range/?limit=1", headers=bearer, timeout=10).json()["objects"][0]
+    denied = requests.patch(sandbox.base_url + rg["resource_uri"], json={"note": "x"}, headers=bearer, timeout=10)
     assert denied.status_code == 403
 
 
