@@ -19,6 +19,7 @@ import pyarrow as pa
 from hexo_pipeline.decoders import ACTIVITY_TABLE_SCHEMAS, DecodeError, convert_bytes
 from hexo_pipeline.decoders.fit import decode_fit
 from hexo_pipeline.decoders.tcx import decode_tcx
+from hexo_pipeline.lake.contract import MONITORING_SCHEMA
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HEXO_SHARED_DIR", REPO.parent / "shared"))
@@ -169,7 +170,7 @@ def check(entry: str, data: bytes) -> str:
 
 
 def _check_tables(result: object) -> None:
-    for name, schema in ACTIVITY_TABLE_SCHEMAS.items():
+    for name, schema in {**ACTIVITY_TABLE_SCHEMAS, "monitoring": MONITORING_SCHEMA}.items():
         table = getattr(result, name, None)
         if table is None:  # TCX results have no rr_intervals
             continue
