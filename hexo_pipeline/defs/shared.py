@@ -44,7 +44,7 @@ class SubjectDayRun:
         self.rows: Counter = Counter()
         self.problems: dict[str, list[str]] = {spec.name: [] for spec in self.checks}
         self.step = context.op_def.name  # the (multi-)asset's name: what failed
-        self.run_id = context.run_id
+        self.run_id = context.run.run_id
         self.log = context.log
         self.current: tuple[str, date] | None = None  # the subject-day being processed
         self.done: list[tuple[str, date]] = []  # subject-days the step went through
