@@ -94,3 +94,13 @@ def day_across_midnight(start: datetime, hours: int = 4) -> list[Sample]:
             run += 50
             out.append(Sample(at, "running", run, intensity=3))
     return out
+
+
+def monitoring_seeds() -> list[bytes]:
+    """Fuzz seeds (tests/fuzzing.py): a file crossing local midnight with the device's offset, and one
+    without monitoring_info's local time."""
+    start = datetime(2026, 3, 14, 2, 0, tzinfo=UTC)
+    return [
+        build_monitoring_fit(day_across_midnight(start, 2), utc_offset_s=-5 * 3600, start=start),
+        build_monitoring_fit(day_across_midnight(start, 1), utc_offset_s=None, start=start),
+    ]

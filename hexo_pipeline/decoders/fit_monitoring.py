@@ -9,9 +9,10 @@ What the fields mean (FIT profile, Profile.xlsx as shipped in fitdecode/fitparse
 - `cycles` (field 3, scale 2) is "Accumulated cycles. Maintained by MonitoringReader for each
   activity_type": a running counter per activity type, not a count per message. Its subfield `steps`
   (scale 1) applies when activity_type is walking or running, `strokes` (scale 2) for cycling and
-  swimming. Devices restart every counter at local midnight (the FIT SDK's MonitoringReader
-  accumulates per day; GarminDB's daily steps are the day's maximum of each activity type's counter,
-  summed over types, for the same reason).
+  swimming. The counters restart at the device's local midnight: GarminDB (tcgoetz, the monitoring
+  importer) takes a day's steps as the day's maximum of each activity type's counter, summed over
+  types, which holds only because they do; a decrease at any other time (a device reset) is handled
+  the same way below.
 - `current_activity_type_intensity` (field 24) packs activity_type (bits 0-4) and intensity (bits 5-7)
   for the time since the previous monitoring message; the libraries expand it into `activity_type` and
   `intensity`. When activity_type only comes from it, the libraries cannot pick the `steps` subfield and
