@@ -120,3 +120,34 @@ def run_measured(args: list[str], *, timeout: float = 120, env: dict | None = No
     last = proc.stderr.strip().splitlines()[-1]
     measured = json.loads(last)
     return measured["rc"], proc.stdout, proc.stderr[: -len(last) - 1], measured["peak_rss_mb"]
+
+
+LONG_RECORD_CHANNELS = {  # the raw channels of a Hexoskin record and their rates (Hz)
+    "ECG_I": 256,
+    "ECG_II": 256,
+    "ECG_III": 256,
+    "respiration_thoracic": 128,
+    "respiration_abdominal": 128,
+    "acceleration_X": 64,
+    "acceleration_Y": 64,
+    "acceleration_Z": 64,
+    "heart_rate": 1,
+    "heart_rate_quality": 1,
+}
+
+
+def long_record_folder(export_dir: Path, dest: Path, hours: float) -> Path:
+    """A genuine (not hostile) export of a long record: every raw channel for `hours`, random samples,
+    written one channel at a time (a 24 h record is ~90 M samples)."""
+    import numpy as np
+
+    dest.mkdir(parents=True)
+    (dest / "info.json").write_bytes((export_dir / "info.json").read_bytes())
+    rng = np.random.default_rng(7)
+    for name, rate in LONG_RECORD_CHANNELS.items():
+        frames = int(hours * 3600 * rate)
+        with open(dest / f"{name}.wav", "wb") as fh:
+            fh.write(wav_header(rate, frames))
+            for a in range(0, frames, CHUNK):
+                fh.write(rng.integers(1000, 3000, min(CHUNK, frames - a), dtype=np.int16).tobytes())
+    return dest

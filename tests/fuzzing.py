@@ -19,12 +19,14 @@ import pyarrow as pa
 from hexo_pipeline.decoders import ACTIVITY_TABLE_SCHEMAS, DecodeError, convert_bytes
 from hexo_pipeline.decoders.fit import decode_fit
 from hexo_pipeline.decoders.tcx import decode_tcx
+from hexo_pipeline.lake.contract import MONITORING_SCHEMA
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HEXO_SHARED_DIR", REPO.parent / "shared"))
 REAL = SHARED / "reference" / "real_files"
 CORPUS = REPO / "tests" / "fuzz_corpus"
-ENTRIES = ("fit", "tcx", "convert")
+# fit_monitoring: the FIT decoder on Garmin monitoring files (seeds built with fit-tool: no real one in shared/)
+ENTRIES = ("fit", "tcx", "convert", "fit_monitoring")
 
 # Element texts a broken or hostile writer may put where a number or a time belongs.
 BAD_TEXTS = (
@@ -53,6 +55,10 @@ BAD_TEXTS = (
 
 def real_files(entry: str) -> list[bytes]:
     """Seed inputs: the real files the entry point is meant for (convert gets all of them)."""
+    if entry == "fit_monitoring":
+        from monitoring_fit import monitoring_seeds
+
+        return monitoring_seeds()
     folders = {"fit": ("fit", "fit_invalid"), "tcx": ("tcx",), "convert": ("fit", "fit_invalid", "tcx")}[entry]
     files = sorted(p for f in folders for p in (REAL / f).iterdir() if p.suffix in (".fit", ".tcx"))
     return [p.read_bytes() for p in files]
@@ -147,7 +153,7 @@ _MUTATORS: list[Callable[[bytes, list[bytes], random.Random], bytes]] = [
 
 
 def run_entry(entry: str, data: bytes) -> object:
-    if entry == "fit":
+    if entry in ("fit", "fit_monitoring"):
         return decode_fit(data, source="fuzz")
     if entry == "tcx":
         return decode_tcx(data, source="fuzz")
@@ -169,7 +175,7 @@ def check(entry: str, data: bytes) -> str:
 
 
 def _check_tables(result: object) -> None:
-    for name, schema in ACTIVITY_TABLE_SCHEMAS.items():
+    for name, schema in {**ACTIVITY_TABLE_SCHEMAS, "monitoring": MONITORING_SCHEMA}.items():
         table = getattr(result, name, None)
         if table is None:  # TCX results have no rr_intervals
             continue

@@ -4,7 +4,8 @@
   `read_export` / `read_exports` -> `SignalExport` with one long table per channel family
   (`SIGNAL_SCHEMA`: ts, datatype_id, RAW value); `write_signal_parquet` stores one atomically.
 - Activity files (FIT, TCX, optionally gzipped): `convert_file` / `convert_bytes` -> `ConvertedFile`
-  (activities, laps, trackpoints, rr_intervals + source metadata).
+  (activities, laps, trackpoints, rr_intervals, and monitoring for Garmin monitoring FIT files
+  (`fit_monitoring.py`) + source metadata).
 - Every failure to decode is a `DecodeError(reason, code=...)`.
 """
 

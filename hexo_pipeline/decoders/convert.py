@@ -24,7 +24,7 @@ from lxml import etree
 
 from hexo_pipeline.decoders.errors import DecodeError
 from hexo_pipeline.decoders.fit import FitResult, decode_fit
-from hexo_pipeline.decoders.schemas import ACTIVITY_TABLE_SCHEMAS
+from hexo_pipeline.decoders.schemas import ACTIVITY_TABLE_SCHEMAS, MONITORING_SCHEMA
 from hexo_pipeline.decoders.tcx import decode_tcx
 
 # Memory bound: the largest real activity files are tens of MiB (a 24,239-record multisport FIT is
@@ -67,6 +67,7 @@ class ConvertedFile:
     trackpoints: pa.Table
     rr_intervals: pa.Table
     extra: dict[str, str] = field(default_factory=dict)
+    monitoring: pa.Table = field(default_factory=MONITORING_SCHEMA.empty_table)  # FIT monitoring files
 
     @property
     def tables(self) -> dict[str, pa.Table]:
@@ -223,6 +224,7 @@ def convert_bytes(
             trackpoints=fit.trackpoints,
             rr_intervals=fit.rr_intervals,
             extra={"file_type": fit.file_type or ""},
+            monitoring=fit.monitoring,
         )
 
     try:

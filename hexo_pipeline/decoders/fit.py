@@ -1,4 +1,6 @@
-"""FIT -> activities (sessions), laps, trackpoints (records) and RR intervals (hrv messages).
+"""FIT -> activities (sessions), laps, trackpoints (records) and RR intervals (hrv messages); a
+monitoring file (all-day heart rate and steps, no record/lap/session) -> the monitoring table
+(decoders/fit_monitoring.py), read the same way and within the same bounds.
 
 Decoders: fitparse first (the design's choice); when it raises, fitdecode (maintained, FIT profile 21.171
 of 2025, reads real files fitparse rejects, e.g. a COROS file with misaligned field sizes). fitdecode
@@ -46,6 +48,7 @@ import numpy as np
 import pyarrow as pa
 
 from hexo_pipeline.decoders.errors import DecodeError
+from hexo_pipeline.decoders.fit_monitoring import monitoring_table
 from hexo_pipeline.decoders.plausible import check_columns
 from hexo_pipeline.decoders.schemas import (
     ACTIVITIES_SCHEMA,
@@ -55,7 +58,7 @@ from hexo_pipeline.decoders.schemas import (
     TRACKPOINTS_SCHEMA,
 )
 
-WANTED = ("file_id", "record", "lap", "session", "hrv", "event", "sport")
+WANTED = ("file_id", "record", "lap", "session", "hrv", "event", "sport", "monitoring", "monitoring_info")
 SEMICIRCLE_TO_DEG = 180.0 / 2**31
 RR_INVALID_S = 65.535  # 0xFFFF ms: padding / invalid
 RR_OVERRUN_TOLERANCE_S = 5.0
@@ -132,6 +135,7 @@ class FitResult:
     laps: pa.Table
     trackpoints: pa.Table
     rr_intervals: pa.Table
+    monitoring: pa.Table  # monitoring files (all-day heart rate, steps): decoders/fit_monitoring.py
     decoder: str  # "fitparse" | "fitdecode"
     decoder_version: str
     fallback_reason: str | None  # fitparse's error when fitdecode had to decode
@@ -258,7 +262,7 @@ def decode_fit(data: bytes, *, source: str, allow_partial: bool = False, strict_
     run = _collect_fitdecode(data)
     notes = run.warnings
     if run.error is not None:
-        if run.messages.n_data == 0 or not _has_activity_data(run.messages):
+        if run.messages.n_data == 0 or not _has_data(run.messages):
             raise run.error
         partial = _build(
             run.messages,
@@ -301,19 +305,20 @@ def _check_declared_size(data: bytes) -> None:
             )
 
 
-def _has_activity_data(msgs: _Messages) -> bool:
-    return any(msgs.get(n) for n in ("record", "lap", "session", "hrv"))
+def _has_data(msgs: _Messages) -> bool:
+    """Activity messages, or monitoring ones (a monitoring file has no record, lap or session)."""
+    return any(msgs.get(n) for n in ("record", "lap", "session", "hrv", "monitoring"))
 
 
 def _require_activity_data(msgs: _Messages) -> None:
-    """A valid FIT that is not an activity (settings, device, monitoring...) gives nothing to these
-    tables: say so instead of returning silently empty tables."""
+    """A valid FIT that is neither an activity nor a monitoring file (settings, device...) gives nothing
+    to these tables: say so instead of returning silently empty tables."""
     if msgs.n_data == 0:
         raise DecodeError("FIT file holds no data messages", code="no_data")
-    if not _has_activity_data(msgs):
+    if not _has_data(msgs):
         file_type = (msgs.get("file_id") or [{}])[0].get("type")
         raise DecodeError(
-            f"no activity data: FIT file of type {file_type!r} has no record, lap, session or hrv message",
+            f"no activity data: FIT file of type {file_type!r} has no record, lap, session, hrv or monitoring message",
             code="no_data",
         )
 
@@ -474,6 +479,11 @@ def _build(
     activities = pa.Table.from_pydict(activity_columns, schema=ACTIVITIES_SCHEMA)
 
     rr_table = _rr_table(msgs, source, rec_times, sessions, file_id, session_starts, notes)
+    monitoring = monitoring_table(
+        msgs.get("monitoring"), msgs.get("monitoring_info"), source, _first_full_time(msgs, file_id), notes
+    )
+    if monitoring.num_rows == 0 and msgs.get("monitoring") and not (records or laps or sessions or rr_table.num_rows):
+        raise DecodeError("monitoring file without heart rate, steps or activity values", code="no_data")
 
     manufacturer = file_id.get("manufacturer")
     product = _first(file_id, "garmin_product", "product", "favero_product")
@@ -483,6 +493,7 @@ def _build(
         laps=lap_table,
         trackpoints=trackpoints,
         rr_intervals=rr_table,
+        monitoring=monitoring,
         decoder=decoder,
         decoder_version=version,
         fallback_reason=fallback_reason,
@@ -495,6 +506,14 @@ def _build(
         n_segments=n_segments,
         warnings=tuple(notes),
     )
+
+
+def _first_full_time(msgs: _Messages, file_id: dict[str, Any]) -> datetime | None:
+    """The reference for monitoring timestamp_16 values before the first full monitoring timestamp."""
+    for info in msgs.get("monitoring_info"):
+        if _utc(info.get("timestamp")):
+            return _utc(info["timestamp"])
+    return _utc(file_id.get("time_created"))
 
 
 def rr_anchor(

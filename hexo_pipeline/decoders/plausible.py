@@ -35,6 +35,9 @@ LIMITS: dict[str, tuple[float, float]] = {
     "total_time_s": (0.0, 1e8),  # ~3 years
     "elapsed_time_s": (0.0, 1e8),
     "calories": (0, 10_000_000),
+    # monitoring counters restart daily: no day holds 10 million steps or 100 million cycles
+    "steps_cumulative": (0, 10_000_000),
+    "cycles_cumulative": (0, 1e8),
 }
 
 

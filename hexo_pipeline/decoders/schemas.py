@@ -22,6 +22,7 @@ from ..lake.contract import (  # noqa: F401
     ACTIVITY_TABLE_SCHEMAS,
     EXTENSIONS,
     LAPS_SCHEMA,
+    MONITORING_SCHEMA,
     RR_INTERVALS_SCHEMA,
     SIGNAL_SCHEMA,
     TIME_NS,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date
 
 import dagster as dg
@@ -29,6 +30,9 @@ class SubjectDayRun:
         for key, subject, day in run:
             ...; run.count("records", table); run.problems["records_inside_day"] += [...]
         yield from run.results()
+
+    Wrapped in `with run.recording_failures(storage):`, a subject-day whose step fails is recorded in the
+    lake (`ingest_failures`, ingest/failures.py) and one that goes through has its earlier failure cleared.
     """
 
     def __init__(
@@ -39,11 +43,61 @@ class SubjectDayRun:
         self.checks = list(checks)
         self.rows: Counter = Counter()
         self.problems: dict[str, list[str]] = {spec.name: [] for spec in self.checks}
+        self.step = context.op_def.name  # the (multi-)asset's name: what failed
+        self.run_id = context.run.run_id
+        self.log = context.log
+        self.current: tuple[str, date] | None = None  # the subject-day being processed
+        self.done: list[tuple[str, date]] = []  # subject-days the step went through
+        self.failed: dict[tuple[str, date], BaseException] = {}  # subject-days the step gave up on
 
     def __iter__(self) -> Iterator[tuple[str, str, date]]:
         for key in self.keys:
             subject, day = split_key(key)
+            self.current = (subject, day)
             yield key, subject, day
+            if (subject, day) not in self.failed:
+                self.done.append((subject, day))
+            self.current = None
+
+    def fail(self, subject: str, day: date, error: BaseException) -> None:
+        """This subject-day failed, though the step goes on with the others (recorded like a raise)."""
+        self.failed[(subject, day)] = error
+
+    @contextmanager
+    def recording_failures(self, storage) -> Iterator[None]:
+        """Record in the lake the subject-days this step failed (the one it was on when it raised, or
+        every one it had not reached when it failed before starting), and clear the failures of those it
+        went through. `storage` is the LakeResource."""
+        from ..ingest.failures import clear_failures, record_failure
+
+        lake, root = storage.lake(), storage.root
+        try:
+            yield
+        except Exception as exc:
+            if self.current is not None:
+                self.failed[self.current] = exc
+            else:
+                reached = set(self.done) | set(self.failed)
+                for key in self.keys:
+                    if split_key(key) not in reached:
+                        self.failed[split_key(key)] = exc
+            raise
+        finally:
+            try:
+                for (subject, day), error in self.failed.items():
+                    record_failure(
+                        lake,
+                        root,
+                        step=self.step,
+                        datasets=self.assets,
+                        subject=subject,
+                        day=day,
+                        error=error,
+                        run_id=self.run_id,
+                    )
+                clear_failures(lake, root, step=self.step, subject_days=self.done)
+            except Exception as exc:  # noqa: BLE001 - never hide the step's own outcome behind this one
+                self.log.error(f"{self.step}: the lake's failure log was not updated: {exc}")
 
     def count(self, asset: str, rows: int | object | None) -> None:
         """Adds a table's rows (or a number) to an asset's total."""

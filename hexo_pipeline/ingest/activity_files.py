@@ -38,13 +38,16 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..decoders import ConvertedFile, DecodeError, convert_file
+from ..decoders.fit_monitoring import with_interval_deltas
 from ..hexoskin import HexoskinClient, HexoskinError, RateLimited, ServerError, TransportError
 from ..lake import Lake, move_to_quarantine
-from ..lake.contract import ACTIVITY_FILES_SCHEMA, ACTIVITY_LAKE_SCHEMAS
+from ..lake.contract import ACTIVITY_FILES_SCHEMA, ACTIVITY_LAKE_SCHEMAS, MONITORING_DATASET, MONITORING_LAKE_SCHEMA
 from ..lake.contract import ACTIVITY_LINEAGE_FIELDS as LINEAGE_FIELDS
 from ..lake.quarantine import quarantined as all_quarantined  # noqa: F401 (defs import it from here)
 from .lake_merge import lake_lock, merge_partition
@@ -63,13 +66,19 @@ TABLE_DATASETS = {
     "rr_intervals": "activity_rr_intervals",
 }
 DATASETS = (FILES_DATASET, *TABLE_DATASETS.values())
+# Monitoring FIT files (all-day heart rate, steps) come through the inbox and `convert`, never from a range.
+INBOX_DATASETS = (*DATASETS, MONITORING_DATASET)
 
 # Plausible RR for humans at rest or exercising: 24..240 bpm. Outside it, rows are kept and flagged.
 RR_PLAUSIBLE_S = (0.25, 2.5)
 # Names that are copies in progress or hidden files; never ingested.
 _SKIP_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", "~")
 
-LAKE_SCHEMAS: dict[str, pa.Schema] = {**ACTIVITY_LAKE_SCHEMAS, FILES_DATASET: ACTIVITY_FILES_SCHEMA}
+LAKE_SCHEMAS: dict[str, pa.Schema] = {
+    **ACTIVITY_LAKE_SCHEMAS,
+    FILES_DATASET: ACTIVITY_FILES_SCHEMA,
+    MONITORING_DATASET: MONITORING_LAKE_SCHEMA,
+}
 SORT_KEYS = [("file_path", "ascending")]  # stable: a file's rows keep the decoder's order
 
 
@@ -147,6 +156,7 @@ def local_start_date(converted: ConvertedFile, tz: str | ZoneInfo) -> date | Non
         (converted.trackpoints, "time"),
         (converted.laps, "start_time"),
         (converted.rr_intervals, "time"),
+        (converted.monitoring, "timestamp"),
     ):
         first = pc.min(table.column(column)).as_py() if table.num_rows else None
         if first is not None:
@@ -177,7 +187,7 @@ def lake_tables(
         "received_at": received_at,
     }
     out: dict[str, pa.Table] = {}
-    for name, dataset in TABLE_DATASETS.items():
+    for name, dataset in {**TABLE_DATASETS, "monitoring": MONITORING_DATASET}.items():
         table = getattr(converted, name).replace_schema_metadata(None)
         n = table.num_rows
         for f in LINEAGE_FIELDS:
@@ -216,6 +226,10 @@ def lake_tables(
                 "n_trackpoints": converted.trackpoints.num_rows,
                 "n_rr_intervals": converted.rr_intervals.num_rows,
                 "received_at": received_at,
+                "n_monitoring": converted.monitoring.num_rows or None,
+                "monitoring_end": pc.max(converted.monitoring.column("timestamp")).as_py()
+                if converted.monitoring.num_rows
+                else None,
             }
         ],
         schema=ACTIVITY_FILES_SCHEMA,
@@ -444,18 +458,38 @@ def inbox_fingerprint(files: Iterable[InboxFile]) -> str:
     return h.hexdigest()
 
 
-def inbox_manifest(lake: Lake) -> dict[str, tuple[str, str, date]]:
-    """Inbox files already in the lake: file_path -> (sha256, partition subject, partition date)."""
+def inbox_manifest(lake: Lake, tz: str | ZoneInfo = "UTC") -> dict[str, tuple[str, str, list[date]]]:
+    """Inbox files already in the lake: file_path -> (sha256, partition subject, partition dates): the
+    file's own partition, then the later days its monitoring rows reach (`monitoring_end`, in `tz`)."""
     base = lake.root / FILES_DATASET
-    out: dict[str, tuple[str, str, date]] = {}
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    out: dict[str, tuple[str, str, list[date]]] = {}
     for part in sorted(base.glob("subject=*/date=*/part-0.parquet")):
         subject = part.parent.parent.name.split("=", 1)[1]
         day = date.fromisoformat(part.parent.name.split("=", 1)[1])
-        t = lake.read_file(part, columns=["file_path", "sha256", "source_kind"])
-        for fp, sha, kind in zip(*(t.column(c).to_pylist() for c in ("file_path", "sha256", "source_kind"))):
+        t = lake.read_file(part)  # one row per file; files written before monitoring_end lack it
+        ends = t.column("monitoring_end").to_pylist() if "monitoring_end" in t.column_names else [None] * t.num_rows
+        for fp, sha, kind, end in zip(*(t.column(c).to_pylist() for c in ("file_path", "sha256", "source_kind")), ends):
             if kind == INBOX:
-                out[fp] = (sha, subject, day)
+                out[fp] = (sha, subject, _days(day, end.astimezone(zone).date() if end else day))
     return out
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [date.fromordinal(o) for o in range(first.toordinal(), max(first, last).toordinal() + 1)]
+
+
+def split_by_local_day(table: pa.Table, column: str, tz: str | ZoneInfo) -> dict[date, pa.Table]:
+    """Rows of `table` grouped by the local date (in `tz`) of `column`."""
+    if table.num_rows == 0:
+        return {}
+    ts = table.column(column).cast(pa.int64()).to_numpy(zero_copy_only=False)
+    local = pd.to_datetime(ts, unit="us", utc=True).tz_convert(str(tz)).tz_localize(None)
+    days = local.as_unit("s").asi8 // 86_400
+    return {
+        date.fromordinal(date(1970, 1, 1).toordinal() + int(d)): table.filter(pa.array(days == d))
+        for d in np.unique(days)
+    }
 
 
 def ingest_inbox(
@@ -491,7 +525,7 @@ def ingest_inbox(
             )
         )
     with lake_lock(root):
-        manifest = inbox_manifest(lake)
+        manifest = inbox_manifest(lake, tz)
         present = {f"inbox/{f.relative}" for f in ready}
         by_sha = {sha: fp for fp, (sha, _, _) in manifest.items()}
         landed: list[tuple[tuple[str, date], dict[str, pa.Table]]] = []
@@ -507,7 +541,7 @@ def ingest_inbox(
             outcome.sha256 = sha
             known = manifest.get(file_path)
             if known and known[0] == sha and not reprocess:
-                outcome.status, outcome.partition = "unchanged", (known[1], known[2])
+                outcome.status, outcome.partition = "unchanged", (known[1], known[2][0])
                 continue
             other = by_sha.get(sha)
             if other and other != file_path and other in present:
@@ -533,18 +567,23 @@ def ingest_inbox(
                 converted, source_kind=INBOX, file_path=file_path, received_at=received_at, subject=subject
             )
             outcome.rows = {ds: t.num_rows for ds, t in tables.items()}
+            # monitoring rows go to the subject-day of each row (an all-day file may cross midnight)
+            for mon_day, rows in split_by_local_day(tables.pop(MONITORING_DATASET), "timestamp", tz).items():
+                landed.append(((key[0], mon_day), {MONITORING_DATASET: rows}))
+                replaced_paths.setdefault((key[0], mon_day), set()).add(file_path)
             landed.append((key, tables))
             present.add(file_path)
             by_sha[sha] = file_path  # a second copy in this run is a duplicate
             replaced_paths.setdefault(key, set()).add(file_path)
             for old_path in {file_path, other} - {None}:  # earlier version, or where a moved file was
                 if old_path in manifest:
-                    _, s, d = manifest[old_path]
-                    replaced_paths.setdefault((s, d), set()).add(old_path)
+                    _, s, days = manifest[old_path]
+                    for d in days:
+                        replaced_paths.setdefault((s, d), set()).add(old_path)
         for (subject_key, day), paths in sorted(replaced_paths.items()):
             values = pa.array(sorted(paths), pa.string())
-            for dataset in DATASETS:
-                new = _concat(dataset, [t[dataset] for k, t in landed if k == (subject_key, day)])
+            for dataset in INBOX_DATASETS:
+                new = _concat(dataset, [t[dataset] for k, t in landed if k == (subject_key, day) and dataset in t])
                 status = merge_partition(
                     lake,
                     dataset,
@@ -556,6 +595,8 @@ def ingest_inbox(
                         pc.is_in(existing.column("file_path"), value_set=values),
                     ).to_numpy(zero_copy_only=False),
                     sort_by=SORT_KEYS,
+                    # counters are cumulative across the day's files: deltas over the merged day
+                    finish=(lambda rows: with_interval_deltas(rows, tz)) if dataset == MONITORING_DATASET else None,
                 )
                 report.partitions.setdefault(dataset, Counter())[status] += 1
     report.seconds = time.perf_counter() - started

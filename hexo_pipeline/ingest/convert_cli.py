@@ -2,9 +2,10 @@
 Dagster, for a quick look at a file.
 
 Output: `DIR/<dataset>/<file name>.parquet` for each non-empty table, datasets and columns as in the lake
-(`activity_files`, `activities`, `activity_laps`, `activity_trackpoints`, `activity_rr_intervals`, with
-source_kind 'convert'), so `read_parquet('DIR/activity_trackpoints/*.parquet')` reads them all. Folders
-given as arguments are searched for files. Undecodable files are reported (reason on stderr) and the
+(`activity_files`, `activities`, `activity_laps`, `activity_trackpoints`, `activity_rr_intervals`, and
+`fit_monitoring` for monitoring FIT files, with source_kind 'convert'), so
+`read_parquet('DIR/activity_trackpoints/*.parquet')` reads them all. Folders given as arguments are
+searched for files. Undecodable files are reported (reason on stderr) and the
 others still convert; the exit status is 1 if any file failed.
 
 Each file is isolated: whatever goes wrong with one (undecodable bytes, an unreadable path, a full disk,
@@ -26,6 +27,7 @@ from typing import TextIO
 from ..decoders import DecodeError, convert_file
 from ..decoders.parquet import atomic_write_parquet
 from ..lake import TABLE_OPTIONS
+from ..lake.contract import MONITORING_DATASET
 from .activity_files import CONVERT, FILES_DATASET, lake_tables
 
 
@@ -91,7 +93,10 @@ def _convert_one(path: Path, out: Path, used: set[str], received_at: datetime, a
         raise
     used.add(name)
     src = converted.source
-    rows = {ds: t.num_rows for ds, t in tables.items() if ds != FILES_DATASET}
+    # a monitoring file's rows are its fit_monitoring rows; an activity file has none to mention
+    rows = {
+        ds: t.num_rows for ds, t in tables.items() if ds != FILES_DATASET and (t.num_rows or ds != MONITORING_DATASET)
+    }
     via = src.decoder + (f" (fallback: {src.fallback_reason})" if src.fallback_reason else "")
     flags = "".join([" PARTIAL" if src.partial else "", " CRC-MISMATCH" if src.crc_ok is False else ""])
     summary = (

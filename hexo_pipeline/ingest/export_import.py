@@ -9,6 +9,14 @@ Rows are clipped exactly as the signals asset clips them: to [day start, day end
 Partitions are MERGED: the record's earlier rows are replaced (in the families the export carries, and
 its `records` row), other records' rows are kept, and a merge that changes nothing writes nothing.
 
+Memory does not grow with the record's length (a 24 h record is tens of millions of samples): the
+export is streamed with the signals asset's own writer (`signals.DayWriter`: one channel per family and
+one row group at a time, staged files moved over the partition's at the end). Per subject-day, the
+records of the partition are staged in record-id order: the stored rows of the others (and of this
+record, in families the export does not carry) one row group at a time, this record from the export.
+A channel is read twice: once to measure the record (its end, the samples past it), once to write it.
+Signal files are ordered by record, then channel, then time, as the signals asset writes them.
+
 Record facts:
 - id: info.json (`request` ...?record=<id> or `algo.record_id`), else statistics.csv (`uri` column),
   else the folder/zip name (`record_<id>`, `record-<id>`, `...record_<id>`);
@@ -43,21 +51,21 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from ..decoders import DecodeError, SignalExport, read_exports
-from ..decoders.hexoskin_export import MAX_META_BYTES, SIGNAL_EXTENSIONS
+from ..decoders import DecodeError
+from ..decoders.hexoskin_export import MAX_META_BYTES, SIGNAL_EXTENSIONS, DecodedChannel, RecordStream, open_exports
 from ..hexoskin.datatypes import BY_ID
 from ..hexoskin.timestamps import from_ticks
 from ..lake import SIGNAL_DATASETS, Lake
 from ..lake.quarantine import move_to_quarantine
 from .activity_files import is_safe_key
 from .lake_merge import lake_lock, merge_partition
-from .subject_day import NS_PER_TICK, TS, DayWindow, records_table
+from .signals import DayWriter, SignalDayResult
+from .subject_day import NS_PER_TICK, DayWindow, records_table
 from .summaries import rebuild_summaries
 
-SIGNAL_SORT = [("datatype_id", "ascending"), ("ts", "ascending"), ("record_id", "ascending")]
 RECORD_SORT = [("start_ticks", "ascending"), ("record_id", "ascending")]
 _RECORD_NAME = re.compile(r"record[_-]?(\d+)", re.IGNORECASE)
 _RECORD_URI = re.compile(r"/record/(\d+)")
@@ -124,14 +132,15 @@ def import_export(
     source = Path(path)
     zone = ZoneInfo(tz or default_timezone())
     received_at = received_at or datetime.now(UTC)
-    exports = read_exports(source)  # DecodeError if it is not an export at all
-    plans = [_plan(source, e, subject) for e in exports]  # every record resolved before any write
     root = Path(data_dir).resolve()
-    lake = Lake.in_data_dir(root)
     out = []
-    with lake_lock(root):
-        for export, (record_id, subject_key) in zip(exports, plans):
-            out.append(_import_record(lake, export, record_id, subject_key, zone, received_at))
+    with open_exports(source) as exports:  # DecodeError if it is not an export at all, or a bomb
+        plans = [_plan(source, e, subject) for e in exports]  # every record resolved before any write
+        measured = [_measure(e) for e in exports]  # decodes (one channel at a time) before any write
+        lake = Lake.in_data_dir(root)
+        with lake_lock(root):
+            for export, (record_id, subject_key), shape in zip(exports, plans, measured):
+                out.append(_import_record(lake, export, shape, record_id, subject_key, zone, received_at))
     return ImportReport(str(source), out, time.perf_counter() - started)
 
 
@@ -187,7 +196,7 @@ def _quarantine(root: Path, path: Path, reason: str) -> Path | None:
 
 
 # ------------------------------------------------------------------------------------ record facts
-def _plan(source: Path, export: SignalExport, subject: str | None) -> tuple[int, str]:
+def _plan(source: Path, export: RecordStream, subject: str | None) -> tuple[int, str]:
     record_id = export.info.record_id or _statistics_record_id(source, export.record_dir)
     if record_id is None:
         names = [PurePosixPath(export.record_dir).name] if export.record_dir else []
@@ -232,30 +241,58 @@ def _statistics_record_id(source: Path, record_dir: str) -> int | None:
     return None
 
 
-def record_duration_ns(export: SignalExport) -> int:
-    """Longest channel duration, at the best resolution available (module doc)."""
+@dataclass
+class _Shape:
+    """What a record's channels say before any row is written: their timing without their samples."""
+
+    channels: list[DecodedChannel]  # synchronous: a zero-stride stand-in of their samples; events: times
+    families: set
+
+    def duration_ns(self, start_ns: int) -> int:
+        return record_duration_ns([c.summary for c in self.channels], self.event_ends(), start_ns)
+
+    def event_ends(self) -> list[int]:
+        return [int(c.ts_ns[-1]) for c in self.channels if c.ts_ns is not None and c.ts_ns.size]
+
+
+def _measure(export: RecordStream) -> _Shape:
+    """Decode each channel once, one at a time, keeping its timing (module doc)."""
+    kept = []
+    for c in export.channels():
+        n = len(c)
+        stand_in = np.broadcast_to(np.zeros(1, dtype=c.values.dtype), (n,))  # no memory per sample
+        kept.append(DecodedChannel(c.summary, stand_in, c.start_ns, c.ts_ns, c.at_period_end))
+    return _Shape(kept, {c.family for c in kept})
+
+
+def record_duration_ns(channels: list, event_ends_ns: list[int], start_ns: int) -> int:
+    """Longest channel duration, at the best resolution available (module doc): `channels` are the
+    ChannelSummary of the record's channels, `event_ends_ns` the last time of each event channel."""
     fast = [
         c.n_samples * 1_000_000_000 // int(c.rate_hz)
-        for c in export.channels
+        for c in channels
         if c.rate_hz and c.rate_hz > 1 and float(c.rate_hz).is_integer()
     ]
     if fast:
         return max(fast)
-    start = export.info.start_ns
-    ends = [c.n_samples * round(1_000_000_000 / c.rate_hz) for c in export.channels if c.rate_hz]
-    for table in export.tables.values():
-        if table.num_rows:
-            ends.append(int(pc.max(table["ts"].cast(pa.int64())).as_py()) - start)
+    ends = [c.n_samples * round(1_000_000_000 / c.rate_hz) for c in channels if c.rate_hz]
+    ends += [t - start_ns for t in event_ends_ns]
     return max(ends, default=0)
 
 
 # ----------------------------------------------------------------------------------------- import
 def _import_record(
-    lake: Lake, export: SignalExport, record_id: int, subject: str, zone: ZoneInfo, received_at: datetime
+    lake: Lake,
+    export: RecordStream,
+    shape: _Shape,
+    record_id: int,
+    subject: str,
+    zone: ZoneInfo,
+    received_at: datetime,
 ) -> RecordImport:
     start_ns = export.info.start_ns
     start_ticks = -(-start_ns // NS_PER_TICK) if start_ns % NS_PER_TICK else start_ns // NS_PER_TICK
-    end_ticks = start_ticks + -(-record_duration_ns(export) // NS_PER_TICK)
+    end_ticks = start_ticks + -(-shape.duration_ns(start_ns) // NS_PER_TICK)
     end_ns = end_ticks * NS_PER_TICK
     rec = {"id": record_id, "user": export.info.user, "start": start_ticks, "end": end_ticks}
     days = _local_days(start_ns, end_ns, zone)
@@ -267,31 +304,67 @@ def _import_record(
         end_at=from_ticks(end_ticks),
         duration_s=(end_ns - start_ns) / 1e9,
         days=days,
-        warnings=export.warnings,
+        warnings=tuple(export.warnings),
         skipped=tuple(f"{s.member}: {s.kind}: {s.reason}" for s in export.skipped),
     )
-    for table in export.tables.values():
-        past = _past_end(table, end_ns)
-        result.past_end.update(past)
+    for c in shape.channels:
+        late = len(c) - c.index_range(None, end_ns + 1)[1]
+        if late:
+            dt = BY_ID.get(c.datatype_id)
+            result.past_end[dt.name if dt else str(c.datatype_id)] = late
+    carried = {f for f in shape.families}
+    staged_rec = {"record_id": record_id, "start_ticks": start_ticks, "end_ticks": end_ticks}
     for day in days:
         window = DayWindow.of(day, zone)
         records = records_table([rec], window, received_at)
         status = merge_partition(lake, "records", subject, day, records, _of_record(record_id), sort_by=RECORD_SORT)
         result.partitions[("records", day)] = status
         result.rows["records"] += 1
-        for family, table in export.tables.items():
-            dataset = SIGNAL_DATASETS[family]
-            rows = _clip(table, max(window.start_ns, start_ns), window.end_ns, end_ns)
-            new = _with_lineage(rows, record_id, received_at) if rows.num_rows else None
-            status = merge_partition(
-                lake, dataset, subject, day, new, _of_record(record_id), sort_by=SIGNAL_SORT, signal=True
-            )
+        writer = DayWriter(lake, subject, window, received_at, SignalDayResult(), digests=True)
+        try:
+            for rid in sorted(_stored_record_ids(lake, subject, day) | {record_id}):
+                if rid != record_id:
+                    writer.keep_stored(rid)
+                    continue
+                writer.keep_stored(rid, families=set(SIGNAL_DATASETS) - carried)  # families not in the export
+                writer.add_exports([export], staged_rec)
+            statuses = writer.commit(summaries=False)
+        except BaseException:
+            writer.abort()
+            raise
+        for family, n in _rows_by_family(writer.result.samples.get(record_id, {})).items():
+            if family in carried:
+                result.rows[SIGNAL_DATASETS[family]] += n
+        for dataset, status in statuses.items():
             result.partitions[(dataset, day)] = status
-            result.rows[dataset] += rows.num_rows
-        # The summaries cover every record of the partition: recomputed from the merged signal files.
+        # The summaries cover every record of the partition: recomputed from the signal files as they are.
         for dataset, status in rebuild_summaries(lake, subject, day).items():
             result.partitions[(dataset, day)] = status
     return result
+
+
+def _stored_record_ids(lake: Lake, subject: str, day: date) -> set[int]:
+    """The records the day's signal files hold rows of (their record_id column, one row group at a time)."""
+    ids: set[int] = set()
+    for dataset in SIGNAL_DATASETS.values():
+        path = lake.partition_file(dataset, subject, day)
+        if not path.exists():
+            continue
+        with path.open("rb") as fh:
+            parquet = pq.ParquetFile(fh)
+            for i in range(parquet.metadata.num_row_groups):
+                column = parquet.read_row_group(i, columns=["record_id"]).column("record_id")
+                ids.update(np.unique(column.to_numpy(zero_copy_only=False)).tolist())
+    return ids
+
+
+def _rows_by_family(counts: Counter) -> Counter:
+    out: Counter = Counter()
+    for dt_id, n in counts.items():
+        dt = BY_ID.get(dt_id)
+        if dt is not None:
+            out[dt.family] += n
+    return out
 
 
 def _of_record(record_id: int):
@@ -306,29 +379,6 @@ def _local_days(start_ns: int, end_ns: int, zone: ZoneInfo) -> list[date]:
 
 def _utc(ns: int) -> datetime:
     return datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC) + timedelta(microseconds=(ns % 1_000_000_000) // 1000)
-
-
-def _clip(table: pa.Table, lo_ns: int, day_end_ns: int, record_end_ns: int) -> pa.Table:
-    """Rows with lo <= ts < day end and ts <= record end (the signals asset's rule)."""
-    ts = table.column("ts").cast(pa.int64()).to_numpy()
-    keep = (ts >= lo_ns) & (ts < day_end_ns) & (ts <= record_end_ns)
-    return table if keep.all() else table.filter(pa.array(keep))
-
-
-def _past_end(table: pa.Table, record_end_ns: int) -> dict[str, int]:
-    ts = table.column("ts").cast(pa.int64()).to_numpy()
-    late = ts > record_end_ns
-    if not late.any():
-        return {}
-    ids, n = np.unique(table.column("datatype_id").to_numpy()[late], return_counts=True)
-    return {(BY_ID[i].name if i in BY_ID else str(i)): int(k) for i, k in zip(ids.tolist(), n.tolist())}
-
-
-def _with_lineage(table: pa.Table, record_id: int, received_at: datetime) -> pa.Table:
-    n = table.num_rows
-    return table.append_column("record_id", pa.repeat(pa.scalar(record_id, pa.int64()), n)).append_column(
-        "received_at", pa.repeat(pa.scalar(received_at, TS), n)
-    )
 
 
 def summary_lines(report: ImportReport) -> list[str]:

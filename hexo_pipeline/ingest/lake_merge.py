@@ -58,10 +58,12 @@ def merge_partition(
     *,
     sort_by: Sequence[tuple[str, str]],
     signal: bool = False,
+    finish: Callable[[pa.Table], pa.Table] | None = None,
 ) -> str:
     """Replace the rows `replaced(existing)` marks with `new_rows`; returns 'written', 'unchanged' or
     'removed'. The caller holds `lake_lock`. `new_rows` fixes the schema; existing rows are cast to it
-    (a column added later becomes null in old rows)."""
+    (a column added later becomes null in old rows). `finish` recomputes what depends on all the
+    partition's rows (e.g. monitoring deltas) on the merged rows."""
     existing = lake.read_partition(dataset, subject, day)
     parts: list[pa.Table] = []
     if existing is not None and existing.num_rows:
@@ -78,6 +80,8 @@ def merge_partition(
         lake.write_partition(dataset, subject, day, None)
         return "removed"
     merged = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+    if finish is not None:
+        merged = finish(merged)
     merged = merged.sort_by(list(sort_by))  # Arrow's sort is stable: ties keep input order
     if existing is not None and same_content(existing, merged):
         return "unchanged"

@@ -20,11 +20,12 @@ summaries. Row groups never span two records or two channels out of order, so ea
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import time
 import zipfile
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,7 +38,7 @@ import pyarrow.parquet as pq
 
 from ..decoders import DecodeError
 from ..decoders.hexoskin_binary import ns_timestamps
-from ..decoders.hexoskin_export import DecodedChannel, open_exports
+from ..decoders.hexoskin_export import DecodedChannel, RecordStream, open_exports
 from ..decoders.parquet import SIGNAL_LINEAGE_PARQUET_OPTIONS, StagedParquetFile, remove_stale_staged
 from ..decoders.schemas import SIGNAL_SCHEMA
 from ..hexoskin import HexoskinClient
@@ -123,7 +124,7 @@ def ingest_subject_day_signals(
     with tempfile.TemporaryDirectory(prefix="hexo-signals-") as tmp:
         while True:  # once, or once more per refused record (rare): each pass stages the whole day
             result = SignalDayResult()
-            writer = _DayWriter(lake, subject, window, received_at, result)
+            writer = DayWriter(lake, subject, window, received_at, result)
             try:
                 for rec in records.to_pylist():
                     record_id = rec["record_id"]
@@ -175,8 +176,9 @@ class _WriteError(Exception):
     """Writing the staged files failed: raised from the cause, never mistaken for a bad download."""
 
 
-class _DayWriter:
-    """The staged files of one subject-day: one per signal family, plus the summaries in memory.
+class DayWriter:
+    """The staged files of one subject-day: one per signal family, plus the summaries in memory. Used by
+    the signals asset (records from API zips) and by import-export (records from an export on disk).
 
     Parquet encoding (delta + zstd) is most of the CPU and releases the GIL, so row groups are encoded
     by a small thread pool while this thread decodes: the families of a record are read in turn, one
@@ -192,8 +194,13 @@ class _DayWriter:
         received_at: datetime,
         result: SignalDayResult,
         threads: int = WRITER_THREADS,
+        *,
+        digests: bool = False,
     ):
         self.lake, self.subject, self.window, self.result = lake, subject, window, result
+        # digests=True: a content digest of each family's staged rows (received_at aside), so `commit` can
+        # leave a partition whose rows would not change untouched (import-export's "changes nothing")
+        self.digests: dict[Family, _RowDigest] | None = {} if digests else None
         self.received_at = received_at
         self.received_us = int(pa.scalar(received_at, TS).value)
         self.staged: dict[Family, StagedParquetFile] = {}
@@ -204,41 +211,49 @@ class _DayWriter:
         self.spans: dict[tuple[Family, int], list[tuple[int, int, int]]] = defaultdict(list)
 
     def add_record(self, zip_path: Path, rec: dict) -> None:
+        # No channel may hold more than the record's duration allows: a lying or bombed zip is refused
+        # before a sample is decoded. Generous (10% + a minute): a record still syncing may have grown
+        # since its row was read; a bomb is orders of magnitude beyond.
+        duration_s = (rec["end_ticks"] - rec["start_ticks"]) / TICKS_PER_SECOND * 1.1 + 60
+        with open_exports(zip_path, duration_s=duration_s) as exports:
+            self.add_exports(exports, rec)
+
+    def add_exports(self, exports: list[RecordStream], rec: dict) -> None:
+        """Stage the samples of an open export (the record `rec`: record_id, start_ticks, end_ticks),
+        clipped to the day and the record, one channel per family at a time (module doc)."""
         record_id = int(rec["record_id"])
         lo = max(self.window.start_ns, rec["start_ticks"] * NS_PER_TICK)
         # A 1 Hz sample may sit exactly at the record end ((k+1)/fs); samples past it are padding.
         hi = min(self.window.end_ns, rec["end_ticks"] * NS_PER_TICK + 1)
         lineage = _Lineage(record_id, self.received_us)
         summary_rows: dict[Family, list[tuple[int, np.ndarray, np.ndarray]]] = defaultdict(list)
-        # No channel may hold more than the record's duration allows: a lying or bombed zip is refused
-        # before a sample is decoded. Generous (10% + a minute): a record still syncing may have grown
-        # since its row was read; a bomb is orders of magnitude beyond.
-        duration_s = (rec["end_ticks"] - rec["start_ticks"]) / TICKS_PER_SECOND * 1.1 + 60
-        with open_exports(zip_path, duration_s=duration_s) as exports:
-            for export in exports:
-                streams = {
-                    family: self._slices(family, channels, lo, hi, record_id, summary_rows[family])
-                    for family, channels in export.channels_by_family().items()
-                }
-                buffers = {family: _RowGroupBuffer() for family in streams}
-                while streams:  # one slice of each family in turn
-                    for family in list(streams):
-                        item = next(streams[family], None)
-                        if item is None:
-                            del streams[family]
-                            self._flush(family, buffers[family], lineage)
-                        elif buffers[family].add(*item) >= ROW_GROUP_ROWS:
-                            self._flush(family, buffers[family], lineage)
+        for export in exports:
+            streams = {
+                family: self._slices(family, channels, lo, hi, record_id, summary_rows[family])
+                for family, channels in export.channels_by_family().items()
+            }
+            buffers = {family: _RowGroupBuffer() for family in streams}
+            while streams:  # one slice of each family in turn
+                for family in list(streams):
+                    item = next(streams[family], None)
+                    if item is None:
+                        del streams[family]
+                        self._flush(family, buffers[family], lineage)
+                    elif buffers[family].add(*item) >= ROW_GROUP_ROWS:
+                        self._flush(family, buffers[family], lineage)
         tables = {family: _long_table(parts, record_id) for family, parts in summary_rows.items() if parts}
         self.summaries.append(summarize_signals(tables, self.received_at))
 
-    def keep_stored(self, record_id: int) -> None:
+    def keep_stored(self, record_id: int, families: Iterable[Family] | None = None) -> None:
         """Stage the rows the partition already holds for a record whose new download was refused, with
         their own received_at, and its summaries from them: a refused download never loses stored data.
         Read one row group at a time (a row group never spans two records in files written here)."""
         summary_rows: dict[Family, list[pa.Table]] = defaultdict(list)
         counts = self.result.samples.setdefault(record_id, Counter())
+        wanted = set(SIGNAL_DATASETS if families is None else families)
         for family, dataset in SIGNAL_DATASETS.items():
+            if family not in wanted:
+                continue
             path = self.lake.partition_file(dataset, self.subject, self.window.day)
             if not path.exists():
                 continue
@@ -268,6 +283,8 @@ class _DayWriter:
     def _stage_table(self, family: Family, table: pa.Table) -> None:
         """Write a ready row group (sorted by datatype_id, ts) to the family's staged file."""
         staged = self._staged(family)
+        if self.digests is not None:
+            self.digests.setdefault(family, _RowDigest()).add_table(table)
         self.pending[family] = self.pool.submit(staged.write, table)
         self.result.rows[SIGNAL_DATASETS[family]] += table.num_rows
 
@@ -304,6 +321,8 @@ class _DayWriter:
         if not n:
             return
         staged = self._staged(family)
+        if self.digests is not None:
+            self.digests.setdefault(family, _RowDigest()).add_parts(parts, lineage.record_id)
         self.pending[family] = self.pool.submit(lambda: staged.write(_row_group(parts, n, lineage)))
         self.result.rows[SIGNAL_DATASETS[family]] += n
 
@@ -330,7 +349,10 @@ class _DayWriter:
             except Exception as exc:
                 raise _WriteError() from exc
 
-    def commit(self) -> None:
+    def commit(self, *, summaries: bool = True) -> dict[str, str]:
+        """Move the staged files over the partition's (families without rows: removed) and write the
+        summaries (summaries=False: the caller rebuilds them). With digests, a family whose rows equal
+        the stored file's (received_at aside) keeps its file. Returns dataset -> written/unchanged/removed."""
         try:
             for family in list(self.pending):
                 self._wait(family)
@@ -338,8 +360,14 @@ class _DayWriter:
             raise exc.__cause__ from None
         self.pool.shutdown()
         self._find_overlaps()
+        status: dict[str, str] = {}
         for family, dataset in SIGNAL_DATASETS.items():
-            if family in self.staged:
+            path = self.lake.partition_file(dataset, self.subject, self.window.day)
+            if family in self.staged and self.digests is not None and self._same_as_stored(family, path):
+                self.staged.pop(family).abort()
+                status[dataset] = "unchanged"
+            elif family in self.staged:
+                status[dataset] = "written"
                 staged = self.staged.pop(family)
                 staged.commit()
                 self.lake.record_partition_file(
@@ -351,15 +379,32 @@ class _DayWriter:
                     received_at=self.received_at,
                 )
             else:
+                status[dataset] = "removed" if path.exists() else "unchanged"
                 self.lake.write_partition(dataset, self.subject, self.window.day, None)
             # A writer killed mid-day (SIGKILL, power loss) left its staged files: never read, only disk.
             # (On object storage files are staged in local temp files and uploaded whole: nothing to remove.)
             if not self.lake.is_remote:
                 remove_stale_staged(self.lake.partition_file(dataset, self.subject, self.window.day), self.started)
-        summaries = concat_summaries(self.summaries, self.received_at)
-        write_summaries(self.lake, self.subject, self.window.day, summaries)
-        for name, table in summaries.items():
-            self.result.rows[name] += table.num_rows
+        if summaries:
+            tables = concat_summaries(self.summaries, self.received_at)
+            write_summaries(self.lake, self.subject, self.window.day, tables)
+            for name, table in tables.items():
+                self.result.rows[name] += table.num_rows
+        return status
+
+    def _same_as_stored(self, family: Family, path) -> bool:
+        """Whether the family's staged rows equal the stored file's, in order (received_at aside)."""
+        staged = self.digests.get(family)
+        if staged is None or not path.exists():
+            return False
+        stored = _RowDigest()
+        with path.open("rb") as fh:  # a local file or an object of the lake's store
+            parquet = pq.ParquetFile(fh)
+            if parquet.metadata.num_rows != staged.rows:
+                return False
+            for batch in parquet.iter_batches(batch_size=ROW_GROUP_ROWS, columns=list(_RowDigest.COLUMNS)):
+                stored.add_table(batch)
+        return stored.hexdigest() == staged.hexdigest()
 
     def abort(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -376,6 +421,39 @@ class _DayWriter:
             for (_a0, a1, ra), (b0, _b1, rb) in zip(spans, spans[1:]):
                 if b0 <= a1:
                     self.result.overlaps.append(f"{family.value}: records {ra} and {rb} overlap in channel {dt_id}")
+
+
+class _RowDigest:
+    """A digest of rows (ts, datatype_id, value, record_id) in order, whatever their row groups: one hash
+    per column, fed with each slice's values in a fixed type."""
+
+    COLUMNS = {"ts": np.int64, "datatype_id": np.int32, "value": np.int64, "record_id": np.int64}
+
+    def __init__(self):
+        self.hashes = {name: hashlib.sha256() for name in self.COLUMNS}
+        self.rows = 0
+
+    def _update(self, name: str, values: np.ndarray) -> None:
+        self.hashes[name].update(np.ascontiguousarray(values, dtype=self.COLUMNS[name]).tobytes())
+
+    def add_table(self, table: pa.Table | pa.RecordBatch) -> None:
+        for name in self.COLUMNS:
+            column = table.column(name)
+            if name == "ts":
+                column = column.cast(pa.int64())
+            self._update(name, column.to_numpy(zero_copy_only=False))
+        self.rows += table.num_rows
+
+    def add_parts(self, parts: list[tuple[int, np.ndarray, np.ndarray]], record_id: int) -> None:
+        for dt_id, ts, values in parts:
+            self._update("ts", ts)
+            self._update("datatype_id", np.full(ts.size, dt_id, dtype=np.int32))
+            self._update("value", values)
+            self._update("record_id", np.full(ts.size, record_id, dtype=np.int64))
+            self.rows += ts.size
+
+    def hexdigest(self) -> str:
+        return "".join(h.hexdigest() for h in self.hashes.values())
 
 
 class _Lineage:

@@ -104,6 +104,24 @@ RR_INTERVALS_SCHEMA = pa.schema(
     ]
 )
 
+# A monitoring FIT file (all-day tracking: heart rate, steps, intensity; no record/lap/session messages).
+# Counters: Garmin's `cycles` are cumulative per activity type and restart at the device's local midnight;
+# `steps`/`cycles` are the per-interval deltas (decoders/fit_monitoring.py says how they are made).
+MONITORING_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("timestamp", TIME_US),  # UTC, end of the interval the row describes
+        ("utc_offset_s", pa.int32()),  # device local time - UTC (monitoring_info), null when the file omits it
+        ("activity_type", pa.string()),  # walking, running, cycling, sedentary, generic...; null on heart-rate rows
+        ("intensity", pa.float64()),
+        ("heart_rate_bpm", pa.int32()),
+        ("steps_cumulative", pa.int64()),  # as the file holds it (walking/running): steps since local midnight
+        ("steps", pa.int64()),  # steps in the interval ending at `timestamp`
+        ("cycles_cumulative", pa.float64()),  # other activity types (strokes, cycles), since local midnight
+        ("cycles", pa.float64()),
+    ]
+)
+
 ACTIVITY_TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "activities": ACTIVITIES_SCHEMA,
     "laps": LAPS_SCHEMA,
@@ -351,6 +369,9 @@ ACTIVITY_FILES_SCHEMA = pa.schema(
         ("n_trackpoints", pa.int32()),
         ("n_rr_intervals", pa.int32()),
         ("received_at", TS),
+        # monitoring files only (appended later: older files read them as null)
+        ("n_monitoring", pa.int32()),
+        ("monitoring_end", TS),  # the last monitoring row: its rows may span several subject-days
     ]
 )
 # decoder table name -> lake dataset
@@ -368,6 +389,23 @@ ACTIVITY_LAKE_SCHEMAS: dict[str, pa.Schema] = {
     )
     for name, schema in ACTIVITY_TABLE_SCHEMAS.items()
 }
+# Failed ingestion steps per subject-day (hexo_pipeline/ingest/failures.py): the latest failed attempt of
+# each step, removed when a later attempt goes through; fct_subject_day_completeness shows them.
+INGEST_FAILURES_DATASET = "ingest_failures"
+INGEST_FAILURES_SCHEMA = pa.schema(
+    [
+        ("step", pa.string()),  # the Dagster asset (multi-asset) that failed
+        ("datasets", pa.string()),  # the datasets it writes, comma-separated
+        ("error_class", pa.string()),
+        ("message", pa.string()),  # the error's first line
+        ("failed_at", TS),
+        ("run_id", pa.string()),
+        ("received_at", TS),  # = failed_at (every lake row carries received_at)
+    ]
+)
+# Monitoring rows of FIT files, partitioned by the study-local day of each row (a file may span days).
+MONITORING_DATASET = "fit_monitoring"
+MONITORING_LAKE_SCHEMA = pa.schema(list(MONITORING_SCHEMA) + ACTIVITY_LINEAGE_FIELDS)
 
 
 # Summary datasets: additive statistics of the signals, written beside them at ingestion
@@ -532,6 +570,8 @@ for _name, _schema in {
 register(Dataset("activity_files", SUBJECT_DAY, ACTIVITY_FILES_SCHEMA))
 for _name, _schema in ACTIVITY_LAKE_SCHEMAS.items():
     register(Dataset(_name, SUBJECT_DAY, _schema))
+register(Dataset(MONITORING_DATASET, SUBJECT_DAY, MONITORING_LAKE_SCHEMA))
+register(Dataset(INGEST_FAILURES_DATASET, SUBJECT_DAY, INGEST_FAILURES_SCHEMA))
 for _name, _schema in {
     "subjects": SUBJECTS_SCHEMA,
     "datatypes": DATATYPES_SCHEMA,

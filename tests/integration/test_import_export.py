@@ -141,9 +141,13 @@ def test_merge_keeps_other_records_and_replaces_this_one(export_dir: Path, tmp_p
     ecg = lake.read_partition("signals_ecg", SUBJECT, DAY)
     assert ecg.num_rows == 2 * 3 * 33_024
     assert sorted(lake.read_partition("records", SUBJECT, DAY)["record_id"].to_pylist()) == [777, 122445]
-    ids = ecg["datatype_id"].to_numpy()
-    ts = ecg["ts"].cast(pa.int64()).to_numpy()
-    assert np.all((np.diff(ids) > 0) | ((np.diff(ids) == 0) & (np.diff(ts) > 0)))  # sorted, no duplicates
+    # ordered by record (id), then channel, then time, as the signals asset writes; no sample twice
+    assert ecg["record_id"].to_pylist() == sorted(ecg["record_id"].to_pylist())
+    for record_id in (777, 122445):
+        mine = ecg.filter(pc.equal(ecg["record_id"], record_id))
+        ids = mine["datatype_id"].to_numpy()
+        ts = mine["ts"].cast(pa.int64()).to_numpy()
+        assert np.all((np.diff(ids) > 0) | ((np.diff(ids) == 0) & (np.diff(ts) > 0)))
     before = snapshot(tmp_path)
     assert not import_export(export_dir, data_dir=tmp_path, tz="UTC").changed
     assert snapshot(tmp_path) == before

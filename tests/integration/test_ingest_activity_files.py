@@ -9,7 +9,7 @@ import hashlib
 import logging
 import os
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -437,3 +437,64 @@ def test_a_bad_download_never_replaces_a_good_export(make_sandbox, tmp_path: Pat
     quarantined = {k for k in after if k.startswith("quarantine/")}
     assert {k: v for k, v in after.items() if k not in quarantined} == before  # export and rows kept
     assert len(quarantined) == 2 and not list((tmp_path / "exports").rglob(".*.part"))
+
+
+# --------------------------------------------------------------------------- monitoring FIT files
+def test_monitoring_files_land_in_fit_monitoring_by_subject_day(tmp_path: Path) -> None:
+    """A Garmin monitoring file (fit-tool-built: no real one is in ../shared) crossing local midnight lands
+    in two subject-days of `fit_monitoring`, recorded in the manifest; a second file of the same day is
+    merged and the deltas are recomputed over both; a new version of the first file replaces its rows in
+    both days; `convert` writes the same rows."""
+    from monitoring_fit import build_monitoring_fit, day_across_midnight
+
+    from hexo_pipeline.ingest.convert_cli import convert_files
+
+    tz = "America/Chicago"  # UTC-5 in March: the device's offset too
+    start = datetime(2026, 3, 14, 2, 0, tzinfo=UTC)  # 21:00 local
+    samples = day_across_midnight(start, hours=4)
+    evening = [s for s in samples if s.at < start + timedelta(hours=2, minutes=50)]
+    later = [s for s in samples if s not in evening]
+    folder = tmp_path / "inbox" / SUBJECT
+    folder.mkdir(parents=True)
+    (folder / "evening.fit").write_bytes(build_monitoring_fit(evening, utc_offset_s=-5 * 3600, start=start))
+    (folder / "night.fit").write_bytes(
+        build_monitoring_fit(later, utc_offset_s=-5 * 3600, start=start + timedelta(hours=2, minutes=50))
+    )
+
+    report = ingest_inbox(tmp_path, tz=tz)
+    assert [o.status for o in report.outcomes] == ["landed", "landed"], [o.describe() for o in report.outcomes]
+    mon = lake_dataset(tmp_path, "fit_monitoring")
+    assert mon.drop_columns(["subject", "date"]).schema.remove_metadata().equals(LAKE_SCHEMAS["fit_monitoring"])
+    assert set(mon["subject"].to_pylist()) == {SUBJECT}
+    assert sorted(set(mon["date"].to_pylist())) == ["2026-03-13", "2026-03-14"]
+    for row in mon.to_pylist():  # each row in the subject-day of its own local time
+        assert row["date"] == row["timestamp"].astimezone(ZoneInfo(tz)).date().isoformat()
+    assert mon.filter(pc.is_valid(mon["heart_rate_bpm"])).num_rows == 240
+    # the whole day's steps once, though the day came in two files: deltas sum to each type's last counter
+    for kind in ("walking", "running"):
+        sent = [s for s in samples if s.activity_type == kind]
+        rows = mon.filter(pc.equal(mon["activity_type"], kind))
+        for day in ("2026-03-13", "2026-03-14"):
+            of_day = [s.cumulative for s in sent if (s.at - timedelta(hours=5)).date().isoformat() == day]
+            got = pc.sum(rows.filter(pc.equal(rows["date"], day))["steps"]).as_py()
+            assert got == max(of_day), (kind, day)
+    files = lake_dataset(tmp_path, "activity_files")
+    assert sorted(files["n_monitoring"].to_pylist()) == sorted(
+        [len([s for s in evening]), len([s for s in later])]
+    ) and files["n_activities"].to_pylist() == [0, 0]
+    lake = Lake.in_data_dir(tmp_path)
+    recorded = {(e["subject"], str(e["date"])) for e in lake.manifest.current("fit_monitoring").to_pylist()}
+    assert recorded == {(SUBJECT, "2026-03-13"), (SUBJECT, "2026-03-14")}
+
+    # a new version of the evening file, cut before midnight: its rows leave the second day
+    short = [s for s in evening if s.at < start + timedelta(hours=2)]
+    (folder / "evening.fit").write_bytes(build_monitoring_fit(short, utc_offset_s=-5 * 3600, start=start))
+    ingest_inbox(tmp_path, tz=tz)
+    mon = lake_dataset(tmp_path, "fit_monitoring")
+    by_file = {p: mon.filter(pc.equal(mon["file_path"], p)) for p in set(mon["file_path"].to_pylist())}
+    assert set(by_file[f"inbox/{SUBJECT}/evening.fit"]["date"].to_pylist()) == {"2026-03-13"}
+    assert by_file[f"inbox/{SUBJECT}/evening.fit"].num_rows == len(short)
+
+    converted = convert_files([folder / "night.fit"], tmp_path / "out")
+    assert converted[0].error is None and converted[0].rows["fit_monitoring"] == len(later)
+    assert "fit_monitoring" in converted[0].outputs

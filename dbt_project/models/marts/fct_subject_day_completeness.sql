@@ -10,7 +10,10 @@
 --               has records;
 --   study_data  calendar events, survey responses, annotations, GPS (asset subject_day_study_data): never
 --               expected (a day may have none);
---   activity_files  TCX/FIT exports and inbox files (assets range_exports, inbox_files): never expected.
+--   activity_files  TCX/FIT exports and inbox files (assets range_exports, inbox_files), monitoring FIT
+--               files (fit_monitoring): never expected.
+-- A step whose latest attempt failed for the subject-day (lake.ingest_failures, recorded by the Dagster
+-- assets and cleared when a later attempt goes through) marks the families its asset writes as failed.
 {% set families = [
     ('records', 'records_and_ranges', ['records', 'ranges', 'range_metrics']),
     ('signals', 'signals', ['signals_ecg', 'signals_respiration', 'signals_acceleration', 'signals_vitals',
@@ -20,7 +23,7 @@
     ('study_data', 'subject_day_study_data', ['calendar_events', 'survey_responses', 'annotations', 'tracks',
                                               'trackpoints']),
     ('activity_files', 'range_exports', ['activity_files', 'activities', 'activity_laps', 'activity_trackpoints',
-                                         'activity_rr_intervals']),
+                                         'activity_rr_intervals', 'fit_monitoring']),
 ] %}
 with families as (
     {% for family, asset, datasets in families %}
@@ -50,6 +53,18 @@ ingested as (
         max(m.received_at) as newest_received_at
     from {{ ref('stg_lake__manifest') }} as m
     left join dataset_families as d on d.dataset = m.dataset
+    where m.dataset != 'ingest_failures'
+    group by all
+),
+
+failed as (
+    select
+        username,
+        lake_date,
+        dagster_asset,
+        max(failed_at) as failed_at,
+        string_agg(error_class || ': ' || message, '; ' order by failed_at desc) as failure
+    from {{ ref('stg_lake__ingest_failures') }}
     group by all
 ),
 
@@ -91,6 +106,8 @@ expected as (
         i.newest_received_at,
         q.quarantined_files,
         q.quarantine_reasons,
+        fl.failed_at,
+        fl.failure,
         case
             when f.family = 'records' then true
             when f.family in ('signals', 'summaries') then coalesce(d.has_records, false)
@@ -101,6 +118,8 @@ expected as (
     left join day_families as d on d.username = c.username and d.lake_date = c.local_date
     left join ingested as i on i.username = c.username and i.lake_date = c.local_date and i.family = f.family
     left join quarantined as q on q.username = c.username and q.lake_date = c.local_date and q.family = f.family
+    left join failed as fl
+        on fl.username = c.username and fl.lake_date = c.local_date and fl.dagster_asset = f.dagster_asset
 )
 
 select
@@ -121,11 +140,16 @@ select
     datediff('day', local_date, cast(last_ingested_at as date)) as ingest_delay_days,
     coalesce(quarantined_files, 0) as quarantined_files,
     quarantine_reasons,
+    failed_at,
+    failure,
     case
+        when failed_at is not null then 'failed'
         when quarantined_files > 0 then 'quarantined'
         when datasets_ingested > 0 then 'ingested'
         when is_expected then 'missing'
         else 'none'
     end as status,
-    coalesce(quarantined_files > 0 or (is_expected and datasets_ingested is null), false) as is_gap
+    coalesce(
+        failed_at is not null or quarantined_files > 0 or (is_expected and datasets_ingested is null), false
+    ) as is_gap
 from expected

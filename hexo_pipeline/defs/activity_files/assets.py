@@ -84,7 +84,7 @@ def range_exports(
     tz = study.settings().timezone
     report = IngestReport()
     run = SubjectDayRun(context, DATASETS, RANGE_CHECKS)
-    with hexoskin.client() as api:
+    with run.recording_failures(storage), hexoskin.client() as api:
         for key, subject, day in run:
             ranges = lake.read_partition("ranges", subject, day)
             part = ingest_range_exports(

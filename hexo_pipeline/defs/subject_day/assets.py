@@ -68,7 +68,7 @@ def records_and_ranges(
     lake = storage.lake()
     tz = study.settings().timezone
     run = SubjectDayRun(context, RECORD_ASSETS, RECORD_CHECKS)
-    with hexoskin.client() as api:
+    with run.recording_failures(storage), hexoskin.client() as api:
         for key, subject_key, day in run:
             subject = subject_for(api, lake, subject_key)
             window = DayWindow.of(day, tz)
@@ -147,7 +147,7 @@ def signals(context: dg.AssetExecutionContext, hexoskin: HexoskinResource, stora
     tz = study.settings().timezone
     run = SubjectDayRun(context, [*SIGNAL_DATASETS.values(), *SUMMARY_FAMILY], SIGNAL_CHECKS)
     failures: list[str] = []
-    with hexoskin.client() as api:
+    with run.recording_failures(storage), hexoskin.client() as api:
         for key, subject_key, day in run:
             window = DayWindow.of(day, tz)
             records = lake.read_partition("records", subject_key, day)
@@ -158,6 +158,7 @@ def signals(context: dg.AssetExecutionContext, hexoskin: HexoskinResource, stora
                 result = ingest_subject_day_signals(api, lake, subject_key, window, records, now_utc(), quarantine)
             except SignalDownloadError as exc:
                 failures.append(f"{key}: {exc}")
+                run.fail(subject_key, day, exc)
                 context.log.error(f"{key}: signals not updated: {exc}")
                 continue
             for dataset, rows in result.rows.items():

@@ -39,7 +39,7 @@ def subject_day_study_data(
     lake = storage.lake()
     tz = study.settings().timezone
     run = SubjectDayRun(context, DAY_DATASETS, DAY_CHECKS)
-    with hexoskin.client() as api:
+    with run.recording_failures(storage), hexoskin.client() as api:
         for key, subject_key, day in run:
             subject = subject_for(api, lake, subject_key)
             window = DayWindow.of(day, tz)

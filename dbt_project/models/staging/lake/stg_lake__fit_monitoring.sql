@@ -1,0 +1,18 @@
+-- Monitoring FIT files (Garmin all-day heart rate and steps); deltas already per interval (lake.fit_monitoring).
+select
+    coalesce(subject_username, subject) as username,
+    date as lake_date,
+    timestamp as measured_at,
+    utc_offset_s,
+    activity_type,
+    intensity,
+    heart_rate_bpm,
+    steps,
+    steps_cumulative,
+    cycles,
+    cycles_cumulative,
+    source as file_sha256,
+    file_path,
+    decoder,
+    received_at
+from {{ lake_relation('fit_monitoring') }}
