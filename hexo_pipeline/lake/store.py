@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import contract, storage
-from .manifest import DELETE, Entry, Manifest, newest_received_at
+from .manifest import DELETE, WRITE, Entry, Manifest, newest_received_at
 from .storage import data_dir, ensure_folder, prune_empty, read_table
 
 __all__ = ["Lake", "LakeFile", "data_dir", "lake_files", "month_entries", "prune_empty", "write_table"]
@@ -159,14 +159,18 @@ class Lake:
         )
 
     def _describe_stored(self, dataset: str, subject: str | None, day: date | None, path: Path) -> Entry:
-        """The entry of the object now at `path` (a delete when there is none)."""
-        if not path.exists():
+        """The entry of the object now at `path` (a delete when there is none), from one download: reads
+        of the object in several requests could mix two versions while another writer replaces it."""
+        try:
+            with storage.local_copy(path) as local:
+                footer = storage.read_metadata(local)
+                stamps = read_table(local, columns=[c for c in footer.schema.names if c == "received_at"])
+                facts = storage.file_facts(local)
+        except FileNotFoundError:
             return Entry(dataset, subject, day, DELETE, None)
-        footer = storage.read_metadata(path)
-        received = None
-        if "received_at" in footer.schema.names:
-            received = newest_received_at(read_table(path, columns=["received_at"]))
-        return self.manifest.entry_for_file(dataset, subject, day, path, rows=footer.num_rows, received_at=received)
+        file = path.relative_to(self.root).as_posix()
+        received = newest_received_at(stamps) if stamps.num_columns else None
+        return Entry(dataset, subject, day, WRITE, file, footer.num_rows, facts.size, received, facts.sha256)
 
     def read_partition(self, dataset: str, subject: str, day: date) -> pa.Table | None:
         path = self.partition_file(dataset, subject, day)
