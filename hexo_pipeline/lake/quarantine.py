@@ -47,7 +47,8 @@ def move_to_quarantine(data_root: Path, src: Path, reason: str, *, relative: str
 def quarantined(data_root: str | os.PathLike[str], area: str) -> dict[str, str]:
     """Files currently in `<quarantine>/<area>/` -> their reason (first line of the reason file)."""
     listed = storage.list_files(quarantine_root(Path(data_root).resolve()) / area)
-    present = {f.relative for f in listed}
+    present = {f.relative for f in listed}  # files, and the folders holding them (a quarantined export folder)
+    present |= {parent.as_posix() for f in listed for parent in Path(f.relative).parents if parent != Path(".")}
     out: dict[str, str] = {}
     for record in listed:
         target = record.relative[: -len(REASON_SUFFIX)]

@@ -214,8 +214,13 @@ def stored_token(path: Path) -> str | None:
 
 def move_file(local: Path, target: Path) -> None:
     """Move a finished local file to `target`, whole or not at all: a rename on the local disk, else one
-    upload (the local file is removed once the object is stored)."""
+    upload (the local file is removed once the object is stored). A folder (an export folder refused
+    whole) is moved with its files, one object each."""
     if is_remote(target):
+        if local.is_dir():
+            target.fs.put(str(local), target.path, recursive=True)
+            shutil.rmtree(local)
+            return
         target.fs.put_file(str(local), target.path)
         local.unlink()
         return

@@ -86,8 +86,17 @@ def test_quarantined_files_and_reasons_are_objects_beside_the_lake_and_dbt_reads
         src.write_bytes(b"not decodable")
         moved[relative] = move_to_quarantine(data, src, reason, relative=relative)
         assert not src.exists(), "moved, not copied"
+    folder = incoming / "export_dir"  # an export folder refused whole (import-export)
+    (folder / "sub").mkdir(parents=True)
+    (folder / "info.json").write_text("{}")
+    (folder / "sub" / "RR_interval.hxd").write_bytes(b"bomb")
+    move_to_quarantine(data, folder, "[too_large] RR_interval.hxd", relative="import_export/20260306T000000-export_dir")
+    assert not folder.exists()
     prefix = _prefix()
     keys = set(s3.keys(prefix + "/_quarantine/"))
+    exported = f"{prefix}/_quarantine/import_export/20260306T000000-export_dir"
+    assert {f"{exported}/info.json", f"{exported}/sub/RR_interval.hxd", f"{exported}.reason.txt"} <= keys
+    assert quarantined(data, "import_export") == {"20260306T000000-export_dir": "[too_large] RR_interval.hxd"}
     for relative in moved:
         assert {f"{prefix}/_quarantine/{relative}", f"{prefix}/_quarantine/{relative}.reason.txt"} <= keys
     assert not _local_files(data), "nothing of the quarantine on the local disk"
@@ -111,6 +120,7 @@ def test_quarantined_files_and_reasons_are_objects_beside_the_lake_and_dbt_reads
             "from marts.rpt_quarantine order by area, file"
         ).fetchall()
     assert rows == [
+        ("import_export", "20260306T000000-export_dir", None, None, "[too_large] RR_interval.hxd", True),
         ("inbox", "garbled.fit", None, None, "FIT header: bad magic bytes", True),
         (
             "signals",
