@@ -33,11 +33,16 @@ pytest.importorskip("moto.server")
 
 @pytest.fixture(scope="module")
 def s3():
+    # fsspec keeps one S3FileSystem per set of arguments: one made for another module's server (another
+    # port, now stopped) would be reused here, and ours must not outlive this module either.
+    s3fs = pytest.importorskip("s3fs")
+    s3fs.S3FileSystem.clear_instance_cache()
     server = S3Server()
     server.start()
     server.client().create_bucket(Bucket=BUCKET)
     yield server
     server.stop()
+    s3fs.S3FileSystem.clear_instance_cache()
 
 
 @pytest.fixture
