@@ -56,7 +56,7 @@ def run_demo(sandbox_args: list[str] | None = None, progress: bool = True) -> in
     warehouse = Warehouse.in_data_dir(root)
     reports = sorted((root / "reports").glob("*/index.html"))
     from .lake import Lake
-    from .lake.storage import list_files
+    from .lake.storage import beside_lake, list_files
 
     lake = Lake.in_data_dir(root).root  # HEXO_LAKE_URL's object storage, or data/lake
     files = [f for f in list_files(lake) if f.relative.endswith(".parquet")]
@@ -72,7 +72,7 @@ def run_demo(sandbox_args: list[str] | None = None, progress: bool = True) -> in
     else:
         print(f"DuckDB marts:   build FAILED: {warehouse_error}")
     print(f"Study report:   {reports[0] if reports else 'not written'}")
-    print(f"Quarantine:     {root / 'quarantine'}")
+    print(f"Quarantine:     {beside_lake('quarantine', root, lake)}")
     print(f"Dagster home:   {home}  (run `make ui`: every asset shows materialized, with its checks)")
     return 1 if summary.failed_runs or warehouse_error else 0
 

@@ -220,9 +220,20 @@
 
 
 {#- The quarantine records (hexo_pipeline/lake/quarantine.py): one `<file>.reason.txt` beside each file moved to
-    $HEXO_DATA_DIR/quarantine/<area>/; only those whose file is still there (as `quarantined()` lists them). -#}
+    <quarantine>/<area>/; only those whose file is still there (as `quarantined()` lists them). The quarantine is
+    beside the lake: $HEXO_DATA_DIR/quarantine, or <lake URL>/_quarantine when the lake is on object storage
+    (read through the same fsspec filesystem as the lake). -#}
+{% macro quarantine_root() -%}
+    {%- set root = lake_root() -%}
+    {%- if root.startswith('s3://') or root.startswith('s3a://') -%}
+        {{ return(root.rstrip('/') ~ '/_quarantine') }}
+    {%- endif -%}
+    {{ return(env_var('HEXO_DATA_DIR', '../data') ~ '/quarantine') }}
+{%- endmacro %}
+
+
 {% macro quarantine_records_sql() -%}
-    {%- set folder = env_var('HEXO_DATA_DIR', '../data') ~ '/quarantine' -%}
+    {%- set folder = quarantine_root() -%}
     {%- if not execute or not lake_has_files(folder ~ '/**/*.reason.txt') -%}
     select null::varchar as path, null::varchar as content where false
     {%- else -%}

@@ -15,6 +15,7 @@ import dagster as dg
 
 from ..hexoskin import HexoskinClient, HexoskinConfig
 from ..lake import Lake
+from ..lake.storage import beside_lake
 from ..study_settings import LAKE_URL_VARIABLE, StudySettings, environment_variables_set, lake_url
 from ..user_errors import explain
 from ..warehouse.marts import dbt_resource
@@ -105,11 +106,13 @@ class LakeResource(dg.ConfigurableResource):
 
     @property
     def quarantine(self) -> Path:
-        return self.root / "quarantine"
+        """`quarantine/` beside the lake: in the data dir, or under the lake's URL on object storage."""
+        return beside_lake("quarantine", self.root, self.lake().root)
 
     @property
     def exports(self) -> Path:
-        return self.root / "exports"
+        """`exports/` beside the lake (TCX/FIT range exports), as `quarantine`."""
+        return beside_lake("exports", self.root, self.lake().root)
 
     @classmethod
     def from_environment(cls) -> "LakeResource":

@@ -1,11 +1,12 @@
 """Activity files (TCX/FIT) into the lake: each range's exports from the API, and files users drop into
 the inbox (e.g. from other watches). Plain Python: `defs/activity_files/assets.py` wraps it in Dagster.
 
-Where things go (`data_root` = `$HEXO_DATA_DIR`):
+Where things go (`data_root` = `$HEXO_DATA_DIR`; `exports/` and `quarantine/` are beside the lake:
+`$HEXO_DATA_DIR/...` for a local lake, `<HEXO_LAKE_URL>/_exports/...`, `_quarantine/...` on object storage):
 - downloads: `exports/subject=<s>/date=<d>/range_<id>.tcx|.fit` (kept; written atomically, and left
   untouched when the server sends the same bytes again);
-- inbox: `inbox/<file>` (subject unknown) or `inbox/<subject>/<file>` (folder convention); inbox files
-  stay where they are;
+- inbox: `$HEXO_DATA_DIR/inbox/<file>` (subject unknown) or `inbox/<subject>/<file>` (folder convention),
+  always a local folder (users drop files into it); inbox files stay where they are;
 - undecodable files: `quarantine/range_exports/subject=<s>/date=<d>/range_<id>.<ext>` or
   `quarantine/inbox/<relative path>`, each with `<name>.reason.txt`; the caller gets the reason;
 - tables: lake datasets `activity_files` (one row per file), `activities`, `activity_laps`,
@@ -30,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -46,7 +48,7 @@ import pyarrow.compute as pc
 from ..decoders import ConvertedFile, DecodeError, convert_file
 from ..decoders.fit_monitoring import with_interval_deltas
 from ..hexoskin import HexoskinClient, HexoskinError, RateLimited, ServerError, TransportError
-from ..lake import Lake, move_to_quarantine
+from ..lake import Lake, move_to_quarantine, storage
 from ..lake.contract import ACTIVITY_FILES_SCHEMA, ACTIVITY_LAKE_SCHEMAS, MONITORING_DATASET, MONITORING_LAKE_SCHEMA
 from ..lake.contract import ACTIVITY_LINEAGE_FIELDS as LINEAGE_FIELDS
 from ..lake.quarantine import quarantined as all_quarantined  # noqa: F401 (defs import it from here)
@@ -274,23 +276,23 @@ def _quarantine(path: Path, outcome: FileOutcome, code: str, reason: str, data_r
 
 # ---------------------------------------------------------------------------------- range exports
 def download_range_export(
-    client: HexoskinClient, range_id: int, fmt: str, dest: Path, chunk_size: int = 1 << 20
+    client: HexoskinClient, range_id: int, fmt: str, dest: Path, chunk_size: int = 1 << 20, staging: Path | None = None
 ) -> Path:
-    """GET /api/range/<id>/ as TCX or FIT, streamed (never whole in memory) to a hidden temp file beside
-    `dest` and fsynced; returns the temp file. The caller decodes it, then `install`s it over `dest` or
-    quarantines it, so a bad download never replaces a good export."""
+    """GET /api/range/<id>/ as TCX or FIT, streamed (never whole in memory) to a hidden temp file in
+    `staging` (default: beside `dest`) and fsynced; returns the temp file. The caller decodes it, then
+    `install`s it over `dest` or quarantines it, so a bad download never replaces a good export."""
     # client.download retries bodies cut short, checks Content-Length and leaves nothing on failure.
-    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}.part")
+    tmp = (staging or dest.parent) / f".{dest.name}.{secrets.token_hex(6)}.part"
     return client.download(f"range/{range_id}/", tmp, headers={"Accept": ACCEPT[fmt]}, chunk_size=chunk_size)
 
 
 def install(tmp: Path, dest: Path, sha256: str) -> bool:
-    """Rename `tmp` over `dest` (atomic); when `dest` already holds these bytes, drop `tmp` instead so
-    `dest` keeps its mtime. Returns whether `dest` changed."""
-    if dest.exists() and sha256_of(dest) == sha256:
+    """Move `tmp` over `dest` (a rename, or one upload to object storage: atomic); when `dest` already
+    holds these bytes, drop `tmp` instead so `dest` keeps its mtime. Returns whether `dest` changed."""
+    if dest.exists() and storage.file_facts(dest).sha256 == sha256:
         tmp.unlink()
         return False
-    os.replace(tmp, dest)
+    storage.move_file(tmp, dest)
     return True
 
 
@@ -324,60 +326,46 @@ def ingest_range_exports(
     started = time.perf_counter()
     root = Path(data_root).resolve()
     received_at = received_at or datetime.now(UTC)
-    folder = root / "exports" / f"subject={subject}" / f"date={day.isoformat()}"
-    quarantine_rel = f"range_exports/subject={subject}/date={day.isoformat()}"
+    partition = f"subject={subject}/date={day.isoformat()}"
+    folder = storage.beside_lake("exports", root) / f"subject={subject}" / f"date={day.isoformat()}"
     report = IngestReport()
     landed: list[dict[str, pa.Table]] = []
     wanted: set[str] = set()
-    for rg in ranges_starting_on(ranges, day, tz):
-        range_id = int(rg["range_id"])
-        for fmt in formats:
-            dest = folder / f"range_{range_id}.{fmt}"
-            wanted.add(dest.name)
-            outcome = FileOutcome(
-                file_path=dest.relative_to(root).as_posix(),
-                source_kind=RANGE_EXPORT,
-                status="landed",
-                subject=subject,
-                range_id=range_id,
-                format=fmt,
-                partition=(subject, day),
-            )
-            report.outcomes.append(outcome)
-            try:
-                tmp = download_range_export(client, range_id, fmt, dest)
-            except (TransportError, ServerError, RateLimited):
-                raise
-            except HexoskinError as exc:
-                outcome.status, outcome.code, outcome.reason = "failed", f"http_{exc.status}", str(exc)
-                tmp = None
-            converted = (
-                None
-                if tmp is None
-                else decode_or_quarantine(
-                    tmp, outcome, data_root=root, quarantine_relative=f"{quarantine_rel}/{dest.name}"
+    with tempfile.TemporaryDirectory(prefix="hexo-exports-") as scratch:
+        # A download is staged beside its export on the local disk (then renamed), else in a temp folder.
+        staging = Path(scratch) if storage.is_remote(folder) else folder
+        for rg in ranges_starting_on(ranges, day, tz):
+            range_id = int(rg["range_id"])
+            for fmt in formats:
+                dest = folder / f"range_{range_id}.{fmt}"
+                wanted.add(dest.name)
+                outcome = FileOutcome(
+                    # the same lineage wherever the exports are stored
+                    file_path=f"exports/{partition}/{dest.name}",
+                    source_kind=RANGE_EXPORT,
+                    status="landed",
+                    subject=subject,
+                    range_id=range_id,
+                    format=fmt,
+                    partition=(subject, day),
                 )
-            )
-            if converted is None:
-                converted = _previous_export(dest, outcome)
+                report.outcomes.append(outcome)
+                converted = _fetch_export(client, range_id, fmt, dest, staging, outcome, root, partition)
                 if converted is None:
                     continue
-            else:
-                install(tmp, dest, converted.source.sha256)
-            tables = lake_tables(
-                converted,
-                source_kind=RANGE_EXPORT,
-                file_path=outcome.file_path,
-                received_at=received_at,
-                subject=subject,
-                range_id=range_id,
-            )
-            outcome.rows = {ds: t.num_rows for ds, t in tables.items()}
-            landed.append(tables)
-    if folder.is_dir():  # ranges deleted upstream: their kept exports go too (their rows do, below)
-        for stale in folder.glob("range_*.*"):
-            if stale.name not in wanted:
-                stale.unlink()
+                tables = lake_tables(
+                    converted,
+                    source_kind=RANGE_EXPORT,
+                    file_path=outcome.file_path,
+                    received_at=received_at,
+                    subject=subject,
+                    range_id=range_id,
+                )
+                outcome.rows = {ds: t.num_rows for ds, t in tables.items()}
+                landed.append(tables)
+    for kept in storage.list_files(folder):  # ranges deleted upstream: their kept exports go too (rows below)
+        if "/" not in kept.relative and kept.relative.startswith("range_") and kept.relative not in wanted:
+            storage.remove(kept.path)
     lake = Lake.in_data_dir(root)
     with lake_lock(root):
         for dataset in DATASETS:
@@ -399,13 +387,46 @@ def ingest_range_exports(
     return report
 
 
+def _fetch_export(
+    client: HexoskinClient,
+    range_id: int,
+    fmt: str,
+    dest: Path,
+    staging: Path,
+    outcome: FileOutcome,
+    root: Path,
+    partition: str,
+) -> ConvertedFile | None:
+    """One range export: downloaded, decoded and kept at `dest`; or quarantined / failed, and then the
+    export kept from an earlier run (None when there is none)."""
+    try:
+        tmp = download_range_export(client, range_id, fmt, dest, staging=staging)
+    except (TransportError, ServerError, RateLimited):
+        raise
+    except HexoskinError as exc:
+        outcome.status, outcome.code, outcome.reason = "failed", f"http_{exc.status}", str(exc)
+        tmp = None
+    converted = (
+        None
+        if tmp is None
+        else decode_or_quarantine(
+            tmp, outcome, data_root=root, quarantine_relative=f"range_exports/{partition}/{dest.name}"
+        )
+    )
+    if converted is None:
+        return _previous_export(dest, outcome)
+    install(tmp, dest, converted.source.sha256)
+    return converted
+
+
 def _previous_export(dest: Path, outcome: FileOutcome) -> ConvertedFile | None:
     """After a failed or bad download, the export kept from an earlier run (if any) still lands: a glitch
     upstream must not erase good data. The outcome keeps its failed status (the failure is reported)."""
     if not dest.exists():
         return None
     try:
-        previous = convert_file(dest)
+        with storage.local_copy(dest) as local:
+            previous = convert_file(local)
     except DecodeError:
         return None
     outcome.reason = f"{outcome.reason} (the previous export, sha256 {previous.source.sha256[:12]}, is kept)"

@@ -45,6 +45,7 @@ from ..hexoskin import HexoskinClient
 from ..hexoskin.datatypes import BY_ID, Family
 from ..hexoskin.timestamps import TICKS_PER_SECOND
 from ..lake import SIGNAL_DATASETS, Lake
+from ..lake.quarantine import quarantine_file
 from ..lake.store import prune_empty
 from .subject_day import NS_PER_TICK, SIGNAL_DATATYPES, TS, DayWindow, SignalDownloadError
 from .summaries import SUMMARY_INPUT_IDS, concat_summaries, summarize_signals, write_summaries
@@ -163,12 +164,9 @@ class _Restage(Exception):
 
 
 def _quarantine(zip_path: Path, record_id: int, exc: Exception, quarantine_dir: Path) -> SignalDownloadError:
-    quarantine_dir.mkdir(parents=True, exist_ok=True)
-    dest = quarantine_dir / zip_path.name
-    zip_path.replace(dest)
     code = f" [{exc.code}]" if isinstance(exc, DecodeError) else ""
     reason = f"{type(exc).__name__}{code}: {exc}"
-    dest.with_name(dest.name + ".reason.txt").write_text(reason + "\n")
+    dest = quarantine_file(zip_path, quarantine_dir / zip_path.name, reason)
     return SignalDownloadError(record_id, reason, dest)
 
 

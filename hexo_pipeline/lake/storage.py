@@ -11,8 +11,15 @@ a local temp file, then uploaded in one PUT (multipart for large files): S3 show
 at all, so no reader sees half a file, and the manifest entry is written after the upload has returned.
 Object stores have no folders: `ensure_folder` and `prune_empty` do nothing there.
 
-Locks (flock) stay on the local disk: for a remote lake under `$HEXO_DATA_DIR/.lake_locks/` (see
-docs/deploy_lake_s3.md for what that means with several machines).
+Beside the lake: the quarantine and the range exports are data too; `beside_lake` puts them in
+`$HEXO_DATA_DIR/<name>` beside a local lake (as always) and under `<lake URL>/_<name>/` beside a remote one,
+so every machine of a deployment sees them (the inbox stays a local folder: users drop files into it).
+
+Several writers: every remote upload carries a write token (object metadata `hexo-write`), so a writer
+can tell, after recording its manifest entry, whether the object is still the one it uploaded
+(`upload_token`, `stored_token`; store.py uses it). Locks (flock) stay on the local disk: for a remote lake
+under `$HEXO_DATA_DIR/.lake_locks/`; they order the processes of one machine, correctness across machines
+does not depend on them (docs/deploy_lake_s3.md).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -70,6 +78,15 @@ def remote_path(url: str) -> Path:
         raise ValueError(f"{LAKE_URL_VARIABLE}={url!r} needs the s3 extra: pip install 'hexo-pipeline[s3]'") from None
     # No listing cache: other processes write the lake, and a cached listing would hide their files.
     return UPath(url.rstrip("/"), use_listings_cache=False)
+
+
+def beside_lake(name: str, data_root: str | os.PathLike[str] | None = None, lake: Path | None = None) -> Path:
+    """Where a data area beside the lake lives (`quarantine`, `exports`): `<data dir>/<name>` beside a local
+    lake, `<lake URL>/_<name>` beside a remote one (keys starting with `_` are not datasets)."""
+    root = lake if lake is not None else configured_lake_root(data_root)
+    if is_remote(root):
+        return root / f"_{name}"
+    return Path(data_root or data_dir()) / name
 
 
 def local_lock_folder(root: Path) -> Path:
@@ -144,6 +161,9 @@ class FileFacts:
 
 # Size and hash of the objects this process uploaded, so a manifest entry does not download them again.
 _uploaded: dict[str, FileFacts] = {}
+# The write token of each object this process uploaded last (object metadata WRITE_TOKEN).
+_tokens: dict[str, str] = {}
+WRITE_TOKEN = "hexo-write"
 
 
 def file_facts(path: Path) -> FileFacts:
@@ -165,13 +185,62 @@ def file_facts(path: Path) -> FileFacts:
 
 
 def upload(local: Path, target: Path) -> FileFacts:
-    """Put a finished local file at a remote path in one request (an object appears whole or not at all)."""
+    """Put a finished local file at a remote path in one request (an object appears whole or not at all),
+    tagged with a new write token."""
     facts = file_facts(local)
-    target.fs.put_file(str(local), target.path)
+    token = secrets.token_hex(12)
+    target.fs.put_file(str(local), target.path, Metadata={WRITE_TOKEN: token})
     if len(_uploaded) > 1024:
         _uploaded.clear()
+    if len(_tokens) > 1024:
+        _tokens.clear()
     _uploaded[str(target)] = facts
+    _tokens[str(target)] = token
     return facts
+
+
+def upload_token(path: Path) -> str | None:
+    """The write token of this process's last upload of `path` (None: a local file, or not uploaded here)."""
+    return _tokens.get(str(path)) if is_remote(path) else None
+
+
+def stored_token(path: Path) -> str | None:
+    """The write token of the object now at `path` (one HEAD); None when it is missing or has none."""
+    try:
+        return path.fs.metadata(path.path).get(WRITE_TOKEN)
+    except FileNotFoundError:
+        return None
+
+
+def move_file(local: Path, target: Path) -> None:
+    """Move a finished local file to `target`, whole or not at all: a rename on the local disk, else one
+    upload (the local file is removed once the object is stored). A folder (an export folder refused
+    whole) is moved with its files, one object each."""
+    if is_remote(target):
+        if local.is_dir():
+            target.fs.put(str(local), target.path, recursive=True)
+            shutil.rmtree(local)
+            return
+        target.fs.put_file(str(local), target.path)
+        local.unlink()
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(local), target)
+
+
+@contextmanager
+def local_copy(path: Path) -> Iterator[Path]:
+    """A local file holding `path`'s bytes: itself on the local disk, else a download removed afterwards."""
+    if not is_remote(path):
+        yield path
+        return
+    folder = Path(tempfile.mkdtemp(prefix="hexo-get-"))
+    try:
+        local = folder / path.name
+        path.fs.get_file(path.path, str(local))
+        yield local
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager

@@ -10,7 +10,10 @@ Layout (one file per dataset partition, so re-materializing a subject-day replac
 A subject-day is a local day in the study's time zone. Every write goes to a temp file in the target
 folder, then `os.replace`, so readers (dbt, BI) never see half a file; then the manifest entry is added.
 On object storage (HEXO_LAKE_URL=s3://..., storage.py) the same paths are object keys, each written in one
-upload, then its entry.
+upload, then its entry; then the writer checks that the object is still the one it uploaded (its write
+token): when a writer on another machine replaced it meanwhile, an entry describing the stored object is
+recorded (last writer wins), so the latest entry always describes the object that is there, without a lock
+shared by the machines (`_commit`).
 An empty table removes the partition's file: a record deleted upstream disappears downstream on the next
 run. Writing a day of a compacted month first takes that day's rows out of the month file, so a row is
 never in two files.
@@ -31,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import contract, storage
-from .manifest import DELETE, Entry, Manifest, newest_received_at
+from .manifest import DELETE, WRITE, Entry, Manifest, newest_received_at
 from .storage import data_dir, ensure_folder, prune_empty, read_table
 
 __all__ = ["Lake", "LakeFile", "data_dir", "lake_files", "month_entries", "prune_empty", "write_table"]
@@ -42,6 +45,8 @@ STUDY_FILE = "data.parquet"
 # Time series with delta-friendly integers get the tuned signal encodings; other tables plain zstd.
 TABLE_OPTIONS = {"compression": "zstd", "write_statistics": True}
 LOCK_STRIPES = 64
+# Times a writer re-describes an object other writers keep replacing before it gives up (store._commit).
+COMMIT_ATTEMPTS = 5
 
 
 def month_of(day: date) -> str:
@@ -110,13 +115,7 @@ class Lake:
                 return None
             ensure_folder(target.parent)
             write_table(table, target, signal=signal)
-            self.manifest.record(
-                [
-                    self.manifest.entry_for_file(
-                        dataset, subject, day, target, rows=table.num_rows, received_at=newest_received_at(table)
-                    )
-                ]
-            )
+            self._commit(dataset, subject, day, target, rows=table.num_rows, received_at=newest_received_at(table))
             return target
 
     def record_partition_file(
@@ -124,9 +123,54 @@ class Lake:
     ) -> None:
         """Record in the manifest a partition file its writer streamed into place itself (the signals,
         written row group by row group, then renamed): the same entry `write_partition` records."""
-        self.manifest.record(
-            [self.manifest.entry_for_file(dataset, subject, day, path, rows=rows, received_at=received_at)]
+        self._commit(dataset, subject, day, path, rows=rows, received_at=received_at)
+
+    def _commit(
+        self,
+        dataset: str,
+        subject: str | None,
+        day: date | None,
+        path: Path,
+        *,
+        rows: int,
+        received_at: datetime | None,
+    ) -> None:
+        """Record the entry of a file just written. The entry is the commit point; on object storage, a
+        writer on another machine (whose locks are not ours) may have replaced the object between our
+        upload and our entry. So the object's write token is checked after the entry is recorded, and
+        while it is not the token of what the entry describes, an entry describing the stored object is
+        recorded (its facts read from the object): the last upload wins, and the latest entry describes
+        it. Locally, the partition lock orders writers and a rename cannot be interleaved: one entry."""
+        entry = self.manifest.entry_for_file(dataset, subject, day, path, rows=rows, received_at=received_at)
+        token = storage.upload_token(path)
+        for _ in range(COMMIT_ATTEMPTS):
+            self.manifest.record([entry])
+            if token is None:
+                return
+            stored = storage.stored_token(path)
+            if stored == token:
+                return
+            # Replaced (or removed) by another writer: describe what is there now, then check again.
+            token = stored
+            entry = self._describe_stored(dataset, subject, day, path)
+        raise RuntimeError(
+            f"{path}: replaced by other writers {COMMIT_ATTEMPTS} times while its manifest entry was recorded; "
+            "run `hexo-pipeline lake verify` and materialize the partition again"
         )
+
+    def _describe_stored(self, dataset: str, subject: str | None, day: date | None, path: Path) -> Entry:
+        """The entry of the object now at `path` (a delete when there is none), from one download: reads
+        of the object in several requests could mix two versions while another writer replaces it."""
+        try:
+            with storage.local_copy(path) as local:
+                footer = storage.read_metadata(local)
+                stamps = read_table(local, columns=[c for c in footer.schema.names if c == "received_at"])
+                facts = storage.file_facts(local)
+        except FileNotFoundError:
+            return Entry(dataset, subject, day, DELETE, None)
+        file = path.relative_to(self.root).as_posix()
+        received = newest_received_at(stamps) if stamps.num_columns else None
+        return Entry(dataset, subject, day, WRITE, file, footer.num_rows, facts.size, received, facts.sha256)
 
     def read_partition(self, dataset: str, subject: str, day: date) -> pa.Table | None:
         path = self.partition_file(dataset, subject, day)
@@ -190,13 +234,7 @@ class Lake:
         target = self.root / dataset / STUDY_FILE
         ensure_folder(target.parent)
         write_table(table, target, signal=False)
-        self.manifest.record(
-            [
-                self.manifest.entry_for_file(
-                    dataset, None, None, target, rows=table.num_rows, received_at=newest_received_at(table)
-                )
-            ]
-        )
+        self._commit(dataset, None, None, target, rows=table.num_rows, received_at=newest_received_at(table))
         return target
 
     def read_study_table(self, dataset: str) -> pa.Table | None:

@@ -1,4 +1,5 @@
--- Files in quarantine ($HEXO_DATA_DIR/quarantine/<area>/<path>), one row each, from the `.reason.txt`
+-- Files in quarantine (<quarantine>/<area>/<path>: $HEXO_DATA_DIR/quarantine, or <HEXO_LAKE_URL>/_quarantine on
+-- object storage), one row each, from the `.reason.txt`
 -- record beside the file (first line: the reason). Subject and day come from the path: signal downloads and
 -- range exports are kept under subject=<username>/date=<day>/, inbox files under <username>/ when known.
 with records as (
