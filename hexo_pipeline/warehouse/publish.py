@@ -186,6 +186,10 @@ class Build:
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             # DuckDB's threads (profiles.yml): the cores this process may use, as DuckDB's own default
             "HEXO_DUCKDB_THREADS": os.environ.get("HEXO_DUCKDB_THREADS") or str(len(os.sched_getaffinity(0))),
+            # dbt's threads (profiles.yml, default 2). A full build runs one model at a time: its heaviest
+            # models each scan the whole history, and two at once share DuckDB's memory_limit but not the
+            # memory DuckDB does not count (readers' buffers), which took a 500 x 730 build to 7.6 GB.
+            "HEXO_DBT_THREADS": os.environ.get("HEXO_DBT_THREADS") or ("2" if self.seeded_from else "1"),
         }
 
     @contextmanager
