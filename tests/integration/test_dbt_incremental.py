@@ -98,6 +98,7 @@ def test_incremental_build_after_lake_changes_equals_a_full_build(tmp_path, buil
 
     first = build_warehouse(tmp_path, STUDY)
     assert not first.seeded
+    assert (tmp_path / "warehouse" / "last_build" / "partial_parse.msgpack").exists(), "kept for the next dbt parse"
     steps = _chunk_steps(Warehouse(tmp_path).state, subject, day)
     assert steps > 0
     unchanged = build_warehouse(tmp_path, STUDY)
