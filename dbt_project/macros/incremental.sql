@@ -22,6 +22,30 @@
 {%- endmacro %}
 
 
+{#- What an incremental model reads of a summary dataset: its staging model in a full build; in an incremental
+    run the same rows read from the current files of the partitions to load only (lake_relation(table,
+    partitions)), since binding the staging view reads the footer of every file of the dataset. Only for staging
+    models that are lake_summary_rows(dataset). -#}
+{% macro lake_pending_ref(model_name, dataset, pending) -%}
+    {%- if is_incremental() -%}
+        ({{ lake_summary_rows(dataset, pending['load']) }})
+    {%- else -%}
+        {{ ref(model_name) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- int_vitals__minutes for its incremental readers (lake_pending_ref for the view over the staging view);
+    those models declare `-- depends_on: ref('int_subjects')`, which the incremental SQL joins. -#}
+{% macro vitals_minutes_pending(pending) -%}
+    {%- if is_incremental() -%}
+        ({{ vitals_minutes_in_local_time(lake_pending_ref('stg_lake__vitals_minutes', 'vitals_minutes', pending)) }})
+    {%- else -%}
+        {{ ref('int_vitals__minutes') }}
+    {%- endif -%}
+{%- endmacro %}
+
+
 {#- `where <the partitions to load>` in an incremental run, nothing in a full build. -#}
 {% macro lake_pending_where(pending, subject_column, date_column) -%}
     {%- if is_incremental() -%}

@@ -5,6 +5,11 @@
                               months when any exist, else an empty relation typed by the source's YAML columns
                               (read_parquet errors on a glob without files). Missing columns read as NULL
                               (UNION ALL BY NAME).
+  lake_relation(table, partitions)  the same columns from the current files of those (subject, date) partitions
+                              only, listed from the manifest (a compacted month file holds other days too: the
+                              reader filters on the partitions). An incremental run binds a few files instead
+                              of every file of the dataset (union_by_name reads each file's footer at bind).
+  lake_summary_rows(table[, partitions])  a summary dataset's rows with the staging keys (username, lake_date).
   lake_pending_partitions(..) for incremental models: the subject-day partitions whose manifest entry changed
                               since the model last loaded them (by the newest received_at the manifest records),
                               and those the manifest says are gone. Reads the lake manifest only
@@ -54,7 +59,10 @@
 {%- endmacro %}
 
 
-{% macro lake_relation(table_name) -%}
+{% macro lake_relation(table_name, partitions=none) -%}
+    {%- if partitions is not none -%}
+        {{ return(lake_partitions_relation(table_name, partitions)) }}
+    {%- endif -%}
     {#- source() registers the lineage at parse time, whatever is rendered at run time. -#}
     {%- set relation = source('lake', table_name) -%}
     {%- if not execute -%}
@@ -78,7 +86,54 @@
 {%- endmacro %}
 
 
-{#- (subject, date, received_at) of every current partition of a subject-day table, from the lake manifest
+{#- lake_relation over the current files of some partitions of a subject-day dataset (the manifest's `file`
+    column), daily files and compacted months apart. Without files, the typed empty relation. -#}
+{% macro lake_partitions_relation(table_name, partitions) -%}
+    {%- set node = lake_source_node(table_name) -%}
+    {%- if lake_layout(node) != 'subject_day' -%}
+        {{ exceptions.raise_compiler_error("lake_relation(partitions=...) reads subject-day datasets only, not " ~ table_name) }}
+    {%- endif -%}
+    {%- set daily = [] -%}
+    {%- set months = [] -%}
+    {%- if execute and partitions | length > 0 -%}
+        {%- set sql -%}
+            select distinct lake_file
+            from ({{ lake_partition_state_sql(table_name) }})
+            where {{ lake_partition_filter(partitions, 'subject', 'lake_date') }}
+            order by 1
+        {%- endset -%}
+        {%- for row in run_query(sql).rows -%}
+            {%- do (months if '/month=' in row[0] else daily).append(lake_root() ~ '/' ~ row[0]) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    (select * from {{ lake_empty_relation(node) }}
+    {%- if daily %}
+    union all by name select * from read_parquet({{ lake_file_list(daily) }},
+        hive_partitioning = true, hive_types = {'subject': VARCHAR, 'date': DATE}, union_by_name = true)
+    {%- endif %}
+    {%- if months %}
+    union all by name select * exclude (month) from read_parquet({{ lake_file_list(months) }},
+        hive_partitioning = true, hive_types = {'subject': VARCHAR, 'month': VARCHAR}, union_by_name = true)
+    {%- endif %})
+{%- endmacro %}
+
+
+{% macro lake_file_list(files) -%}
+    [{% for f in files %}'{{ f }}'{{ ", " if not loop.last }}{% endfor %}]
+{%- endmacro %}
+
+
+{#- A summary dataset's rows, keys renamed as staging has them (the stg_lake__<summary> views are this). -#}
+{% macro lake_summary_rows(table_name, partitions=none) -%}
+    select
+        subject as username,
+        date as lake_date,
+        * exclude (subject, date)
+    from {{ lake_relation(table_name, partitions) }}
+{%- endmacro %}
+
+
+{#- (subject, date, received_at, file) of every current partition of a subject-day table, from the lake manifest
     (hexo_pipeline/lake/manifest.py): the snapshot (one row per partition) less what the log supersedes,
     plus the latest log entry per partition; deletes excluded. -#}
 {% macro lake_partition_state_sql(table_name) -%}
@@ -86,29 +141,31 @@
     {%- set has_snapshot = lake_has_files(folder ~ '/snapshot.parquet') -%}
     {%- set has_log = lake_has_files(folder ~ '/log/*.parquet') -%}
     {%- if not has_snapshot and not has_log -%}
-    select null::varchar as subject, null::date as lake_date, null::timestamptz as lake_received_at where false
+    select null::varchar as subject, null::date as lake_date, null::timestamptz as lake_received_at,
+        null::varchar as lake_file
+    where false
     {%- else -%}
     with
     {%- if has_log %}
     log as (
-        select subject, date, op, received_at
+        select subject, date, op, received_at, file
         from read_parquet('{{ folder }}/log/*.parquet')
         qualify row_number() over (partition by subject, date order by written_at desc, entry desc) = 1
     ),
     {%- endif %}
     current_entries as (
         {%- if has_snapshot %}
-        select subject, date, op, received_at from read_parquet('{{ folder }}/snapshot.parquet') as s
+        select subject, date, op, received_at, file from read_parquet('{{ folder }}/snapshot.parquet') as s
         {%- if has_log %}
         where not exists (select 1 from log where log.subject = s.subject and log.date = s.date)
         union all
         {%- endif %}
         {%- endif %}
         {%- if has_log %}
-        select subject, date, op, received_at from log
+        select subject, date, op, received_at, file from log
         {%- endif %}
     )
-    select subject, date as lake_date, received_at as lake_received_at
+    select subject, date as lake_date, received_at as lake_received_at, file as lake_file
     from current_entries
     where op = 'write'
     {%- endif -%}

@@ -61,3 +61,36 @@
 {% macro overlap_s(a0, a1, b0, b1) -%}
     greatest(0.0, epoch(least({{ a1 }}, {{ b1 }})) - epoch(greatest({{ a0 }}, {{ b0 }})))
 {%- endmacro %}
+
+
+{#- The name of a sleep-position code (datatype 270). -#}
+{% macro sleep_position_name(code) -%}
+    case {{ code }}
+        when 1 then 'belly'
+        when 2 then 'back'
+        when 3 then 'right'
+        when 4 then 'left'
+        when 5 then 'standing'
+    end
+{%- endmacro %}
+
+
+{#- int_vitals__minutes over `minutes` (stg_lake__vitals_minutes, or its rows of some partitions). -#}
+{% macro vitals_minutes_in_local_time(minutes) -%}
+{%- set local_at = local_ts('m.minute_at', "coalesce(s.timezone, " ~ study_timezone() ~ ")") %}
+select
+    m.username,
+    m.lake_date,
+    m.record_id,
+    cast({{ local_at }} as date) as local_date,
+    hour({{ local_at }}) as local_hour,
+    m.minute_at,
+    m.* exclude (username, lake_date, record_id, minute_at, received_at),
+    -- Lake partitions are the study time zone's days: for a subject living in it, the partition is the
+    -- local day, and the windows written at ingestion (hr_window_*) are the local day's (int_vitals__chunks)
+    coalesce(s.timezone, {{ study_timezone() }}) = {{ study_timezone() }} as lake_day_is_local_day,
+    -- the lake file's received_at (one per partition), what change detection compares
+    m.received_at as lake_received_at
+from {{ minutes }} as m
+left join {{ ref('int_subjects') }} as s on s.username = m.username
+{%- endmacro %}

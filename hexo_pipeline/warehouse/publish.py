@@ -7,7 +7,8 @@
         state/hexo.duckdb         dbt's own database: staging views, intermediate and incremental tables,
                                   marts. Persistent, written in place by each build, never opened by BI
         build/<stamp>/            a build in progress: dbt's target/ and logs/, the file being published
-        last_build/               manifest.json and run_results.json of the last published build
+        last_build/               manifest.json, run_results.json and dbt's parse (partial_parse.msgpack) of the
+                                  last published build
 
 `Warehouse.build()` takes an exclusive lock (one builder at a time, whatever process), checks the lake
 (`verify_lake`: a lake whose files and manifest disagree is not built, one line names the file), folds
@@ -48,6 +49,8 @@ PUBLISHED = "hexo.duckdb"
 PREVIOUS = "hexo.previous.duckdb"
 BUILD_FILE = "hexo.duckdb"  # same stem as the published file: DuckDB names the catalog after it
 STATE_DIR = "state"
+LAST_BUILD = "last_build"
+PARTIAL_PARSE = "partial_parse.msgpack"  # dbt's parse cache, in its target folder
 # The schemas BI readers get (and meta.build_info).
 PUBLISHED_SCHEMAS = ("marts",)
 # dbt project files whose change makes the state database unusable for incremental models.
@@ -147,6 +150,7 @@ class Warehouse:
             build = Build(self, folder, fingerprint=project_fingerprint(), lake_version=lake.manifest.version())
             try:
                 build.seed(full_refresh=full_refresh)
+                build.reuse_parse()
                 with lake.manifest.reading():  # no checkpoint removes a log file while dbt reads it
                     yield build
             finally:
@@ -186,6 +190,10 @@ class Build:
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             # DuckDB's threads (profiles.yml): the cores this process may use, as DuckDB's own default
             "HEXO_DUCKDB_THREADS": os.environ.get("HEXO_DUCKDB_THREADS") or str(len(os.sched_getaffinity(0))),
+            # dbt's threads (profiles.yml, default 2). A full build runs one model at a time: its heaviest
+            # models each scan the whole history, and two at once share DuckDB's memory_limit but not the
+            # memory DuckDB does not count (readers' buffers), which took a 500 x 730 build to 7.6 GB.
+            "HEXO_DBT_THREADS": os.environ.get("HEXO_DBT_THREADS") or ("2" if self.seeded_from else "1"),
         }
 
     @contextmanager
@@ -225,6 +233,15 @@ class Build:
         # models changed since (or a reset was asked, or the file is unreadable): rebuild from the lake
         for path in (state, state.with_name(state.name + ".wal")):
             path.unlink(missing_ok=True)
+
+    def reuse_parse(self) -> None:
+        """Give dbt the last published build's parse (dbt's partial_parse.msgpack in its target folder): each
+        build has its own target folder, and a full parse of the project costs 25-35 s of every build. dbt
+        checks the file itself (project files, vars, profile, its version) and parses again what changed."""
+        kept = self.warehouse.root / LAST_BUILD / PARTIAL_PARSE
+        if kept.exists():
+            self.target_path.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(kept, self.target_path / PARTIAL_PARSE)
 
     def publish(self) -> dict:
         """Copy the marts into a new file and make it hexo.duckdb (the old one becomes hexo.previous.duckdb)."""
@@ -317,9 +334,9 @@ class Build:
         return target
 
     def _keep_artifacts(self) -> None:
-        dest = self.warehouse.root / "last_build"
+        dest = self.warehouse.root / LAST_BUILD
         dest.mkdir(exist_ok=True)
-        for name in ("manifest.json", "run_results.json"):
+        for name in ("manifest.json", "run_results.json", PARTIAL_PARSE):
             src = self.target_path / name
             if src.exists():
                 shutil.copyfile(src, dest / name)

@@ -11,7 +11,7 @@ select
     cast({{ local_ts('a.minute_at', tz) }} as date) as local_date,
     {{ merge_statistics(astroskin_statistics()) }},
     max(a.received_at) as lake_received_at
-from {{ ref('stg_lake__astroskin_minutes') }} as a
+from {{ lake_pending_ref('stg_lake__astroskin_minutes', 'astroskin_minutes', pending) }} as a
 left join {{ ref('int_subjects') }} as s on s.username = a.username
 {{ lake_pending_where(pending, 'a.username', 'a.lake_date') }}
 group by all

@@ -15,7 +15,7 @@ with windows as (
     select
         w.*,
         cast({{ local_ts('w.window_at', tz) }} as date) as local_date
-    from {{ ref('stg_lake__hrv_windows') }} as w
+    from {{ lake_pending_ref('stg_lake__hrv_windows', 'hrv_windows', pending) }} as w
     left join {{ ref('int_subjects') }} as s on s.username = w.username
     {{ lake_pending_where(pending, 'w.username', 'w.lake_date') }}
 ),
@@ -33,7 +33,7 @@ steps as (
         cast({{ local_ts('st.minute_at', tz) }} as date) as local_date,
         max(st.received_at) as chunk_received_at,
         sum(st.steps) as steps
-    from {{ ref('stg_lake__steps_minutes') }} as st
+    from {{ lake_pending_ref('stg_lake__steps_minutes', 'steps_minutes', pending) }} as st
     left join {{ ref('int_subjects') }} as s on s.username = st.username
     {{ lake_pending_where(pending, 'st.username', 'st.lake_date') }}
     group by all

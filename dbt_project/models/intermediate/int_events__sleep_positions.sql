@@ -8,7 +8,7 @@ select
     p.record_id,
     p.ts,
     p.position_code,
-    p.position_name,
+    {{ sleep_position_name('p.position_code') }} as position_name,
     max(p.received_at) over (partition by p.username, p.lake_date) as lake_received_at
-from {{ ref('stg_lake__sleep_positions') }} as p
+from {{ lake_pending_ref('stg_lake__sleep_positions', 'sleep_positions', pending) }} as p
 {{ lake_pending_where(pending, 'p.username', 'p.lake_date') }}

@@ -2,11 +2,12 @@
 -- of int_vitals__minutes merged, plus the chunk's resting heart rate. Records and local days are exact
 -- merges of chunks (fct_record, fct_subject_day). Incremental on the same lake partitions as the minutes.
 {%- set pending = lake_incremental(['vitals_minutes']) %}
+-- depends_on: {{ ref('int_subjects') }}
 
 -- not materialized: read by two CTEs, and DuckDB would otherwise copy every row of it first
 with minutes as not materialized (
     select *
-    from {{ ref('int_vitals__minutes') }}
+    from {{ vitals_minutes_pending(pending) }}
     {{ lake_pending_where(pending, 'username', 'lake_date') }}
 ),
 

@@ -4,6 +4,7 @@
 -- Also the clean heart rate per hour (time-of-day views). Incremental on the lake partitions, from the
 -- minutes of int_vitals__minutes.
 {%- set pending = lake_incremental(['vitals_minutes']) %}
+-- depends_on: {{ ref('int_subjects') }}
 
 select
     username,
@@ -15,6 +16,6 @@ select
     sum(hr_clean_n) as hr_clean_n,
     {{ exact_sum('hr_clean_sum') }} as hr_clean_sum,
     max(lake_received_at) as lake_received_at
-from {{ ref('int_vitals__minutes') }}
+from {{ vitals_minutes_pending(pending) }}
 {{ lake_pending_where(pending, 'username', 'lake_date') }}
 group by username, lake_date, local_date, local_hour
