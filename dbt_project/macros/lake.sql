@@ -89,9 +89,13 @@
 {#- lake_relation over the current files of some partitions of a subject-day dataset (the manifest's `file`
     column), daily files and compacted months apart. Without files, the typed empty relation. -#}
 {% macro lake_partitions_relation(table_name, partitions) -%}
+    {%- if not execute -%}
+        {{ return(source('lake', table_name)) }}
+    {%- endif -%}
     {%- set node = lake_source_node(table_name) -%}
     {%- if lake_layout(node) != 'subject_day' -%}
-        {{ exceptions.raise_compiler_error("lake_relation(partitions=...) reads subject-day datasets only, not " ~ table_name) }}
+        {{ exceptions.raise_compiler_error(
+            "lake_relation(partitions=...) reads subject-day datasets only, not " ~ table_name) }}
     {%- endif -%}
     {%- set daily = [] -%}
     {%- set months = [] -%}
