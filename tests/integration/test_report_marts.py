@@ -149,6 +149,11 @@ def test_the_report_shows_gaps_quarantine_failed_checks_and_partial_weeks(edge):
             "select subject_id, local_date, family, status from marts.fct_subject_day_completeness "
             "where is_gap and family <> 'records' order by all"
         ).fetchall()
+        summaries_only = con.execute(
+            "select family, status, is_gap from marts.fct_subject_day_completeness where username = "
+            "'5e7a0c1d_syn004' and local_date = ? and family in ('records', 'signals', 'summaries') order by 1",
+            [START],
+        ).fetchall()
         warned = con.execute("select check_id from marts.rpt_build_checks where status = 'warn'").fetchall()
         passed = con.execute("select count(*) from marts.rpt_build_checks where status = 'pass'").fetchone()[0]
         partial = con.execute(
@@ -162,6 +167,8 @@ def test_the_report_shows_gaps_quarantine_failed_checks_and_partial_weeks(edge):
         ("signals", "missing"),
         ("summaries", "missing"),
     ]
+    # Summaries without signal files (a summary-only lake): the summaries prove the signals step ran.
+    assert summaries_only == [("records", "ingested", False), ("signals", "none", False), ("summaries", "ingested", False)]
     shown_gaps = {
         c["data-key"]: c["data-value"]
         for c in cells
