@@ -10,7 +10,8 @@ warehouse_scale.py wrote it: the marts are built on it first), or nothing (a sum
 --days is written with benchmarks/scale_lake.py, then the marts are built). Lake and build take minutes and
 are not timed; the build's dbt memory is HEXO_DUCKDB_MEMORY_LIMIT (default here: 4GB). Times reading the
 marts (`load_study`) and rendering the page (`render_html`: every plot and table), best of --repeat; prints
-the figures and the page's size, and writes the page to <data-dir>/reports/<study>/index.html for a look.
+the figures, the render's CPU time (about its wall time on a quiet machine), the load average and the page's
+size, and writes the page to <data-dir>/reports/<study>/index.html for a look.
 """
 
 from __future__ import annotations
@@ -83,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         load_s, data = best_of(lambda: load_study(con, study), repeat=ns.repeat)
     finally:
         con.close()
+    cpu0 = time.process_time()
     render_s, html = best_of(lambda: render_html(data), repeat=ns.repeat)
+    render_cpu_s = (time.process_time() - cpu0) / ns.repeat  # mean CPU: what a quiet machine's wall time would be
     page = render_study_report(data, ns.data_dir / "reports")
     gaps = int(data.gap_counts["subject_days"].sum()) if len(data.gap_counts) else 0
     print(
@@ -92,8 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(data.checks)} checks warned or failed)"
     )
     print(f"load_study  {load_s:6.2f} s")
-    print(f"render_html {render_s:6.2f} s   page {len(html) / 1e6:.1f} MB")
+    print(f"render_html {render_s:6.2f} s   page {len(html) / 1e6:.1f} MB   (CPU {render_cpu_s:.2f} s per render)")
     print(f"total       {load_s + render_s:6.2f} s   (target <= {target_s} s)")
+    print(
+        "load avg    " + " ".join(f"{x:.1f}" for x in os.getloadavg()) + "   (1, 5, 15 min; the machine may be shared)"
+    )
     print(f"page        {page}")
     return 0
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date
+from datetime import date, timedelta
 from html.parser import HTMLParser
 
 import duckdb
@@ -152,7 +152,7 @@ def test_the_report_shows_gaps_quarantine_failed_checks_and_partial_weeks(edge):
         summaries_only = con.execute(
             "select family, status, is_gap from marts.fct_subject_day_completeness where username = "
             "'5e7a0c1d_syn004' and local_date = ? and family in ('records', 'signals', 'summaries') order by 1",
-            [START],
+            [START + timedelta(days=2)],
         ).fetchall()
         warned = con.execute("select check_id from marts.rpt_build_checks where status = 'warn'").fetchall()
         passed = con.execute("select count(*) from marts.rpt_build_checks where status = 'pass'").fetchone()[0]
@@ -168,7 +168,11 @@ def test_the_report_shows_gaps_quarantine_failed_checks_and_partial_weeks(edge):
         ("summaries", "missing"),
     ]
     # Summaries without signal files (a summary-only lake): the summaries prove the signals step ran.
-    assert summaries_only == [("records", "ingested", False), ("signals", "none", False), ("summaries", "ingested", False)]
+    assert summaries_only == [
+        ("records", "ingested", False),
+        ("signals", "none", False),
+        ("summaries", "ingested", False),
+    ]
     shown_gaps = {
         c["data-key"]: c["data-value"]
         for c in cells
@@ -233,6 +237,31 @@ def test_report_in_chromium_at_1280px_has_no_overflow_and_every_plot(case, reque
     shot = page.parent / "screenshot-1280.png"
     run = chromium(["--window-size=1280,9000", f"--screenshot={shot}"], page, tmp_path / "profile2")
     assert run.returncode == 0 and shot.exists()
+
+
+def test_past_the_panel_limit_the_flagged_subjects_come_first(demo, monkeypatch):
+    """Past PANELS_SHOWN subjects the per-subject small multiples show the subjects rpt_attention flags
+    first (most flags first), then the others by label, and the page says how many are left out."""
+    from hexo_pipeline.report import render
+    from hexo_pipeline.report.data import connect, load_study, studies
+
+    _, published, _ = demo
+    con = connect(published)
+    try:
+        data = load_study(con, studies(con)[0])
+    finally:
+        con.close()
+    labels = sorted(data.days["subject_label"].unique())
+    flagged = render._flagged_labels(data.attention)
+    assert 0 < len(flagged) < len(labels) - 1, "the demo flags some subjects, not all"
+    monkeypatch.setattr(render, "PANELS_SHOWN", len(flagged) + 1)
+    html = render.render_html(data)
+    expected = flagged + [x for x in labels if x not in flagged][:1]
+    assert f"{len(expected)} of {len(labels)} subjects shown" in html
+    assert f"the {len(flagged)} the attention list flags first" in html
+    subjects_section = html[html.index("Per subject, daily") : html.index('id="comparison"')]
+    shown = re.findall(r">(\S+) \((?:control|intervention)\)<", subjects_section)
+    assert shown[: len(expected)] == expected and len(shown) == 4 * len(expected), "4 metrics x the chosen panels"
 
 
 def test_dates_carry_their_year(demo):
