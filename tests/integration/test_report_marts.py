@@ -297,6 +297,14 @@ def test_a_study_past_the_compact_size_renders_readable_at_1280px(tmp_path, buil
         tmp_path, StudySettings(start=spec.start, end=spec.end, timezone="UTC", uuid=scale_lake.STUDY_UUID)
     )
     [page] = render_study_reports(result.published, tmp_path / "reports")
+    con = duckdb.connect(str(result.published), read_only=True)
+    try:
+        signal_gaps = con.execute(
+            "select count(*) from marts.fct_subject_day_completeness where family = 'signals' and is_gap"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert signal_gaps == 0, "a summary-only lake: the summaries show the signals step ran"
     run = chromium(["--window-size=1280,900", "--dump-dom"], page, tmp_path / "profile")
     assert console_messages(run.stderr) == []
     expected = re.search(r'data-plots-expected="(\d+)"', run.stdout)
