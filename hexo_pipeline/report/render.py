@@ -165,6 +165,7 @@ def render_html(data: StudyData) -> str:
         figures=figures,
         panels_shown=len(panels),
         panels_flagged=len(set(panels) & set(_flagged_labels(data.attention))),
+        flagged_total=len(_flagged_labels(data.attention)),
         panels_total=data.days["subject_label"].nunique() if len(data.days) else 0,
         plots_expected=sum(len(v) for v in figures.values()),
         render_seconds=round(time.monotonic() - t0, 2),

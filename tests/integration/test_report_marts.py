@@ -259,7 +259,7 @@ def test_past_the_panel_limit_the_flagged_subjects_come_first(demo, monkeypatch)
     html = render.render_html(data)
     expected = (flagged + [x for x in labels if x not in flagged])[:limit]
     assert f"{limit} of {len(labels)} subjects shown" in html
-    assert f"the {len(set(expected) & set(flagged))} the attention list flags first" in html
+    assert f"({len(set(expected) & set(flagged))} shown of {len(flagged)} flagged)" in html
     subjects_section = html[html.index("Per subject, daily") : html.index('id="comparison"')]
     shown = re.findall(r">(\S+) \((?:control|intervention)\)<", subjects_section)
     assert shown == expected * 4, "each of the 4 metrics: the chosen panels, in that order"
