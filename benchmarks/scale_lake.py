@@ -7,6 +7,9 @@ ids renumbered. Closed months are written as the compactor writes them (one file
 docs/lake.md), with their manifest entries, so the layout is the one a two-year study has after
 `hexo-pipeline lake compact`. Deterministic for given arguments.
 
+No raw signal files: fct_subject_day_completeness takes a day's summaries as evidence that its signals step
+ran (ingestion writes them from the signals, after committing them), so the scale lake has no signal gaps.
+
 Time zone: UTC, so a shift by whole days keeps every row in the same local hour and day.
 """
 

@@ -61,7 +61,9 @@ def make_edge_cases(root: Path, start: date, days: int) -> None:
     second day has no calendar event (a day with no schedule), one inbox file sits in quarantine; and, for
     the completeness marts: syn002's second day keeps its records but loses its signals and summaries (a
     failed signals step), syn001's third day has a signal download in quarantine (its earlier files stay),
-    and one range of syn001 reports a heart rate of 400 bpm (a warn-severity check fails)."""
+    syn004's third day keeps its summaries but not its signal files (a lake of summaries only, as
+    benchmarks/scale_lake.py writes: not a gap), and one range of syn001 reports a heart rate of 400 bpm (a
+    warn-severity check fails)."""
     lake = Lake(root / "lake")
     users = [f"5e7a0c1d_syn00{i}" for i in range(1, 5)]
     for dataset in sorted(p.name for p in lake.root.iterdir() if p.is_dir() and p.name not in STUDY_TABLES):
@@ -80,6 +82,8 @@ def make_edge_cases(root: Path, start: date, days: int) -> None:
     for dataset in sorted(p.name for p in lake.root.iterdir() if p.is_dir()):
         if dataset.startswith("signals_") or dataset in SUMMARY_DATASETS:
             lake.write_partition(dataset, users[1], start + timedelta(days=1), None)
+        if dataset.startswith("signals_"):
+            lake.write_partition(dataset, users[3], start + timedelta(days=2), None)
     zipped = root / "record_7.zip"
     zipped.write_bytes(b"PK\x03\x04 cut short")
     third = (start + timedelta(days=2)).isoformat()

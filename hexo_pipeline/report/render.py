@@ -33,6 +33,8 @@ TEMPLATE = jinja2.Environment(
 )
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 ISSUES_SHOWN = 200  # per kind; the rest is counted (rpt_data_issues has them all)
+# Per-subject small multiples past this many subjects: the flagged subjects first, then by label, up to it.
+PANELS_SHOWN = 100
 
 # (metric of rpt_subject_week / rpt_group_week, label, unit)
 COMPLIANCE_METRICS = (
@@ -63,6 +65,9 @@ COMPARED = (
     ("hr_mean_bpm", "Heart rate", "bpm"),
     ("rmssd_ms", "RMSSD", "ms"),
 )
+
+
+ATTENTION_FLAGS = ["low_wear", "low_valid_days", "low_adherence", "low_survey_compliance"]
 
 
 @dataclass
@@ -105,6 +110,7 @@ def render_study_report(data: StudyData, reports_dir: Path) -> Path:
 
 def render_html(data: StudyData) -> str:
     t0 = time.monotonic()
+    panels = _panel_subjects(data)
     sections = {
         "compliance": _compliance_figures(data),
         "yield": [_yield_heatmap(data)],
@@ -113,7 +119,7 @@ def render_html(data: StudyData) -> str:
             for m, label, unit in PHYSIOLOGY_METRICS
         ],
         "subjects": [
-            plots.small_multiples(data.days, m, title=f"{label} per subject and day", ylabel=unit)
+            plots.small_multiples(data.days, m, title=f"{label} per subject and day", ylabel=unit, subjects=panels)
             for m, label, unit in SMALL_MULTIPLES
         ],
         "comparison": [
@@ -157,10 +163,35 @@ def render_html(data: StudyData) -> str:
         issues=_issue_rows(data.issues),
         subjects=_subject_rows(data.adherence),
         figures=figures,
+        panels_shown=len(panels),
+        panels_flagged=len(set(panels) & set(_flagged_labels(data.attention))),
+        flagged_total=len(_flagged_labels(data.attention)),
+        panels_total=data.days["subject_label"].nunique() if len(data.days) else 0,
         plots_expected=sum(len(v) for v in figures.values()),
         render_seconds=round(time.monotonic() - t0, 2),
     )
     return html
+
+
+def _flagged_labels(attention: pd.DataFrame) -> list[str]:
+    """The subjects rpt_attention flags, most flags first (the order of the attention table)."""
+    if not len(attention):
+        return []
+    flagged = attention[attention["needs_attention"]]
+    order = flagged[ATTENTION_FLAGS].sum(axis=1).sort_values(ascending=False, kind="stable").index
+    return list(flagged.loc[order, "subject_label"])
+
+
+def _panel_subjects(data: StudyData) -> list[str]:
+    """The subjects of the per-subject small multiples: all up to PANELS_SHOWN; past it the flagged
+    subjects first, then the others by label, PANELS_SHOWN in all (the page says how many are left out)."""
+    labels = sorted(data.days["subject_label"].unique()) if len(data.days) else []
+    if len(labels) <= PANELS_SHOWN:
+        return labels
+    known = set(labels)
+    flagged = [x for x in dict.fromkeys(_flagged_labels(data.attention)) if x in known]
+    first = set(flagged)
+    return (flagged + [x for x in labels if x not in first])[:PANELS_SHOWN]
 
 
 def _compliance_figures(data: StudyData) -> list[str]:
@@ -170,16 +201,19 @@ def _compliance_figures(data: StudyData) -> list[str]:
     index = weeks["subject_label"] + " (" + weeks["group_name"] + ")"
     w = weeks.assign(row=index)
 
-    def pivot(column: str) -> pd.DataFrame:
-        return w.pivot_table(index="row", columns="week_start", values=column, aggfunc="first", dropna=False)
+    def pivot(column: str) -> pd.DataFrame:  # one row of rpt_subject_week per subject and week
+        return w.pivot(index="row", columns="week_start", values=column)
 
-    enrolled = w.assign(e=True).pivot_table(index="row", columns="week_start", values="e", aggfunc="first")
-    w = w.assign(
-        adh_note=[f"{d}/{s}" if s else "" for d, s in zip(w["events_done"], w["events_scheduled"])],
-        svy_note=[
-            f"{a}/{e:g}" if pd.notna(e) else "" for a, e in zip(w["survey_days_answered"], w["survey_days_expected"])
-        ],
-    )
+    enrolled = pivot("days_enrolled")
+    compact = plots.is_compact(*enrolled.shape)  # no text in compact cells: no notes to compute
+    if not compact:
+        w = w.assign(
+            adh_note=[f"{d}/{s}" if s else "" for d, s in zip(w["events_done"], w["events_scheduled"])],
+            svy_note=[
+                f"{a}/{e:g}" if pd.notna(e) else ""
+                for a, e in zip(w["survey_days_answered"], w["survey_days_expected"])
+            ],
+        )
     out = [
         plots.heatmap(
             pivot("adherence_pct"),
@@ -188,7 +222,7 @@ def _compliance_figures(data: StudyData) -> list[str]:
             vmax=100,
             colorbar="adherence %",
             enrolled=enrolled.notna(),
-            notes=w.pivot_table(index="row", columns="week_start", values="adh_note", aggfunc="first"),
+            notes=None if compact else pivot("adh_note"),
             column_label="week starting (Monday)",
             missing_label="nothing scheduled",
         )
@@ -202,7 +236,7 @@ def _compliance_figures(data: StudyData) -> list[str]:
                 vmax=100,
                 colorbar="survey compliance %",
                 enrolled=enrolled.notna(),
-                notes=w.pivot_table(index="row", columns="week_start", values="svy_note", aggfunc="first"),
+                notes=None if compact else pivot("svy_note"),
                 column_label="week starting (Monday)",
             )
         )
@@ -216,19 +250,23 @@ def _yield_heatmap(data: StudyData) -> str:
     d = d.assign(
         row=d["subject_label"] + " (" + d["group_name"].fillna("?") + ")",
         yield_ratio=d["ratio_valid_minutes"].where(d["has_data"]),
-        note=[f"{w / 3600:.0f}" if w else "" for w in d["worn_s"]],
     )
-    values = d.pivot_table(index="row", columns="local_date", values="yield_ratio", aggfunc="first", dropna=False)
-    enrolled = d.assign(e=True).pivot_table(index="row", columns="local_date", values="e", aggfunc="first")
-    notes = d.pivot_table(index="row", columns="local_date", values="note", aggfunc="first")
+    # One row of fct_subject_day per subject and day: a plain pivot (no aggregation).
+    values = d.pivot(index="row", columns="local_date", values="yield_ratio")
+    enrolled = d.assign(e=True).pivot(index="row", columns="local_date", values="e").notna()
+    notes = None
+    if not plots.is_compact(*values.shape):
+        d = d.assign(note=[f"{w / 3600:.0f}" if w else "" for w in d["worn_s"]])
+        notes = d.pivot(index="row", columns="local_date", values="note")
     return plots.heatmap(
         values,
-        title="Data yield per subject and local day (share of valid minutes; numbers: worn hours)",
+        title="Data yield per subject and local day (share of valid minutes"
+        + ("; numbers: worn hours)" if notes is not None else ")"),
         vmin=0,
         vmax=1,
         colorbar="valid minutes / day",
         notes=notes,
-        enrolled=enrolled.notna(),
+        enrolled=enrolled,
     )
 
 
@@ -274,9 +312,10 @@ def _cell(mart: str, key, col: str, value, text: str | None = None, flag: bool =
 def _attention_rows(frame: pd.DataFrame) -> list[list[Cell]]:
     rows = []
     flagged = frame[frame["needs_attention"]] if len(frame) else frame
-    flags = ["low_wear", "low_valid_days", "low_adherence", "low_survey_compliance"]
     # Most flags first: the subjects to call before the others.
-    order = flagged[flags].sum(axis=1).sort_values(ascending=False, kind="stable").index if len(flagged) else []
+    order = (
+        flagged[ATTENTION_FLAGS].sum(axis=1).sort_values(ascending=False, kind="stable").index if len(flagged) else []
+    )
     for r in flagged.loc[order].to_dict("records"):
         m, k = "rpt_attention", r["subject_id"]
         rows.append(

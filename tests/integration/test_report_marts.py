@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date
+from datetime import date, timedelta
 from html.parser import HTMLParser
 
 import duckdb
@@ -149,6 +149,11 @@ def test_the_report_shows_gaps_quarantine_failed_checks_and_partial_weeks(edge):
             "select subject_id, local_date, family, status from marts.fct_subject_day_completeness "
             "where is_gap and family <> 'records' order by all"
         ).fetchall()
+        summaries_only = con.execute(
+            "select family, status, is_gap from marts.fct_subject_day_completeness where username = "
+            "'5e7a0c1d_syn004' and local_date = ? and family in ('records', 'signals', 'summaries') order by 1",
+            [START + timedelta(days=2)],
+        ).fetchall()
         warned = con.execute("select check_id from marts.rpt_build_checks where status = 'warn'").fetchall()
         passed = con.execute("select count(*) from marts.rpt_build_checks where status = 'pass'").fetchone()[0]
         partial = con.execute(
@@ -161,6 +166,12 @@ def test_the_report_shows_gaps_quarantine_failed_checks_and_partial_weeks(edge):
         ("signals", "quarantined"),
         ("signals", "missing"),
         ("summaries", "missing"),
+    ]
+    # Summaries without signal files (a summary-only lake): the summaries prove the signals step ran.
+    assert summaries_only == [
+        ("records", "ingested", False),
+        ("signals", "none", False),
+        ("summaries", "ingested", False),
     ]
     shown_gaps = {
         c["data-key"]: c["data-value"]
@@ -228,6 +239,32 @@ def test_report_in_chromium_at_1280px_has_no_overflow_and_every_plot(case, reque
     assert run.returncode == 0 and shot.exists()
 
 
+def test_past_the_panel_limit_the_flagged_subjects_come_first(demo, monkeypatch):
+    """Past PANELS_SHOWN subjects the per-subject small multiples show the subjects rpt_attention flags
+    first (most flags first), then the others by label, and the page says how many are left out."""
+    from hexo_pipeline.report import render
+    from hexo_pipeline.report.data import connect, load_study, studies
+
+    _, published, _ = demo
+    con = connect(published)
+    try:
+        data = load_study(con, studies(con)[0])
+    finally:
+        con.close()
+    labels = sorted(data.days["subject_label"].unique())
+    flagged = render._flagged_labels(data.attention)
+    assert flagged and flagged != labels, "the demo flags subjects, most flags first (not in label order)"
+    limit = len(labels) - 1
+    monkeypatch.setattr(render, "PANELS_SHOWN", limit)
+    html = render.render_html(data)
+    expected = (flagged + [x for x in labels if x not in flagged])[:limit]
+    assert f"{limit} of {len(labels)} subjects shown" in html
+    assert f"({len(set(expected) & set(flagged))} shown of {len(flagged)} flagged)" in html
+    subjects_section = html[html.index("Per subject, daily") : html.index('id="comparison"')]
+    shown = re.findall(r">(\S+) \((?:control|intervention)\)<", subjects_section)
+    assert shown == expected * 4, "each of the 4 metrics: the chosen panels, in that order"
+
+
 def test_dates_carry_their_year(demo):
     html = demo[2].read_text(encoding="utf-8")
     assert not re.search(r">\s*\d\d-\d\d\s*<", html), "no month-day without a year"
@@ -260,6 +297,14 @@ def test_a_study_past_the_compact_size_renders_readable_at_1280px(tmp_path, buil
         tmp_path, StudySettings(start=spec.start, end=spec.end, timezone="UTC", uuid=scale_lake.STUDY_UUID)
     )
     [page] = render_study_reports(result.published, tmp_path / "reports")
+    con = duckdb.connect(str(result.published), read_only=True)
+    try:
+        signal_gaps = con.execute(
+            "select count(*) from marts.fct_subject_day_completeness where family = 'signals' and is_gap"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert signal_gaps == 0, "a summary-only lake: the summaries show the signals step ran"
     run = chromium(["--window-size=1280,900", "--dump-dom"], page, tmp_path / "profile")
     assert console_messages(run.stderr) == []
     expected = re.search(r'data-plots-expected="(\d+)"', run.stdout)

@@ -5,7 +5,10 @@
 -- is the study's, the default).
 --   records     records, ranges, range_metrics (Dagster asset records_and_ranges): expected every study day
 --               (no records: the garment was not worn, or the day was not ingested);
---   signals     the decoded signal files (asset signals): expected when the day has records;
+--   signals     the decoded signal files (asset signals): expected when the day has records and no
+--               summaries (the signals step writes the summaries from the signals, after committing
+--               them: a summary partition is evidence the step ran; a lake of summaries only, such as
+--               benchmarks/scale_lake.py writes, has no signal gap);
 --   summaries   the per-minute statistics the marts read (written by asset signals): expected when the day
 --               has records;
 --   study_data  calendar events, survey responses, annotations, GPS (asset subject_day_study_data): never
@@ -84,7 +87,8 @@ day_families as (
     select
         username,
         lake_date,
-        bool_or(family = 'records') as has_records
+        bool_or(family = 'records') as has_records,
+        bool_or(family = 'summaries') as has_summaries
     from ingested
     group by all
 ),
@@ -110,7 +114,8 @@ expected as (
         fl.failure,
         case
             when f.family = 'records' then true
-            when f.family in ('signals', 'summaries') then coalesce(d.has_records, false)
+            when f.family = 'signals' then coalesce(d.has_records and not d.has_summaries, false)
+            when f.family = 'summaries' then coalesce(d.has_records, false)
             else false
         end as is_expected
     from {{ ref('int_subject_days') }} as c
