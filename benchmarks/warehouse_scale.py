@@ -140,6 +140,8 @@ def run(subjects: int, days: int, workdir: Path, lake_from: Path | None = None) 
     t0 = time.perf_counter()
     if lake_from:  # a lake written earlier for the same size: hard links, since writers replace files whole
         subprocess.run(["cp", "-al", str(lake_from), str(data)], check=True)
+        for lock in (data / "lake").rglob("*.lock"):  # a hard-linked lock file is the original's lock: unlink
+            lock.unlink()
         counts = {"reused": str(lake_from)}
     else:
         counts = write_scale_lake(data, spec)
