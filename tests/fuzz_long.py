@@ -41,6 +41,7 @@ def run(entry: str, n: int, seed: int, timeout_s: float, save: bool) -> dict:
     slowest = (0.0, -1)
     found: list[dict] = []
     signal.signal(signal.SIGALRM, _alarm)
+    run_started = time.perf_counter()
     for i in range(n):
         case = f"{seed}:{entry}:{i}"
         data = case_input(entry, case)
@@ -88,6 +89,9 @@ def run(entry: str, n: int, seed: int, timeout_s: float, save: bool) -> dict:
         "kinds": dict(generic.most_common(12)),
         "slowest_s": round(slowest[0], 3),
         "slowest_case": slowest[1],
+        "cases_per_s": round(n / (time.perf_counter() - run_started), 1),
+        # ru_maxrss (KiB on Linux) is the process's peak so far: one entry per process measures that entry
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
 
@@ -108,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{entry}: {r['generic']} generic exceptions in {r['n']} inputs "
             f"({100 * r['generic'] / r['n']:.1f} %); slowest case {r['slowest_case']}: {r['slowest_s']} s; "
-            f"outcomes {r['outcomes']}",
+            f"{r['cases_per_s']} cases/s; peak RSS {r['peak_rss_mb']} MB; outcomes {r['outcomes']}",
             flush=True,
         )
         for kind, count in r["kinds"].items():
