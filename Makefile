@@ -53,8 +53,9 @@ DAYS ?= 180
 bench-scale: install
 	$(BIN)/python benchmarks/warehouse_scale.py --subjects $(SUBJECTS) --days $(DAYS)
 
-# Long fuzz run of the activity-file decoders (FIT, TCX, convert, FIT monitoring): FUZZ_N mutated files per entry
-# point, 3 GiB address space and 20 s per case; new crashes are recorded in tests/fuzz_corpus/.
+# Long fuzz run of the decoders (FIT, TCX, convert, FIT monitoring, Hexoskin export zip and members): FUZZ_N
+# mutated files per entry point, 3 GiB address space and 20 s per case; new crashes are recorded in
+# tests/fuzz_corpus/ (figures of the last full run in its README.md).
 FUZZ_N ?= 3000
 FUZZ_SEED ?= 1
 fuzz: install

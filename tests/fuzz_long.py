@@ -6,7 +6,8 @@ with fuzzing.case_input, and its sha256), so the corpus never copies the shared 
 
     python tests/fuzz_long.py --entry fit --entry tcx --entry convert -n 3000 --seed 1 --save
 
-Reproducible: case i of a run uses random.Random(f"{seed}:{entry}:{i}").
+Reproducible: case i of a run uses random.Random(f"{seed}:{entry}:{i}"). SIGINT (Ctrl-C) ends a run
+after its current case and still reports (and saves) the cases run.
 """
 
 from __future__ import annotations
@@ -35,13 +36,28 @@ def _alarm(_signum, _frame):
     raise CaseTimeout()
 
 
+_stop_requested = False
+
+
+def _stop(_signum, _frame):
+    """SIGINT (Ctrl-C, `kill -INT`): finish the current case, then report the cases run so far."""
+    global _stop_requested
+    _stop_requested = True
+
+
 def run(entry: str, n: int, seed: int, timeout_s: float, save: bool) -> dict:
     outcomes: Counter[str] = Counter()
     generic: Counter[str] = Counter()
     slowest = (0.0, -1)
     found: list[dict] = []
     signal.signal(signal.SIGALRM, _alarm)
+    signal.signal(signal.SIGINT, _stop)
+    run_started = time.perf_counter()
+    done = 0
     for i in range(n):
+        if _stop_requested:
+            break
+        done = i + 1
         case = f"{seed}:{entry}:{i}"
         data = case_input(entry, case)
         started = time.perf_counter()
@@ -82,12 +98,15 @@ def run(entry: str, n: int, seed: int, timeout_s: float, save: bool) -> dict:
                     fh.write(json.dumps(record) + "\n")
     return {
         "entry": entry,
-        "n": n,
+        "n": done,
         "generic": outcomes["GENERIC"],
         "outcomes": dict(outcomes),
         "kinds": dict(generic.most_common(12)),
         "slowest_s": round(slowest[0], 3),
         "slowest_case": slowest[1],
+        "cases_per_s": round(done / (time.perf_counter() - run_started), 1),
+        # ru_maxrss (KiB on Linux) is the process's peak so far: one entry per process measures that entry
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
 
@@ -103,12 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     resource.setrlimit(resource.RLIMIT_AS, (ns.memory_mb << 20, resource.getrlimit(resource.RLIMIT_AS)[1]))
     failed = False
     for entry in ns.entry or ENTRIES:
+        if _stop_requested:
+            break
         r = run(entry, ns.n, ns.seed, ns.timeout_s, ns.save)
         failed |= r["generic"] > 0
         print(
             f"{entry}: {r['generic']} generic exceptions in {r['n']} inputs "
-            f"({100 * r['generic'] / r['n']:.1f} %); slowest case {r['slowest_case']}: {r['slowest_s']} s; "
-            f"outcomes {r['outcomes']}",
+            f"({100 * r['generic'] / max(r['n'], 1):.1f} %); slowest case {r['slowest_case']}: {r['slowest_s']} s; "
+            f"{r['cases_per_s']} cases/s; peak RSS {r['peak_rss_mb']} MB; outcomes {r['outcomes']}",
             flush=True,
         )
         for kind, count in r["kinds"].items():

@@ -160,7 +160,7 @@ def decode_wav(data: bytes | bytearray | memoryview | BinaryIO, *, signed: bool)
             else:
                 raise DecodeError(f"WAV sample width {width} bytes is not 16 or 32 bit")
             payload = wav.readframes(nframes)
-    except (wave.Error, EOFError) as exc:
+    except (wave.Error, EOFError, RuntimeError, struct.error) as exc:  # RuntimeError: a chunk size past the end
         raise DecodeError(f"not a PCM WAV file: {exc}") from exc
     n_whole = len(payload) // width
     values = np.frombuffer(payload, dtype=dtype, count=n_whole)
