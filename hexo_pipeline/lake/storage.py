@@ -234,13 +234,10 @@ def local_copy(path: Path) -> Iterator[Path]:
     if not is_remote(path):
         yield path
         return
-    folder = Path(tempfile.mkdtemp(prefix="hexo-get-"))
-    try:
-        local = folder / path.name
+    with tempfile.TemporaryDirectory(prefix="hexo-get-", ignore_cleanup_errors=True) as folder:
+        local = Path(folder) / path.name
         path.fs.get_file(path.path, str(local))
         yield local
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager
@@ -250,13 +247,10 @@ def writing_file(target: Path) -> Iterator[Path]:
     if not is_remote(target):
         yield target
         return
-    folder = Path(tempfile.mkdtemp(prefix="hexo-lake-"))
-    try:
-        local = folder / target.name
+    with tempfile.TemporaryDirectory(prefix="hexo-lake-", ignore_cleanup_errors=True) as folder:
+        local = Path(folder) / target.name
         yield local
         upload(local, target)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_bytes_atomic(data: bytes, target: Path) -> None:

@@ -16,39 +16,23 @@ DAY = date(2026, 10, 5)
 def test_failures_are_recorded_per_step_and_cleared_per_step(tmp_path: Path) -> None:
     lake = Lake.in_data_dir(tmp_path)
     at = datetime(2026, 10, 6, 1, tzinfo=UTC)
-    record_failure(
-        lake,
-        tmp_path,
-        step="records_and_ranges",
-        datasets=["records", "ranges"],
-        subject="u1",
-        day=DAY,
-        error=RuntimeError("first\nattempt"),
-        run_id="r1",
-        failed_at=at,
-    )
-    record_failure(
-        lake,
-        tmp_path,
-        step="records_and_ranges",
-        datasets=["records", "ranges"],
-        subject="u1",
-        day=DAY,
-        error=ConnectionError("HTTP 500 after 5 retries"),
-        run_id="r2",
-        failed_at=at,
-    )
-    record_failure(
-        lake,
-        tmp_path,
-        step="signals",
-        datasets=["signals_ecg"],
-        subject="u1",
-        day=DAY,
-        error=ValueError("bad zip"),
-        run_id="r2",
-        failed_at=at,
-    )
+
+    def fail(step: str, datasets: list[str], error: Exception, run_id: str) -> None:
+        record_failure(
+            lake,
+            tmp_path,
+            step=step,
+            datasets=datasets,
+            subject="u1",
+            day=DAY,
+            error=error,
+            run_id=run_id,
+            failed_at=at,
+        )
+
+    fail("records_and_ranges", ["records", "ranges"], RuntimeError("first\nattempt"), "r1")
+    fail("records_and_ranges", ["records", "ranges"], ConnectionError("HTTP 500 after 5 retries"), "r2")
+    fail("signals", ["signals_ecg"], ValueError("bad zip"), "r2")
     rows = {r["step"]: r for r in lake.read_partition("ingest_failures", "u1", DAY).to_pylist()}
     assert set(rows) == {"records_and_ranges", "signals"}  # the latest failure of each step
     assert (rows["records_and_ranges"]["error_class"], rows["records_and_ranges"]["message"]) == (
