@@ -29,3 +29,8 @@ app = make_app(
 execute_plan = create_task(app)
 execute_job = create_execute_job_task(app)
 resume_job = create_resume_job_task(app)
+
+# The definitions, loaded once in the worker's main process before it forks its pool processes: a step then
+# starts without importing them again (seconds per process), and so does a pool process that replaces one
+# that died mid-step.
+import hexo_pipeline.definitions  # noqa: E402, F401

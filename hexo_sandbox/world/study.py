@@ -57,6 +57,9 @@ class StudyConfig:
     astroskin_every: int = 4  # every n-th subject wears an Astroskin
     late_sync_rate: float = 0.1  # share of records that sync days late
     now: datetime | None = None  # the sandbox clock; None = wall clock
+    # Caps every record at this many minutes: the same days, records, ranges and study life with a fraction of
+    # the signal volume (tests of the machinery around the data, e.g. the distributed one); None = full days.
+    max_record_minutes: float | None = None
 
 
 @dataclass
@@ -422,7 +425,9 @@ def _subject_days(study: Study, user: User, onboarding: date, ids: _Ids) -> None
         d = (day - config.start).days
         drng = random.Random(derive_seed(config.seed, "day", s, d))
         plan = _day_plan(config.seed, s, d, day)
-        records, ranges = _subject_day(user, day, day == study.end_date, drng, tz, prev_end, plan)
+        records, ranges = _subject_day(
+            user, day, day == study.end_date, drng, tz, prev_end, plan, config.max_record_minutes
+        )
         for rec, rec_ranges in zip(records, ranges):
             rec.id = ids.next("record", 1000)
             _schedule_sync(rec, random.Random(derive_seed(config.seed, "sync", rec.id)), config.late_sync_rate)
@@ -480,8 +485,16 @@ def _day_plan(seed: int, s: int, d: int, day: date) -> _DayPlan:
 
 
 def _subject_day(
-    user: User, day: date, last_day: bool, rng: random.Random, tz: ZoneInfo, prev_end: int | None, plan: _DayPlan
+    user: User,
+    day: date,
+    last_day: bool,
+    rng: random.Random,
+    tz: ZoneInfo,
+    prev_end: int | None,
+    plan: _DayPlan,
+    max_record_minutes: float | None = None,
 ) -> tuple[list[Record], list[list[Range]]]:
+    cap_h = math.inf if max_record_minutes is None else max_record_minutes / 60
     records: list[Record] = []
     ranges: list[list[Range]] = []
     if rng.random() < 0.08:  # a missed day: the shirt stayed in the drawer
@@ -495,6 +508,10 @@ def _subject_day(
     end_h = start_h + (rng.uniform(2.0, 6.0) if partial else rng.uniform(13.0, 15.0))
     end_h = min(end_h, 22.2)
     segments, kinds = _day_segments(start_h, end_h, rng, plan)
+    if end_h - start_h > cap_h:  # planned in full (the same draws follow), worn for cap_h only
+        cut_s = cap_h * 3600
+        segments = tuple(Segment(g.start_s, min(g.end_s, cut_s), g.kind) for g in segments if g.start_s < cut_s)
+        kinds = [(a, b, k) for a, b, k in kinds if b <= cut_s]
     rec = _record(user, day, start_h, end_h, segments, tz)
     records.append(rec)
     ranges.append(_ranges_for(user, rec, kinds))
@@ -502,7 +519,7 @@ def _subject_day(
 
     if rng.random() < 0.2:  # a short record: shirt on for a few minutes in the evening
         s_h = 22.25 + rng.uniform(0, 0.1)
-        dur = rng.uniform(3, 9) / 60
+        dur = min(rng.uniform(3, 9) / 60, cap_h)
         seg = (Segment(0.0, round(dur * 3600), "light"),)
         records.append(_record(user, day, s_h, s_h + dur, seg, tz))
         ranges.append([])
@@ -510,9 +527,10 @@ def _subject_day(
 
     if not last_day and rng.random() < 0.85:  # the night record crosses midnight
         bed = max(22.6 + rng.gauss(0, 0.3), last_end_h + 0.05)
-        length = rng.uniform(6.8, 8.4)
+        length = min(rng.uniform(6.8, 8.4), cap_h)
         total_s = round(length * 3600)
-        sleep_s0, sleep_s1 = 600.0, total_s - 600.0
+        edge_s = min(600.0, total_s / 4)  # awake before and after the sleep
+        sleep_s0, sleep_s1 = edge_s, total_s - edge_s
         seg = (
             Segment(0.0, sleep_s0, "sedentary"),
             Segment(sleep_s0, sleep_s1, "sleep"),

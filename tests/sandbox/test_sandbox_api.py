@@ -311,6 +311,27 @@ def test_study_has_the_wear_patterns_a_real_study_has():
     assert {"sleep", "rest", "walk", "run"} <= kinds
 
 
+def test_short_records_keep_the_days_and_their_ranges():
+    """max_record_minutes cuts every record, not the study: the same records on the same days, ranges inside
+    them (sleeps, rest tests), the same study life."""
+    full, short = (
+        StudyConfig(seed=7, subjects=6, days=4),
+        StudyConfig(seed=7, subjects=6, days=4, max_record_minutes=20),
+    )
+    a, b = build_study(full), build_study(short)
+    assert all(r.duration_s <= 20 * 60 for r in b.records.values())
+    assert max(r.duration_s for r in a.records.values()) > 10 * 3600
+    assert [(r.id, r.user_id, a.local_date(r.start)) for r in a.records.values()] == [
+        (r.id, r.user_id, b.local_date(r.start)) for r in b.records.values()
+    ]
+    kinds = {rg.kind for rg in b.ranges.values()}
+    assert {"sleep", "rest"} <= kinds
+    for rg in b.ranges.values():
+        rec = b.records[rg.record_id]
+        assert rec.start <= rg.start < rg.end <= rec.end
+    assert len(b.survey_responses) == len(a.survey_responses)
+
+
 def test_serve_command_prints_json_and_exits_on_sigterm(tmp_path):
     import socket
 
