@@ -27,6 +27,13 @@ def pytest_configure(config: pytest.Config) -> None:
     prepare_dbt_project()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow (end-to-end) tests first, in their collection order: xdist hands the first items out round
+    robin, so the long tests run side by side from the start and the suite does not end with one worker
+    finishing a multi-minute test while the other sits idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 TEST_MEMORY_BUDGET_MB = 4096  # the team's rule: every test under 4 GB
 
 
