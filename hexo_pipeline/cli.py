@@ -9,7 +9,7 @@ import argparse
 import sys
 from datetime import date
 
-_STUDY_ARGS = ("seed", "subjects", "days", "start", "timezone")
+_STUDY_ARGS = ("seed", "subjects", "days", "start", "timezone", "max_record_minutes")
 
 
 def _study_args(p: argparse.ArgumentParser) -> None:
@@ -19,6 +19,9 @@ def _study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--days", type=int, help="sandbox study days")
     p.add_argument("--start", type=date.fromisoformat, help="sandbox study's first day, YYYY-MM-DD")
     p.add_argument("--timezone", help="sandbox study's IANA time zone")
+    p.add_argument(
+        "--max-record-minutes", type=float, help="cut the sandbox's records to this length (a quick, light run)"
+    )
 
 
 def _sandbox_serve_args(ns: argparse.Namespace) -> list[str]:
@@ -27,7 +30,7 @@ def _sandbox_serve_args(ns: argparse.Namespace) -> list[str]:
     for name in _STUDY_ARGS:
         value = getattr(ns, name)
         if value is not None:
-            args += [f"--{name}", value.isoformat() if isinstance(value, date) else str(value)]
+            args += [f"--{name.replace('_', '-')}", value.isoformat() if isinstance(value, date) else str(value)]
     return args
 
 

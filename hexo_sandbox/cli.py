@@ -24,6 +24,12 @@ def add_study_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--days", type=int, default=d.days)
     p.add_argument("--start", type=date.fromisoformat, default=d.start, help="first study day, YYYY-MM-DD")
     p.add_argument("--timezone", default=d.timezone, help="the study's IANA time zone")
+    p.add_argument(
+        "--max-record-minutes",
+        type=float,
+        default=d.max_record_minutes,
+        help="cut every record to this length (same records, days and ranges; a quick, light study)",
+    )
 
 
 def study_config_from_args(ns: argparse.Namespace) -> StudyConfig:
@@ -33,6 +39,7 @@ def study_config_from_args(ns: argparse.Namespace) -> StudyConfig:
         days=ns.days,
         start=ns.start,
         timezone=ns.timezone,
+        max_record_minutes=ns.max_record_minutes,
         now=getattr(ns, "now", None),
     )
 

@@ -358,3 +358,23 @@ def test_serve_command_prints_json_and_exits_on_sigterm(tmp_path):
         proc.terminate()
         assert proc.wait(timeout=30) == 0
     assert json.loads(proc.stderr.read().splitlines()[-1]) == {"stopped": info["base_url"]}
+
+
+def test_record_cap_passes_from_the_demo_command_line_to_the_sandbox_study():
+    """`hexo-pipeline demo --max-record-minutes 20` starts `hexo-sandbox serve --max-record-minutes 20`,
+    which serves a study whose records last at most 20 minutes."""
+    import argparse
+
+    from hexo_pipeline.cli import _sandbox_serve_args, _study_args
+    from hexo_sandbox.cli import add_study_arguments, study_config_from_args
+
+    demo = argparse.ArgumentParser()
+    _study_args(demo)
+    flags = _sandbox_serve_args(demo.parse_args(["--subjects", "2", "--max-record-minutes", "20"]))
+    assert flags == ["--subjects", "2", "--max-record-minutes", "20.0"]
+    serve = argparse.ArgumentParser()
+    add_study_arguments(serve)
+    config = study_config_from_args(serve.parse_args(flags))
+    assert (config.subjects, config.max_record_minutes) == (2, 20.0)
+    assert all(r.duration_s <= 20 * 60 for r in build_study(config).records.values())
+    assert study_config_from_args(serve.parse_args([])).max_record_minutes is None
