@@ -34,7 +34,7 @@ def _marts(published) -> dict[str, list[tuple]]:
     try:
         return {
             table: con.execute(f"select * from marts.{table} order by all").fetchall()
-            for table in ("fct_subject_day", "fct_record")
+            for table in ("fct_subject_day", "fct_record", "fct_range", "fct_subject_day_completeness")
         }
     finally:
         con.close()
@@ -54,11 +54,26 @@ def _chunk_steps(state, subject: str, day: str) -> int | None:
 
 # The models incremental on lake partitions, compared row for row between an incremental and a full build.
 INCREMENTAL_MODELS = (
-    "int_vitals__chunks",
-    "int_vitals__hours",
-    "int_events__chunks",
-    "int_astroskin__chunks",
-    "int_events__sleep_positions",
+    "intermediate.int_vitals__chunks",
+    "intermediate.int_vitals__hours",
+    "intermediate.int_events__chunks",
+    "intermediate.int_astroskin__chunks",
+    "intermediate.int_events__sleep_positions",
+    # the staging tables of the small subject-day datasets (macros/incremental.sql, lake_source_rows)
+    "staging.stg_lake__records",
+    "staging.stg_lake__ranges",
+    "staging.stg_lake__range_metrics",
+    "staging.stg_lake__tracks",
+    "staging.stg_lake__activities",
+    "staging.stg_lake__fit_monitoring",
+    "staging.stg_lake__ingest_failures",
+    "staging.stg_lake__calendar_events",
+    "staging.stg_lake__survey_responses",
+    # what reads them
+    "intermediate.int_records",
+    "intermediate.int_ranges",
+    "intermediate.int_calendar_events",
+    "intermediate.int_survey_responses",
 )
 
 
@@ -66,7 +81,7 @@ def _state_tables(state) -> dict[str, list[tuple]]:
     con = duckdb.connect(str(state), read_only=True)
     try:
         return {
-            table: con.execute(f"select * from intermediate.{table} order by all").fetchall()
+            table: con.execute(f"select * from {table} order by all").fetchall()
             for table in INCREMENTAL_MODELS
         }
     finally:
