@@ -31,6 +31,7 @@
         delete from meta.dbt_view_sql where view_name = '{{ name }}';
         insert into meta.dbt_view_sql values ('{{ name }}', '{{ digest }}')
     {%- endcall -%}
+    {%- do adapter.commit() -%}
 {%- endmacro %}
 
 
