@@ -81,10 +81,7 @@ INCREMENTAL_MODELS = (
 def _state_tables(state) -> dict[str, list[tuple]]:
     con = duckdb.connect(str(state), read_only=True)
     try:
-        return {
-            table: con.execute(f"select * from {table} order by all").fetchall()
-            for table in INCREMENTAL_MODELS
-        }
+        return {table: con.execute(f"select * from {table} order by all").fetchall() for table in INCREMENTAL_MODELS}
     finally:
         con.close()
 
