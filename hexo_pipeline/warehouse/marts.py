@@ -132,13 +132,11 @@ def build_marts(
     prepare_dbt_project()
     warehouse = Warehouse.in_data_dir(data_dir)
     t0 = time.monotonic()
-    inputs = hashlib.sha256(json.dumps([study.dbt_vars(warehouse.lake), select, docs], sort_keys=True).encode())
-    skippable = not full_refresh and select is None
-    if skippable and warehouse.is_current(inputs.hexdigest()[:16]):  # before the lock, the lake check, dbt
-        return MartsResult(warehouse.published, time.monotonic() - t0, True, unchanged=True)
     with warehouse.build(full_refresh=full_refresh) as build:
-        build.inputs = inputs.hexdigest()[:16]
-        if skippable and build.is_current():  # the manifest's checkpoint changed nothing
+        build.inputs = hashlib.sha256(
+            json.dumps([study.dbt_vars(build.warehouse.lake), select, docs], sort_keys=True).encode()
+        ).hexdigest()[:16]
+        if not full_refresh and select is None and build.is_current():
             return MartsResult(warehouse.published, time.monotonic() - t0, True, unchanged=True)
         invocation = run_dbt(dbt_build_args(full_refresh=full_refresh, select=select), build, study)
         _write_log(invocation, out)

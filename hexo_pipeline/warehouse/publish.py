@@ -116,15 +116,6 @@ class Warehouse:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def is_current(self, inputs: str) -> bool:
-        """The published marts were built from the lake as its manifest is now, this dbt project and these
-        inputs: a build would change nothing. Costs a listing of the manifest folder, not of the lake: the
-        no-change run neither verifies the lake nor starts dbt (the build that published those marts verified
-        this very lake; the next build that has something to do verifies it again)."""
-        from ..lake import Lake
-
-        return _published_matches(self.published, project_fingerprint(), Lake(self.lake).manifest.version(), inputs)
-
     def check_lake(self, lake=None) -> None:
         """verify_lake over the datasets the marts read (files written since the last publication read in
         depth); raises PublicationError naming the first problem, so nothing is built from a damaged lake."""
@@ -223,7 +214,13 @@ class Build:
     def is_current(self) -> bool:
         """The published marts were built from this very lake, dbt project and inputs: a build would
         change nothing (the no-change run costs a manifest listing instead of a dbt build)."""
-        return _published_matches(self.warehouse.published, self.fingerprint, self.lake_version, self.inputs)
+        info = _read_build_info(self.warehouse.published)
+        return (
+            bool(self.lake_version)
+            and info.get("lake_version") == self.lake_version
+            and info.get("project_fingerprint") == self.fingerprint
+            and info.get("inputs") == self.inputs
+        )
 
     def seed(self, *, full_refresh: bool) -> None:
         """Keep the state database for an incremental build, or start it empty (full rebuild)."""
@@ -362,16 +359,6 @@ def _read_meta(path: Path, table: str) -> dict[str, str]:
 
 def _read_build_info(path: Path) -> dict[str, str]:
     return _read_meta(path, "build_info")
-
-
-def _published_matches(published: Path, fingerprint: str, lake_version: str, inputs: str) -> bool:
-    info = _read_build_info(published)
-    return (
-        bool(lake_version)
-        and info.get("lake_version") == lake_version
-        and info.get("project_fingerprint") == fingerprint
-        and info.get("inputs") == inputs
-    )
 
 
 def _read_state_fingerprint(path: Path) -> str | None:
