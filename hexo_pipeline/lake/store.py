@@ -296,7 +296,7 @@ class LakeFile:
     subject: str | None = None
     date: date | None = None  # a daily file
     month: str | None = None  # a compacted month file
-    size: int | None = None  # bytes, when the listing gave it (object storage)
+    size: int | None = None  # bytes, when the listing gave it
 
     def days(self, lake_root: Path) -> list[date | None]:
         """The partitions the file holds (a month file: the dates in its rows)."""
@@ -326,25 +326,34 @@ def lake_files(root: Path, dataset_names: Iterable[str] | None = None) -> dict[s
         files: list[LakeFile] = []
         if (folder / STUDY_FILE).exists():
             files.append(LakeFile(folder / STUDY_FILE, name))
-        for subject_dir in _dirs(folder, "subject="):
+        for subject_dir in _dirs(str(folder), "subject="):
             subject = subject_dir.name.split("=", 1)[1]
-            for part in _dirs(subject_dir, ""):
+            for part in _dirs(subject_dir.path, ""):
                 key, _, value = part.name.partition("=")
-                for f in sorted(part.iterdir()):
-                    if not f.name.endswith(".parquet") or f.name.startswith("."):
-                        continue
-                    if key == "date":
-                        files.append(LakeFile(f, name, subject, date=date.fromisoformat(value)))
-                    elif key == "month":
-                        files.append(LakeFile(f, name, subject, month=value))
+                if key not in ("date", "month"):
+                    continue
+                day = date.fromisoformat(value) if key == "date" else None
+                month = value if key == "month" else None
+                with os.scandir(part.path) as entries:
+                    found = sorted(
+                        (e.name, e.stat().st_size)  # the size now: verify_lake needs it, one stat per file
+                        for e in entries
+                        if e.name.endswith(".parquet") and not e.name.startswith(".")
+                    )
+                for file_name, size in found:
+                    files.append(LakeFile(Path(part.path, file_name), name, subject, date=day, month=month, size=size))
         out[name] = files
     return out
 
 
-def _dirs(folder: Path, prefix: str) -> list[Path]:
-    if not folder.is_dir():
+def _dirs(folder: str, prefix: str) -> list[os.DirEntry]:
+    """The `key=value` subfolders of a folder, by name (os.scandir: the entry's type costs no stat call)."""
+    try:
+        with os.scandir(folder) as entries:
+            found = [e for e in entries if e.name.startswith(prefix) and "=" in e.name and e.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith(prefix) and "=" in p.name)
+    return sorted(found, key=lambda e: e.name)
 
 
 def _remote_lake_files(root: Path, dataset_names: Iterable[str] | None) -> dict[str, list[LakeFile]]:

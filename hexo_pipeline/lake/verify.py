@@ -46,6 +46,7 @@ def verify_lake(
     known = set(on_disk) | set(lake.manifest.datasets())
     names = sorted(known if wanted is None else known & wanted)
     current = lake.manifest.current_of(names)
+    root = str(lake.root).rstrip("/") + "/"
     for name in names:
         # One row per file (a compacted month file holds the entries of all its days): grouped in Arrow,
         # since a two-year study's manifest has millions of current entries and only ~1e5 files.
@@ -66,7 +67,7 @@ def verify_lake(
         }
         seen = set()
         for f in on_disk.get(name, []):
-            rel = f.path.relative_to(lake.root).as_posix()
+            rel = _relative(f.path, lake.root, root)
             seen.add(rel)
             entry = recorded.get(rel)
             if entry is None:
@@ -103,6 +104,13 @@ def verify_lake(
                     )
                 )
     return problems
+
+
+def _relative(path: Path, lake_root: Path, prefix: str) -> str:
+    """`path.relative_to(lake_root).as_posix()`, by slicing the string when it starts with `prefix` (the root
+    and "/"): pathlib's parsing per file costs seconds over a two-year study's 97,000 files."""
+    text = str(path)
+    return text[len(prefix) :] if text.startswith(prefix) else path.relative_to(lake_root).as_posix()
 
 
 def _present(lake: Lake, wanted: set[str]) -> list[str]:
