@@ -11,14 +11,32 @@
   partition when any of them changed and drops it only when all of them are gone.
 -#}
 
-{% macro lake_incremental(datasets) -%}
+{% macro lake_incremental(datasets, subject_column='username', date_column='lake_date') -%}
     {%- if datasets | length == 1 -%}
-        {%- set hook = "{{ lake_delete_pending('" ~ datasets[0] ~ "') }}" -%}
+        {%- set hook = "{{ lake_delete_pending('" ~ datasets[0] ~ "', '" ~ subject_column ~ "', '" ~ date_column ~ "') }}" -%}
     {%- else -%}
         {%- set hook = "{{ lake_delete_pending_all(" ~ datasets ~ ") }}" -%}
     {%- endif -%}
     {%- do config(materialized='incremental', incremental_strategy='append', on_schema_change='fail', pre_hook=hook) -%}
-    {{ return(lake_pending_all(datasets, this) if is_incremental() else none) }}
+    {%- if not is_incremental() -%}
+        {{ return(none) }}
+    {%- elif datasets | length == 1 -%}
+        {{ return(lake_pending_partitions(datasets[0], this, subject_column, date_column)) }}
+    {%- else -%}
+        {{ return(lake_pending_all(datasets, this)) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The staging models of the small subject-day datasets (records, ranges, calendar events...) are incremental
+    tables: a full build reads every file, an incremental one the current files of the pending partitions only,
+    so no build after the first binds every file of the dataset. This is the dataset's rows (lake columns, with
+    `subject` and `date`) and `lake_received_at`, the partition's newest received_at, as the manifest records it
+    (what lake_pending_partitions compares). Used with lake_incremental([dataset], <subject>, <date> columns). -#}
+{% macro lake_source_rows(dataset, pending) -%}
+    (select *, max(received_at) over (partition by subject, date) as lake_received_at
+    from {{ lake_relation(dataset, pending['load'] if pending is not none else none) }}
+    {{ lake_pending_where(pending, 'subject', 'date') }})
 {%- endmacro %}
 
 

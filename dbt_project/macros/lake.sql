@@ -176,16 +176,20 @@
 {%- endmacro %}
 
 
-{% macro lake_pending_partitions(table_name, target) -%}
-    {#- {'load': [(subject, date)], 'drop': [(subject, date)]} for an incremental model whose rows carry
-        username, lake_date and lake_received_at. Only meaningful when is_incremental(). -#}
+{% macro lake_pending_partitions(table_name, target, subject_column='username', date_column='lake_date') -%}
+    {#- {'load': [(subject, date)], 'drop': [(subject, date)]} for an incremental model whose rows carry the
+        partition's subject and date (subject_column, date_column) and lake_received_at. Only meaningful when
+        is_incremental(). -#}
     {%- set pending = {'load': [], 'drop': []} -%}
     {%- if not execute -%}
         {{ return(pending) }}
     {%- endif -%}
     {%- set sql -%}
         with lake as ({{ lake_partition_state_sql(table_name) }}),
-        loaded as (select distinct username as subject, lake_date, lake_received_at from {{ target }})
+        loaded as (
+            select distinct {{ subject_column }} as subject, {{ date_column }} as lake_date, lake_received_at
+            from {{ target }}
+        )
         select 'load' as action, subject, strftime(lake_date, '%Y-%m-%d') as lake_date
         from lake
         where not exists (
@@ -223,10 +227,11 @@
 
 
 {#- pre_hook of the incremental lake models: delete what is about to be reloaded, and what vanished. -#}
-{% macro lake_delete_pending(table_name) -%}
+{% macro lake_delete_pending(table_name, subject_column='username', date_column='lake_date') -%}
     {%- if execute and is_incremental() -%}
-        {%- set pending = lake_pending_partitions(table_name, this) -%}
-        delete from {{ this }} where {{ lake_partition_filter(pending['load'] + pending['drop'], 'username', 'lake_date') }}
+        {%- set pending = lake_pending_partitions(table_name, this, subject_column, date_column) -%}
+        delete from {{ this }}
+        where {{ lake_partition_filter(pending['load'] + pending['drop'], subject_column, date_column) }}
     {%- else -%}
         select 1
     {%- endif -%}

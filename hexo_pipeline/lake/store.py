@@ -296,7 +296,7 @@ class LakeFile:
     subject: str | None = None
     date: date | None = None  # a daily file
     month: str | None = None  # a compacted month file
-    size: int | None = None  # bytes, when the listing gave it (object storage)
+    size: int | None = None  # bytes, when the listing gave it
 
     def days(self, lake_root: Path) -> list[date | None]:
         """The partitions the file holds (a month file: the dates in its rows)."""
@@ -313,38 +313,70 @@ def lake_files(root: Path, dataset_names: Iterable[str] | None = None) -> dict[s
     """Every data file of the lake by dataset (directory listings only: no file is opened)."""
     if storage.is_remote(root):
         return _remote_lake_files(root, dataset_names)
-    names = (
-        list(dataset_names)
-        if dataset_names is not None
-        else sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
-        if root.is_dir()
-        else []
-    )
     out: dict[str, list[LakeFile]] = {}
-    for name in names:
-        folder = root / name
+    for name in _dataset_names(root, dataset_names):
         files: list[LakeFile] = []
-        if (folder / STUDY_FILE).exists():
-            files.append(LakeFile(folder / STUDY_FILE, name))
-        for subject_dir in _dirs(folder, "subject="):
-            subject = subject_dir.name.split("=", 1)[1]
-            for part in _dirs(subject_dir, ""):
-                key, _, value = part.name.partition("=")
-                for f in sorted(part.iterdir()):
-                    if not f.name.endswith(".parquet") or f.name.startswith("."):
-                        continue
-                    if key == "date":
-                        files.append(LakeFile(f, name, subject, date=date.fromisoformat(value)))
-                    elif key == "month":
-                        files.append(LakeFile(f, name, subject, month=value))
+        for rel, size, subject, key, value in _local_files(root, name):
+            if key is None:
+                files.append(LakeFile(root / rel, name, size=size))
+            elif key == "date":
+                files.append(LakeFile(root / rel, name, subject, date=date.fromisoformat(value), size=size))
+            else:
+                files.append(LakeFile(root / rel, name, subject, month=value, size=size))
         out[name] = files
     return out
 
 
-def _dirs(folder: Path, prefix: str) -> list[Path]:
-    if not folder.is_dir():
+def lake_file_sizes(root: Path, dataset_names: Iterable[str] | None = None) -> dict[str, list[tuple[str, int]]]:
+    """(lake-relative POSIX path, bytes) of every data file, by dataset: what `lake_files` lists, without a
+    LakeFile and its Path per file (verify_lake compares ~100,000 of them with the manifest at study scale)."""
+    if storage.is_remote(root):
+        return {
+            name: [(f.path.relative_to(root).as_posix(), f.byte_size()) for f in files]
+            for name, files in _remote_lake_files(root, dataset_names).items()
+        }
+    return {name: [f[:2] for f in _local_files(root, name)] for name in _dataset_names(root, dataset_names)}
+
+
+def _dataset_names(root: Path, dataset_names: Iterable[str] | None) -> list[str]:
+    if dataset_names is not None:
+        return list(dataset_names)
+    if not root.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith(prefix) and "=" in p.name)
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+
+
+def _local_files(root: Path, name: str) -> Iterator[tuple[str, int, str | None, str | None, str | None]]:
+    """(relative path, bytes, subject, "date" or "month", its value) of a local dataset's files, in order:
+    os.scandir, so a folder's type costs no stat call and a file's size one."""
+    folder = os.path.join(root, name)
+    study = os.path.join(folder, STUDY_FILE)
+    if os.path.isfile(study):
+        yield f"{name}/{STUDY_FILE}", os.stat(study).st_size, None, None, None
+    for subject_dir in _dirs(folder, "subject="):
+        subject = subject_dir.name.split("=", 1)[1]
+        for part in _dirs(subject_dir.path, ""):
+            key, _, value = part.name.partition("=")
+            if key not in ("date", "month"):
+                continue
+            with os.scandir(part.path) as entries:
+                found = sorted(
+                    (e.name, e.stat().st_size)
+                    for e in entries
+                    if e.name.endswith(".parquet") and not e.name.startswith(".")
+                )
+            for file_name, size in found:
+                yield f"{name}/{subject_dir.name}/{part.name}/{file_name}", size, subject, key, value
+
+
+def _dirs(folder: str, prefix: str) -> list[os.DirEntry]:
+    """The `key=value` subfolders of a folder, by name (os.scandir: the entry's type costs no stat call)."""
+    try:
+        with os.scandir(folder) as entries:
+            found = [e for e in entries if e.name.startswith(prefix) and "=" in e.name and e.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(found, key=lambda e: e.name)
 
 
 def _remote_lake_files(root: Path, dataset_names: Iterable[str] | None) -> dict[str, list[LakeFile]]:

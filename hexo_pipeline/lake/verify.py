@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import storage
 from .manifest import Manifest, stats_max
-from .store import Lake, lake_files, month_entries
+from .store import Lake, lake_file_sizes, lake_files, month_entries
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def verify_lake(
     datasets given (default: every dataset of the lake)."""
     problems: list[Problem] = []
     wanted = None if datasets is None else set(datasets)
-    on_disk = lake_files(lake.root, None if wanted is None else _present(lake, wanted))
+    on_disk = lake_file_sizes(lake.root, None if wanted is None else _present(lake, wanted))
     known = set(on_disk) | set(lake.manifest.datasets())
     names = sorted(known if wanted is None else known & wanted)
     current = lake.manifest.current_of(names)
@@ -65,31 +65,31 @@ def verify_lake(
             )
         }
         seen = set()
-        for f in on_disk.get(name, []):
-            rel = f.path.relative_to(lake.root).as_posix()
+        for rel, actual in on_disk.get(name, []):
             seen.add(rel)
             entry = recorded.get(rel)
             if entry is None:
+                path = lake.root / rel
                 problems.append(
-                    _footer_problem(name, f.path)
+                    _footer_problem(name, path)
                     or Problem(
                         "unrecorded_file",
                         name,
-                        f.path,
+                        path,
                         "not in the lake manifest (a write that did not finish, or a "
                         "file copied in by hand); re-ingest its partition or run `hexo-pipeline lake manifest --rebuild`",
                     )
                 )
                 continue
             size, written, _ = entry
-            actual = f.byte_size()
             if actual != size:
+                path = lake.root / rel
                 problems.append(
-                    _footer_problem(name, f.path)
-                    or Problem("changed_file", name, f.path, f"{actual} bytes, the manifest recorded {size}")
+                    _footer_problem(name, path)
+                    or Problem("changed_file", name, path, f"{actual} bytes, the manifest recorded {size}")
                 )
             elif deep or (since is not None and written is not None and written > since):
-                problem = _footer_problem(name, f.path)
+                problem = _footer_problem(name, lake.root / rel)
                 if problem:
                     problems.append(problem)
         for rel, (_, _, where) in recorded.items():

@@ -4,8 +4,8 @@
         hexo.duckdb               the published marts (schema `marts`, and `meta.build_info`): BI opens it
                                   read-only
         hexo.previous.duckdb      the file published before it (kept for rollback and comparison)
-        state/hexo.duckdb         dbt's own database: staging views, intermediate and incremental tables,
-                                  marts. Persistent, written in place by each build, never opened by BI
+        state/hexo.duckdb         dbt's own database: staging views and tables, intermediate and incremental
+                                  tables, marts. Persistent, written in place by each build, never opened by BI
         build/<stamp>/            a build in progress: dbt's target/ and logs/, the file being published
         last_build/               manifest.json, run_results.json and dbt's parse (partial_parse.msgpack) of the
                                   last published build

@@ -9,6 +9,7 @@ marts a full refresh gives.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
@@ -34,7 +35,7 @@ def _marts(published) -> dict[str, list[tuple]]:
     try:
         return {
             table: con.execute(f"select * from marts.{table} order by all").fetchall()
-            for table in ("fct_subject_day", "fct_record")
+            for table in ("fct_subject_day", "fct_record", "fct_range", "fct_subject_day_completeness")
         }
     finally:
         con.close()
@@ -54,21 +55,33 @@ def _chunk_steps(state, subject: str, day: str) -> int | None:
 
 # The models incremental on lake partitions, compared row for row between an incremental and a full build.
 INCREMENTAL_MODELS = (
-    "int_vitals__chunks",
-    "int_vitals__hours",
-    "int_events__chunks",
-    "int_astroskin__chunks",
-    "int_events__sleep_positions",
+    "intermediate.int_vitals__chunks",
+    "intermediate.int_vitals__hours",
+    "intermediate.int_events__chunks",
+    "intermediate.int_astroskin__chunks",
+    "intermediate.int_events__sleep_positions",
+    # the staging tables of the small subject-day datasets (macros/incremental.sql, lake_source_rows)
+    "staging.stg_lake__records",
+    "staging.stg_lake__ranges",
+    "staging.stg_lake__range_metrics",
+    "staging.stg_lake__tracks",
+    "staging.stg_lake__activities",
+    "staging.stg_lake__fit_monitoring",
+    "staging.stg_lake__ingest_failures",
+    "staging.stg_lake__calendar_events",
+    "staging.stg_lake__survey_responses",
+    # what reads them
+    "intermediate.int_records",
+    "intermediate.int_ranges",
+    "intermediate.int_calendar_events",
+    "intermediate.int_survey_responses",
 )
 
 
 def _state_tables(state) -> dict[str, list[tuple]]:
     con = duckdb.connect(str(state), read_only=True)
     try:
-        return {
-            table: con.execute(f"select * from intermediate.{table} order by all").fetchall()
-            for table in INCREMENTAL_MODELS
-        }
+        return {table: con.execute(f"select * from {table} order by all").fetchall() for table in INCREMENTAL_MODELS}
     finally:
         con.close()
 
@@ -114,11 +127,32 @@ def test_incremental_build_after_lake_changes_equals_a_full_build(tmp_path, buil
     removed = next(p for p in steps_files if _partition(p) != (subject, day))
     for dataset in SUMMARY_SCHEMAS:
         lake.write_partition(dataset, _partition(removed)[0], date.fromisoformat(_partition(removed)[1]), None)
+    # the small datasets too (staging tables, incremental): records re-fetched later, ranges of a day removed
+    records = lake.read_partition("records", subject, date.fromisoformat(day))
+    records = records.drop_columns([c for c in ("subject", "date") if c in records.column_names])
+    records = records.set_column(
+        records.schema.get_field_index("received_at"),
+        "received_at",
+        pa.array([later[0].as_py()] * records.num_rows, records.schema.field("received_at").type),
+    )
+    lake.write_partition("records", subject, date.fromisoformat(day), records)
+    lake.write_partition("ranges", _partition(removed)[0], date.fromisoformat(_partition(removed)[1]), None)
 
     incremental = build_warehouse(tmp_path, STUDY)
     assert incremental.seeded
     assert _chunk_steps(Warehouse(tmp_path).state, subject, day) == 2 * steps
     assert _chunk_steps(Warehouse(tmp_path).state, *_partition(removed)) is None
+    con = duckdb.connect(str(Warehouse(tmp_path).state), read_only=True)
+    try:
+        assert con.execute(
+            "select distinct lake_received_at from staging.stg_lake__records where username = ? and lake_date = ?",
+            [subject, day],
+        ).fetchall() == [(later[0].as_py(),)], "the re-fetched records replace the loaded ones"
+        assert not con.execute(
+            "select count(*) from staging.stg_lake__ranges where username = ? and lake_date = ?", _partition(removed)
+        ).fetchone()[0], "a removed partition leaves the staging table"
+    finally:
+        con.close()
     got = _marts(incremental.published)
     got_state = _state_tables(Warehouse(tmp_path).state)
     full = build_warehouse(tmp_path, STUDY, full_refresh=True)
@@ -177,3 +211,51 @@ def _close(a: tuple, b: tuple) -> bool:
         elif x != y:
             return False
     return True
+
+
+def _view_results(data_dir) -> dict[str, str]:
+    """The last published build's result message per view model (`unchanged`: not created again)."""
+    results = json.loads((data_dir / "warehouse" / "last_build" / "run_results.json").read_text())["results"]
+    return {r["unique_id"].split(".")[-1]: r["message"] for r in results if r["unique_id"].split(".")[-1] in VIEWS}
+
+
+VIEWS = ("stg_lake__vitals_minutes", "stg_lake__hrv_windows", "int_vitals__minutes")
+
+
+def test_views_are_created_again_only_when_their_sql_changed(tmp_path, build_warehouse):
+    """An incremental build leaves a view whose SQL is unchanged (creating one over the lake binds every file of
+    its dataset); a view whose compiled SQL changed with the lake (its days compacted into months: it reads the
+    month files now, no daily file is left) is created again, and reads the lake."""
+    write_synthetic_lake(tmp_path, subjects=2, days=DAYS, start=START, tz=TZ, seed=11)
+    lake = Lake(tmp_path / "lake")
+    build_warehouse(tmp_path, STUDY)
+    rows = _view_rows(tmp_path)
+    assert rows > 0
+
+    subject, day = _partition(sorted((tmp_path / "lake").glob("records/*/*/*.parquet"))[0])
+    records = lake.read_partition("records", subject, date.fromisoformat(day))
+    records = records.drop_columns([c for c in ("subject", "date") if c in records.column_names])
+    later = datetime.now(UTC) + timedelta(hours=1)
+    records = records.set_column(
+        records.schema.get_field_index("received_at"),
+        "received_at",
+        pa.array([later] * records.num_rows, records.schema.field("received_at").type),
+    )
+    lake.write_partition("records", subject, date.fromisoformat(day), records)  # a change, not to the summaries
+    assert build_warehouse(tmp_path, STUDY).seeded
+    assert set(_view_results(tmp_path).values()) == {"unchanged"}
+
+    compact_lake(lake, before="2026-04")
+    assert not list((tmp_path / "lake").glob("vitals_minutes/*/date=*/*.parquet"))
+    assert build_warehouse(tmp_path, STUDY).seeded
+    results = _view_results(tmp_path)
+    assert results["stg_lake__vitals_minutes"] != "unchanged", results
+    assert _view_rows(tmp_path) == rows, "the view created again reads the compacted months"
+
+
+def _view_rows(data_dir) -> int:
+    con = duckdb.connect(str(Warehouse(data_dir).state), read_only=True)
+    try:
+        return con.execute("select count(*) from staging.stg_lake__vitals_minutes").fetchone()[0]
+    finally:
+        con.close()

@@ -82,7 +82,11 @@ def hexo_marts(
             f"building {build.path} ({'incremental from ' + str(build.seeded_from) if build.seeded_from else 'full build'})"
         )
         invocation = run_dbt(
-            dbt_build_args(full_refresh=config.full_refresh), build, study.settings(), dbt=dbt, context=context
+            dbt_build_args(full_refresh=config.full_refresh, incremental=build.seeded_from is not None),
+            build,
+            study.settings(),
+            dbt=dbt,
+            context=context,
         )
         yield from invocation.stream()
         if not invocation.is_successful():

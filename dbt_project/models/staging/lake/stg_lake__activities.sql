@@ -1,4 +1,7 @@
 -- Activities of landed TCX/FIT files (range exports carry range_id).
+-- An incremental table on the lake partitions (macros/incremental.sql, lake_source_rows).
+{%- set pending = lake_incremental(['activities'], 'lake_subject', 'lake_date') %}
+
 select
     source as file_sha256,
     activity_index,
@@ -17,5 +20,7 @@ select
     avg_hr_bpm,
     max_hr_bpm,
     file_path,
-    received_at
-from {{ lake_relation('activities') }}
+    received_at,
+    subject as lake_subject,
+    lake_received_at
+from {{ lake_source_rows('activities', pending) }}

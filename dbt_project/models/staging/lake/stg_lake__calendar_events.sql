@@ -1,5 +1,8 @@
 -- Scheduled study events (the planning expanded per subject and day), with whether they were done and
 -- what fulfilled them.
+-- An incremental table on the lake partitions (macros/incremental.sql, lake_source_rows).
+{%- set pending = lake_incremental(['calendar_events'], 'username', 'event_date') %}
+
 select
     event_id,
     user_id,
@@ -22,5 +25,6 @@ select
     end as scheduled_kind,
     start_time as scheduled_start_time,
     end_time as scheduled_end_time,
-    received_at
-from {{ lake_relation('calendar_events') }}
+    received_at,
+    lake_received_at
+from {{ lake_source_rows('calendar_events', pending) }}

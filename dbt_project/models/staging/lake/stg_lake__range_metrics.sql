@@ -1,7 +1,10 @@
 -- One row per metric of a range per lake partition. The vendor writes -1 for an HRV metric it did not
 -- compute (hexoskin_api_notes.md §4.1): that becomes NULL with is_not_computed = true.
+-- An incremental table on the lake partitions (macros/incremental.sql, lake_source_rows).
+{%- set pending = lake_incremental(['range_metrics']) %}
+
 with source as (
-    select * from {{ lake_relation('range_metrics') }}
+    select * from {{ lake_source_rows('range_metrics', pending) }}
 ),
 
 renamed as (
@@ -18,7 +21,8 @@ renamed as (
         )
             as is_not_computed,
         value as raw_value,
-        received_at
+        received_at,
+        lake_received_at
     from source
 )
 

@@ -1,6 +1,9 @@
 -- One row per range per lake partition (a range crossing the study-tz midnight has two rows).
+-- An incremental table on the lake partitions (macros/incremental.sql, lake_source_rows).
+{%- set pending = lake_incremental(['ranges']) %}
+
 with source as (
-    select * from {{ lake_relation('ranges') }}
+    select * from {{ lake_source_rows('ranges', pending) }}
 ),
 
 renamed as (
@@ -19,7 +22,8 @@ renamed as (
         end_at,
         duration_s,
         last_modified,
-        received_at
+        received_at,
+        lake_received_at
     from source
 )
 

@@ -1,6 +1,9 @@
 -- One row per record per lake partition (a record crossing the study-tz midnight has two rows).
+-- An incremental table on the lake partitions (macros/incremental.sql, lake_source_rows).
+{%- set pending = lake_incremental(['records']) %}
+
 with source as (
-    select * from {{ lake_relation('records') }}
+    select * from {{ lake_source_rows('records', pending) }}
 ),
 
 renamed as (
@@ -26,7 +29,8 @@ renamed as (
         end as device_model,
         status,
         last_modified,
-        received_at
+        received_at,
+        lake_received_at
     from source
 )
 
