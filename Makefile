@@ -31,11 +31,14 @@ format: install
 	$(BIN)/ruff check --fix hexo_pipeline hexo_sandbox tests benchmarks
 	$(BIN)/ruff format hexo_pipeline hexo_sandbox tests benchmarks
 
+# Three xdist workers on two cores: the end-to-end tests spend much of their time waiting (servers, Dagster's
+# daemon ticks, the API client's backoff, child processes), and a third worker fills those gaps. Every test
+# stays under 4 GB (tests/conftest.py) and DuckDB is capped at 2 GB per build.
 test: lint
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 3
 
 test-fast: install
-	$(BIN)/python -m pytest -n 2 -m "not slow"
+	$(BIN)/python -m pytest -n 3 -m "not slow"
 
 ui: install
 	$(BIN)/hexo-pipeline ui
