@@ -22,7 +22,8 @@ SHARED = Path(os.environ.get("HEXO_SHARED_DIR", REPO.parent / "shared"))
 def pytest_configure(config: pytest.Config) -> None:
     """The dbt manifest the Dagster definitions load, before any test module imports them (under xdist
     the controller runs this first, so the workers find it fresh); DuckDB capped for every dbt build of
-    the session (dbt_project/profiles.yml reads it), so two workers stay well inside the machine."""
+    the session (dbt_project/profiles.yml reads it), so the three workers of `make test` stay well inside the
+    machine."""
     os.environ.setdefault("HEXO_DUCKDB_MEMORY_LIMIT", "2GB")
     prepare_dbt_project()
 
