@@ -17,6 +17,7 @@ from report_helpers import SIGNAL_QUARANTINE, chromium, console_messages, make_e
 
 from hexo_pipeline.cli import main
 from hexo_pipeline.report import render_study_reports
+from hexo_pipeline.report.plots import is_compact
 from hexo_pipeline.warehouse.synthetic import write_synthetic_lake
 
 START = date(2026, 3, 2)
@@ -281,9 +282,9 @@ def test_report_command_prints_a_pdf(demo, capsys):
 
 @pytest.mark.slow
 def test_a_study_past_the_compact_size_renders_readable_at_1280px(tmp_path, build_warehouse):
-    """A scale study (benchmarks/scale_lake.py) past the compact-heatmap size (40 x 60 = 2,400 cells; the
-    100 x 180 render is `benchmarks/bench_report.py`'s, kept out of the suite for its build time): compact
-    heatmaps, every plot laid out, no overflow."""
+    """A scale study (benchmarks/scale_lake.py) past the compact-heatmap size (the yield heatmap's 20 subjects
+    x 40 days = 800 cells, past plots.COMPACT_CELLS; the 100 x 180 render is `benchmarks/bench_report.py`'s,
+    kept out of the suite for its build time): compact heatmaps, every plot laid out, no overflow."""
     import sys
     from pathlib import Path
 
@@ -291,7 +292,8 @@ def test_a_study_past_the_compact_size_renders_readable_at_1280px(tmp_path, buil
     scale_lake = pytest.importorskip("scale_lake")
     from hexo_pipeline.study_settings import StudySettings
 
-    spec = scale_lake.ScaleSpec(subjects=40, days=60)
+    spec = scale_lake.ScaleSpec(subjects=20, days=40)
+    assert is_compact(spec.subjects, spec.days)
     scale_lake.write_scale_lake(tmp_path, spec)
     result = build_warehouse(
         tmp_path, StudySettings(start=spec.start, end=spec.end, timezone="UTC", uuid=scale_lake.STUDY_UUID)
