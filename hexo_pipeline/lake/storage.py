@@ -76,8 +76,28 @@ def remote_path(url: str) -> Path:
         from upath import UPath
     except ImportError:
         raise ValueError(f"{LAKE_URL_VARIABLE}={url!r} needs the s3 extra: pip install 'hexo-pipeline[s3]'") from None
+    _quiet_orphaned_connection_errors()
     # No listing cache: other processes write the lake, and a cached listing would hide their files.
     return UPath(url.rstrip("/"), use_listings_cache=False)
+
+
+def _quiet_orphaned_connection_errors() -> None:
+    """When the storage server drops mid-upload, aiohttp leaves a body-writing task whose connection error
+    nobody awaits; asyncio then prints "Task exception was never retrieved" and a traceback. The request
+    that owned it fails too and reaches the user as one line (`explain_storage_error`), so that echo is
+    dropped; every other loop error keeps asyncio's default report."""
+    import fsspec.asyn
+
+    loop = fsspec.asyn.get_loop()
+    if loop.get_exception_handler() is None:
+        loop.set_exception_handler(_drop_orphaned_connection_error)
+
+
+def _drop_orphaned_connection_error(loop, context: dict) -> None:
+    err = context.get("exception")
+    if isinstance(err, OSError) and type(err).__module__.startswith("aiohttp"):
+        return
+    loop.default_exception_handler(context)
 
 
 def beside_lake(name: str, data_root: str | os.PathLike[str] | None = None, lake: Path | None = None) -> Path:

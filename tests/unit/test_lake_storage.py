@@ -54,3 +54,40 @@ def test_an_unreachable_store_is_one_line_naming_the_variables(monkeypatch):
     assert line is not None and "\n" not in line
     assert "s3://bucket/prefix" in line and "AWS_ENDPOINT_URL" in line
     assert "do-not-print-me" not in line
+
+
+def test_an_orphaned_upload_task_after_a_server_drop_prints_no_traceback(monkeypatch, caplog):
+    """The server vanishing mid-upload leaves an aiohttp task whose error nobody awaits; its request already
+    fails as one line, so asyncio's "Task exception was never retrieved" traceback must not reach the user.
+    Any other loop error keeps asyncio's report."""
+    import asyncio
+    import logging
+
+    import fsspec.asyn
+    from aiohttp.client_exceptions import ClientConnectionResetError
+
+    monkeypatch.setenv("HEXO_LAKE_URL", "s3://hexo-lake/study")
+    storage.configured_lake_root()
+    loop = fsspec.asyn.get_loop()
+
+    def report(err: BaseException) -> None:
+        async def fail() -> None:
+            raise err
+
+        async def orphan() -> None:
+            task = asyncio.ensure_future(fail())
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            del task  # never awaited: asyncio reports it when the task is collected
+
+        asyncio.run_coroutine_threadsafe(orphan(), loop).result(5)
+        import gc
+
+        gc.collect()
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0.05), loop).result(5)
+
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        report(ClientConnectionResetError("Cannot write to closing transport"))
+        assert "never retrieved" not in caplog.text
+        report(RuntimeError("a real bug"))
+        assert "never retrieved" in caplog.text and "a real bug" in caplog.text
