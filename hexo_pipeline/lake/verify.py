@@ -45,23 +45,13 @@ def verify_lake(
     on_disk = lake_file_sizes(lake.root, None if wanted is None else _present(lake, wanted))
     known = set(on_disk) | set(lake.manifest.datasets())
     names = sorted(known if wanted is None else known & wanted)
-    current = lake.manifest.current_of(names)
+    recorded_files = lake.manifest.files_of(names)
     for name in names:
-        # One row per file (a compacted month file holds the entries of all its days): grouped in Arrow,
-        # since a two-year study's manifest has millions of current entries and only ~1e5 files.
-        files = (
-            current[name]
-            .select(["file", "bytes", "written_at", "subject", "date"])
-            .group_by("file", use_threads=False)
-            .aggregate([(c, "first") for c in ("bytes", "written_at", "subject", "date")])
-        )
+        files = recorded_files[name]
         recorded: dict[str, tuple[int, datetime | None, str]] = {
             file: (size, written, f"{subject or '-'} {day or '-'}")
             for file, size, written, subject, day in zip(
-                *(
-                    files.column(c).to_pylist()
-                    for c in ("file", "bytes_first", "written_at_first", "subject_first", "date_first")
-                )
+                *(files.column(c).to_pylist() for c in ("file", "bytes", "written_at", "subject", "date"))
             )
         }
         seen = set()

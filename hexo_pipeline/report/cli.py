@@ -6,9 +6,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .pdf import PdfError, print_to_pdf
-from .render import render_study_reports
-
 
 def add_report_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = sub.add_parser("report", help="render the study report(s) from the published warehouse")
@@ -19,6 +16,8 @@ def add_report_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run_report_command(ns: argparse.Namespace) -> int:
     from ..warehouse import Warehouse
+    from .pdf import PdfError, print_to_pdf
+    from .render import render_study_reports
 
     warehouse = Warehouse.in_data_dir(ns.data_dir)
     if not warehouse.published.exists():

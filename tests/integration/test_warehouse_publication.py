@@ -276,3 +276,27 @@ def test_publication_in_an_older_storage_format_for_older_bi_drivers(tmp_path, m
         assert dict(con.execute("select key, value from meta.build_info").fetchall())["project_fingerprint"]
     finally:
         con.close()
+
+
+def test_a_change_of_study_settings_starts_the_state_again(tmp_path):
+    """The incremental tables hold rows computed with the study settings (time zone, thresholds): a build
+    with other settings must not keep them; the same settings, or the lake at another path, keep them."""
+    data = tmp_path / "data"
+    write_synthetic_lake(data, subjects=1, days=1, start=START, minutes=20)
+    warehouse = Warehouse(data)
+    montreal = {"lake_root": "/a/lake", "study_timezone": "America/Montreal", "valid_day_min_minutes": 600}
+
+    def build_once(settings: dict) -> bool:
+        with warehouse.build(settings=settings) as build:
+            seeded = build.seeded_from is not None
+            con = duckdb.connect(str(build.path))
+            con.execute("create schema if not exists marts; create or replace table marts.t as select 1 as x")
+            con.close()
+            build.publish()
+        return seeded
+
+    assert not build_once(montreal)  # nothing to keep yet
+    assert build_once(montreal)
+    assert build_once({**montreal, "lake_root": "/moved/lake"}), "the lake's location is not a setting"
+    assert not build_once({**montreal, "study_timezone": "Europe/Paris"}), "rows of the old time zone kept"
+    assert not build_once({**montreal, "study_timezone": "Europe/Paris", "valid_day_min_minutes": 480})

@@ -77,14 +77,15 @@ def hexo_marts(
 ):
     """dbt build into a new DuckDB file, then publish it as warehouse/hexo.duckdb."""
     warehouse = Warehouse(storage.root)
-    with warehouse.build(full_refresh=config.full_refresh) as build:
+    settings = study.settings()
+    with warehouse.build(full_refresh=config.full_refresh, settings=settings.dbt_vars(warehouse.lake)) as build:
         context.log.info(
             f"building {build.path} ({'incremental from ' + str(build.seeded_from) if build.seeded_from else 'full build'})"
         )
         invocation = run_dbt(
             dbt_build_args(full_refresh=config.full_refresh, incremental=build.seeded_from is not None),
             build,
-            study.settings(),
+            settings,
             dbt=dbt,
             context=context,
         )
