@@ -8,22 +8,25 @@
   configures the model (append-only incremental, rows of the partitions to reload or gone deleted first
   by a pre_hook) and returns the partitions to load. The model's rows carry username, lake_date and
   lake_received_at. A model over several datasets of the same partitions (int_events__chunks) reloads a
-  partition when any of them changed and drops it only when all of them are gone.
+  partition when any of them changed and drops it only when all of them are gone. A model whose local days
+  depend on the subject's time zone says `local_time=true` and carries `local_timezone`: a subject whose
+  time zone changed has every partition loaded again.
 -#}
 
-{% macro lake_incremental(datasets, subject_column='username', date_column='lake_date') -%}
+{% macro lake_incremental(datasets, subject_column='username', date_column='lake_date', local_time=false) -%}
+    {%- set flag = 'true' if local_time else 'false' -%}
     {%- if datasets | length == 1 -%}
-        {%- set hook = "{{ lake_delete_pending('" ~ datasets[0] ~ "', '" ~ subject_column ~ "', '" ~ date_column ~ "') }}" -%}
+        {%- set hook = "{{ lake_delete_pending('" ~ datasets[0] ~ "', '" ~ subject_column ~ "', '" ~ date_column ~ "', " ~ flag ~ ") }}" -%}
     {%- else -%}
-        {%- set hook = "{{ lake_delete_pending_all(" ~ datasets ~ ") }}" -%}
+        {%- set hook = "{{ lake_delete_pending_all(" ~ datasets ~ ", " ~ flag ~ ") }}" -%}
     {%- endif -%}
     {%- do config(materialized='incremental', incremental_strategy='append', on_schema_change='fail', pre_hook=hook) -%}
     {%- if not is_incremental() -%}
         {{ return(none) }}
     {%- elif datasets | length == 1 -%}
-        {{ return(lake_pending_partitions(datasets[0], this, subject_column, date_column)) }}
+        {{ return(lake_pending_partitions(datasets[0], this, subject_column, date_column, local_time)) }}
     {%- else -%}
-        {{ return(lake_pending_all(datasets, this)) }}
+        {{ return(lake_pending_all(datasets, this, local_time)) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -73,11 +76,11 @@
 
 
 {#- lake_pending_partitions over several datasets: load what changed in any, drop what is gone from all. -#}
-{% macro lake_pending_all(datasets, target) -%}
+{% macro lake_pending_all(datasets, target, local_time=false) -%}
     {%- set load = [] -%}
     {%- set gone = {} -%}
     {%- for dataset in datasets -%}
-        {%- set pending = lake_pending_partitions(dataset, target) -%}
+        {%- set pending = lake_pending_partitions(dataset, target, local_time=local_time) -%}
         {%- for partition in pending['load'] if partition not in load -%}
             {%- do load.append(partition) -%}
         {%- endfor -%}
@@ -94,9 +97,9 @@
 
 
 {#- pre_hook of a model over several datasets (lake_delete_pending for one). -#}
-{% macro lake_delete_pending_all(datasets) -%}
+{% macro lake_delete_pending_all(datasets, local_time=false) -%}
     {%- if execute and is_incremental() -%}
-        {%- set pending = lake_pending_all(datasets, this) -%}
+        {%- set pending = lake_pending_all(datasets, this, local_time) -%}
         delete from {{ this }} where {{ lake_partition_filter(pending['load'] + pending['drop'], 'username', 'lake_date') }}
     {%- else -%}
         select 1

@@ -176,10 +176,13 @@
 {%- endmacro %}
 
 
-{% macro lake_pending_partitions(table_name, target, subject_column='username', date_column='lake_date') -%}
+{% macro lake_pending_partitions(table_name, target, subject_column='username', date_column='lake_date',
+                                 local_time=false) -%}
     {#- {'load': [(subject, date)], 'drop': [(subject, date)]} for an incremental model whose rows carry the
         partition's subject and date (subject_column, date_column) and lake_received_at. Only meaningful when
-        is_incremental(). -#}
+        is_incremental(). With `local_time`, the rows also carry `local_timezone`, the time zone their local
+        days and hours were computed in: the partitions of a subject whose time zone (int_subjects, else the
+        study's) is no longer that one are loaded again too. -#}
     {%- set pending = {'load': [], 'drop': []} -%}
     {%- if not execute -%}
         {{ return(pending) }}
@@ -196,6 +199,15 @@
             select 1 from loaded
             where loaded.subject = lake.subject and loaded.lake_date = lake.lake_date
               and loaded.lake_received_at = lake.lake_received_at)
+        {%- if local_time %}
+        union
+        select 'load', l.subject, strftime(l.lake_date, '%Y-%m-%d')
+        from (select distinct {{ subject_column }} as subject, {{ date_column }} as lake_date, local_timezone
+              from {{ target }}) as l
+        left join {{ ref('int_subjects') }} as s on s.username = l.subject
+        where coalesce(s.timezone, {{ study_timezone() }}) is distinct from l.local_timezone
+          and exists (select 1 from lake where lake.subject = l.subject and lake.lake_date = l.lake_date)
+        {%- endif %}
         union all
         select 'drop', subject, strftime(lake_date, '%Y-%m-%d')
         from (select distinct subject, lake_date from loaded) as l
@@ -227,9 +239,9 @@
 
 
 {#- pre_hook of the incremental lake models: delete what is about to be reloaded, and what vanished. -#}
-{% macro lake_delete_pending(table_name, subject_column='username', date_column='lake_date') -%}
+{% macro lake_delete_pending(table_name, subject_column='username', date_column='lake_date', local_time=false) -%}
     {%- if execute and is_incremental() -%}
-        {%- set pending = lake_pending_partitions(table_name, this, subject_column, date_column) -%}
+        {%- set pending = lake_pending_partitions(table_name, this, subject_column, date_column, local_time) -%}
         delete from {{ this }}
         where {{ lake_partition_filter(pending['load'] + pending['drop'], subject_column, date_column) }}
     {%- else -%}

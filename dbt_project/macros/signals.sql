@@ -89,6 +89,8 @@ select
     -- Lake partitions are the study time zone's days: for a subject living in it, the partition is the
     -- local day, and the windows written at ingestion (hr_window_*) are the local day's (int_vitals__chunks)
     coalesce(s.timezone, {{ study_timezone() }}) = {{ study_timezone() }} as lake_day_is_local_day,
+    -- the time zone of local_date and local_hour: a partition is reloaded when its subject's changes
+    coalesce(s.timezone, {{ study_timezone() }}) as local_timezone,
     -- the lake file's received_at (one per partition), what change detection compares
     m.received_at as lake_received_at
 from {{ minutes }} as m

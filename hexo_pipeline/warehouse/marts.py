@@ -68,9 +68,7 @@ class HexoDbtCliResource(DbtCliResource):
 
 
 def dbt_resource(project: DbtProject = DBT_PROJECT) -> DbtCliResource:
-    return HexoDbtCliResource(
-        project_dir=project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
-    )
+    return HexoDbtCliResource(project_dir=project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable())
 
 
 def manifest_is_stale(project: DbtProject = DBT_PROJECT) -> bool:

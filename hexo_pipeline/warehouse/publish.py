@@ -160,7 +160,9 @@ class Warehouse:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
             folder = builds / stamp
             folder.mkdir()
-            build = Build(self, folder, fingerprint=project_fingerprint(settings=settings), lake_version=lake.manifest.version())
+            build = Build(
+                self, folder, fingerprint=project_fingerprint(settings=settings), lake_version=lake.manifest.version()
+            )
             try:
                 build.seed(full_refresh=full_refresh)
                 build.reuse_parse()

@@ -259,3 +259,39 @@ def _view_rows(data_dir) -> int:
         return con.execute("select count(*) from staging.stg_lake__vitals_minutes").fetchone()[0]
     finally:
         con.close()
+
+
+def test_a_subject_whose_time_zone_changed_is_loaded_again(tmp_path, build_warehouse):
+    """Local days and hours are computed in the subject's time zone: when the API gives a subject another
+    one, the incremental models reload that subject's partitions (only those), and equal a full build."""
+    write_synthetic_lake(tmp_path, subjects=2, days=DAYS, start=START, tz=TZ, seed=7)
+    lake = Lake(tmp_path / "lake")
+    build_warehouse(tmp_path, STUDY)
+
+    subjects = lake.read_study_table("subjects")
+    moved = subjects["username"][0].as_py()
+    zones = pa.array(
+        [("Asia/Tokyo" if name == moved else None) for name in subjects["username"].to_pylist()], pa.string()
+    )
+    if "timezone" in subjects.column_names:  # a subject without one keeps the study's
+        subjects = subjects.drop_columns(["timezone"])
+    lake.write_study_table("subjects", subjects.append_column("timezone", zones))
+    incremental = build_warehouse(tmp_path, STUDY)
+    assert incremental.seeded
+    con = duckdb.connect(str(Warehouse(tmp_path).state), read_only=True)
+    try:
+        for table in ("int_vitals__chunks", "int_vitals__hours", "int_events__chunks"):
+            assert (
+                dict(
+                    con.execute(
+                        f"select username, any_value(local_timezone) from intermediate.{table} group by 1"
+                    ).fetchall()
+                )[moved]
+                == "Asia/Tokyo"
+            ), table
+    finally:
+        con.close()
+    got, got_state = _marts(incremental.published), _state_tables(Warehouse(tmp_path).state)
+    full = build_warehouse(tmp_path, STUDY, full_refresh=True)
+    _assert_same(got, _marts(full.published))
+    _assert_same(got_state, _state_tables(Warehouse(tmp_path).state))

@@ -7,7 +7,7 @@
 -- int_hrv__record_days and int_hrv__records, from each piece's first and last beat, so chunks, records
 -- and local days get every pair exactly once. A UTC 5-minute window never straddles a local day.
 -- Steps: one step event = one step.
-{%- set pending = lake_incremental(['hrv_windows', 'steps_minutes']) %}
+{%- set pending = lake_incremental(['hrv_windows', 'steps_minutes'], local_time=true) %}
 {%- set tz = "coalesce(s.timezone, " ~ study_timezone() ~ ")" %}
 {%- set chunk = ['username', 'lake_date', 'record_id', 'local_date'] %}
 
@@ -65,10 +65,12 @@ select
     coalesce(rr.reliable_seq_diff_n, 0) as reliable_seq_diff_n,
     coalesce(rr.reliable_seq_diff_sumsq, 0) as reliable_seq_diff_sumsq,
     rr.first_reliable_rr_ms,
-    rr.last_reliable_rr_ms
+    rr.last_reliable_rr_ms,
+    {{ tz }} as local_timezone
 from rr_chunks as rr
 full outer join steps
     on steps.username = rr.username
     and steps.lake_date = rr.lake_date
     and steps.record_id = rr.record_id
     and steps.local_date = rr.local_date
+left join {{ ref('int_subjects') }} as s on s.username = coalesce(rr.username, steps.username)

@@ -1,7 +1,7 @@
 -- Additive 1 Hz vitals statistics per chunk = (lake partition, record, subject's local day): the minutes
 -- of int_vitals__minutes merged, plus the chunk's resting heart rate. Records and local days are exact
 -- merges of chunks (fct_record, fct_subject_day). Incremental on the same lake partitions as the minutes.
-{%- set pending = lake_incremental(['vitals_minutes']) %}
+{%- set pending = lake_incremental(['vitals_minutes'], local_time=true) %}
 -- depends_on: {{ ref('int_subjects') }}
 
 -- not materialized: read by two CTEs, and DuckDB would otherwise copy every row of it first
@@ -18,6 +18,7 @@ sums as (
         record_id,
         local_date,
         max(lake_received_at) as lake_received_at,
+        max(local_timezone) as local_timezone,
         min(first_ts) as first_ts,
         max(last_ts) as last_ts,
         {{ merge_statistics(vitals_statistics()) }},

@@ -3,7 +3,7 @@
 -- (heart_rate_quality bit 2); minutes are distinct UTC minutes, so two records in one minute count once.
 -- Also the clean heart rate per hour (time-of-day views). Incremental on the lake partitions, from the
 -- minutes of int_vitals__minutes.
-{%- set pending = lake_incremental(['vitals_minutes']) %}
+{%- set pending = lake_incremental(['vitals_minutes'], local_time=true) %}
 -- depends_on: {{ ref('int_subjects') }}
 
 select
@@ -15,7 +15,8 @@ select
     sum(worn_samples_n) as valid_samples_n,
     sum(hr_clean_n) as hr_clean_n,
     {{ exact_sum('hr_clean_sum') }} as hr_clean_sum,
-    max(lake_received_at) as lake_received_at
+    max(lake_received_at) as lake_received_at,
+    max(local_timezone) as local_timezone
 from {{ vitals_minutes_pending(pending) }}
 {{ lake_pending_where(pending, 'username', 'lake_date') }}
 group by username, lake_date, local_date, local_hour
