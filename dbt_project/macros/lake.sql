@@ -255,8 +255,9 @@
 {#- The current entry of every subject-day partition of every dataset (writes only), from the lake manifest
     (hexo_pipeline/lake/manifest.py): the snapshots (one row per partition) less what the logs supersede, plus
     the latest log entry per partition. A small read (a build checkpoints first: one Parquet file per dataset
-    and a short log), never a data file. -#}
-{% macro lake_manifest_sql() -%}
+    and a short log), never a data file. With `study_wide`, the entries of the study-wide tables (subjects,
+    study, groups...: no subject, no date) instead. -#}
+{% macro lake_manifest_sql(study_wide=false) -%}
     {%- set folder = lake_root() ~ '/_manifest' -%}
     {%- set has_snapshot = execute and lake_has_files(folder ~ '/*/snapshot.parquet') -%}
     {%- set has_log = execute and lake_has_files(folder ~ '/*/log/*.parquet') -%}
@@ -292,7 +293,7 @@
     )
     select dataset, subject, date, file, rows, bytes, received_at, written_at
     from current_entries
-    where op = 'write' and subject is not null
+    where op = 'write' and subject is {{ 'null' if study_wide else 'not null' }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -163,6 +163,7 @@ def build_marts(
         ).hexdigest()[:16]
         if not full_refresh and select is None and build.is_current():
             return MartsResult(warehouse.published, time.monotonic() - t0, True, unchanged=True)
+        build.complete = select is None
         args = dbt_build_args(full_refresh=full_refresh, select=select, incremental=build.seeded_from is not None)
         invocation = run_dbt(args, build, study)
         _write_log(invocation, out)

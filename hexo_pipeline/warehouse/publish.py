@@ -23,8 +23,11 @@ A reader opening hexo.duckdb gets the old file or the new one, complete either w
 old one open keeps reading it. A failed build publishes nothing: the last good file stays. The state
 database stays usable after a failed build: incremental models load and delete whole lake partitions
 (macros/lake.sql), each compares its own rows with the lake manifest, so the next build redoes exactly
-what the failed one left undone. The published file is written in DuckDB's current storage format; BI
-tools that embed an older DuckDB read it in an older format with HEXO_WAREHOUSE_STORAGE_VERSION=v1.1.0.
+what the failed one left undone; the subject-scoped models (dbt_project/macros/subjects.sql) rebuild the
+subjects whose inputs changed since the last complete publication, which records their marks
+(`meta.subject_marks_built`), so a failed build's subjects are rebuilt by the next. The published file is
+written in DuckDB's current storage format; BI tools that embed an older DuckDB read it in an older format
+with HEXO_WAREHOUSE_STORAGE_VERSION=v1.1.0.
 """
 
 from __future__ import annotations
@@ -180,6 +183,7 @@ class Build:
     lake_version: str = ""  # the lake manifest's version this build reads (Manifest.version)
     inputs: str = ""  # a digest of the build's other inputs (dbt vars, selection), set by the caller
     seeded_from: Path | None = None
+    complete: bool = True  # every model was built (no --select): publication records the subjects' marks
     published: bool = False
     started: float = 0.0
 
@@ -303,6 +307,17 @@ class Build:
             con.execute("create schema if not exists meta")
             con.execute("create or replace table meta.state_info (key varchar, value varchar)")
             con.execute("insert into meta.state_info values ('project_fingerprint', ?)", [self.fingerprint])
+            marks = con.execute(
+                "select count(*) from duckdb_tables() where schema_name = 'intermediate' "
+                "and table_name = 'int_build__subject_marks'"
+            ).fetchall()[0][0]
+            if self.complete and marks:
+                # what the subject-scoped models now reflect (dbt_project/macros/subjects.sql); a build of a
+                # --select did not rebuild them all, so it leaves the last complete build's marks in place
+                con.execute(
+                    "create or replace table meta.subject_marks_built as "
+                    "select username, mark from intermediate.int_build__subject_marks"
+                )
             con.execute("checkpoint")
         finally:
             con.close()

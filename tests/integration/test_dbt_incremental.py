@@ -70,6 +70,16 @@ INCREMENTAL_MODELS = (
     "staging.stg_lake__ingest_failures",
     "staging.stg_lake__calendar_events",
     "staging.stg_lake__survey_responses",
+    # the subject-scoped models (macros/subjects.sql)
+    "intermediate.int_hrv__records",
+    "intermediate.int_hrv__record_days",
+    "intermediate.int_subject_days__vitals",
+    "intermediate.int_subject_days__hrv",
+    "intermediate.int_subject_days__astroskin",
+    "intermediate.int_sleep__positions",
+    "marts.fct_record",
+    "marts.fct_subject_day",
+    "marts.fct_subject_day_completeness",
     # what reads them
     "intermediate.int_records",
     "intermediate.int_ranges",
@@ -295,3 +305,44 @@ def test_a_subject_whose_time_zone_changed_is_loaded_again(tmp_path, build_wareh
     full = build_warehouse(tmp_path, STUDY, full_refresh=True)
     _assert_same(got, _marts(full.published))
     _assert_same(got_state, _state_tables(Warehouse(tmp_path).state))
+
+
+def test_a_late_partition_rebuilds_its_subject_only(tmp_path, build_warehouse):
+    """The subject-scoped models (macros/subjects.sql) rebuild the subjects whose inputs changed: a marker
+    written into another subject's rows of the state survives the build, the changed subject's rows move."""
+    write_synthetic_lake(tmp_path, subjects=3, days=DAYS, start=START, tz=TZ, seed=11)
+    lake = Lake(tmp_path / "lake")
+    build_warehouse(tmp_path, STUDY)
+    state = Warehouse(tmp_path).state
+    steps_file = sorted((tmp_path / "lake").glob("steps_minutes/*/*/*.parquet"))[0]
+    changed, day = _partition(steps_file)
+    scoped = ("marts.fct_subject_day", "marts.fct_record", "intermediate.int_subject_days__hrv")
+    con = duckdb.connect(str(state))
+    try:
+        for table in scoped:
+            con.execute(f"update {table} set username = username || '~' where username <> ?", [changed])
+        before = con.execute(
+            "select steps from marts.fct_subject_day where username = ? and local_date = ?", [changed, day]
+        ).fetchone()[0]
+    finally:
+        con.close()
+
+    table = pq.read_table(steps_file)
+    later = pa.array([datetime.now(UTC) + timedelta(hours=1)] * table.num_rows, table.schema.field("received_at").type)
+    table = table.set_column(table.schema.get_field_index("steps"), "steps", pc.multiply(table["steps"], 2))
+    table = table.set_column(table.schema.get_field_index("received_at"), "received_at", later)
+    lake.write_partition("steps_minutes", changed, date.fromisoformat(day), table)
+    assert build_warehouse(tmp_path, STUDY).seeded
+
+    con = duckdb.connect(str(state), read_only=True)
+    try:
+        for table_name in scoped:
+            names = {n for (n,) in con.execute(f"select distinct username from {table_name}").fetchall()}
+            others = {n for n in names if n != changed}
+            assert others and all(n.endswith("~") for n in others), (table_name, names)  # untouched
+        after = con.execute(
+            "select steps from marts.fct_subject_day where username = ? and local_date = ?", [changed, day]
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert after > before, "the changed subject was rebuilt"

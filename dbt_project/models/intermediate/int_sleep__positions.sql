@@ -1,9 +1,10 @@
 -- Seconds in each sleep position during sleep ranges, per subject and local day. A position holds from
 -- its event until the record's next position event (or the record's end); only the parts inside a sleep
 -- range (activity category 'sleep') count.
+{%- set subjects = subject_incremental() %}
 with events as (
     select username, record_id, ts, position_code, position_name
-    from {{ ref('int_events__sleep_positions') }}
+    from {{ subject_ref('int_events__sleep_positions', subjects) }}
 ),
 
 intervals as (
@@ -15,12 +16,12 @@ intervals as (
         e.ts as position_start_at,
         coalesce(lead(e.ts) over (partition by e.record_id order by e.ts), r.end_at) as position_end_at
     from events as e
-    left join {{ ref('int_records') }} as r on r.record_id = e.record_id
+    left join {{ subject_ref('int_records', subjects) }} as r on r.record_id = e.record_id
 ),
 
 sleep_pieces as (
     select username, range_id, local_date, piece_start_at, piece_end_at
-    from {{ ref('int_ranges__local_days') }}
+    from {{ subject_ref('int_ranges__local_days', subjects) }}
     where activity_category = 'sleep'
 )
 

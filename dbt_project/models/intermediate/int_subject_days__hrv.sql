@@ -1,4 +1,5 @@
 -- RR (HRV) sums and steps per subject and local day: the record-days merged (pairs lie inside the day).
+{%- set subjects = subject_incremental() %}
 select
     username,
     local_date,
@@ -9,5 +10,5 @@ select
     {{ exact_sum('diff_sumsq') }} as diff_sumsq,
     sum(nn50_n) as nn50_n,
     sum(steps) as steps
-from {{ ref('int_hrv__record_days') }}
+from {{ subject_ref('int_hrv__record_days', subjects) }}
 group by all

@@ -1,19 +1,20 @@
 -- The 1 Hz vitals statistics per subject and local day (chunks merged; resting heart rate: the lowest
 -- of the day's records), with the data yield: valid minutes and valid hours (at least
 -- valid_hour_min_minutes valid minutes in the local hour).
+{%- set subjects = subject_incremental() %}
 with vitals as (
     select
         username,
         local_date,
         {{ merge_statistics(vitals_statistics()) }},
         min(resting_hr_bpm) as resting_hr_bpm
-    from {{ ref('int_vitals__chunks') }}
+    from {{ subject_ref('int_vitals__chunks', subjects) }}
     group by all
 ),
 
 hours as (
     select username, local_date, local_hour, sum(valid_minutes) as valid_minutes
-    from {{ ref('int_vitals__hours') }}
+    from {{ subject_ref('int_vitals__hours', subjects) }}
     group by all
 ),
 

@@ -2,9 +2,10 @@
 -- 1 Hz samples, breathing over the clean breathing samples, HRV over the RR intervals the RR quality
 -- channel marks reliable (definitions in fct_record.yml). Beside them, the vendor-compatible figures
 -- (*_unfiltered, *_nonzero, *_reliable_seq): computed as the vendor's own record statistics are.
+{%- set subjects = subject_incremental() %}
 with records as (
     select r.*, s.timezone
-    from {{ ref('int_records') }} as r
+    from {{ subject_ref('int_records', subjects) }} as r
     left join {{ ref('int_subjects') }} as s on s.user_id = r.user_id
 ),
 
@@ -12,7 +13,7 @@ vitals as (
     select
         record_id,
         {{ merge_statistics(vitals_statistics()) }}
-    from {{ ref('int_vitals__chunks') }}
+    from {{ subject_ref('int_vitals__chunks', subjects) }}
     group by record_id
 ),
 
@@ -20,7 +21,7 @@ astroskin as (
     select
         record_id,
         {{ merge_statistics(astroskin_statistics()) }}
-    from {{ ref('int_astroskin__chunks') }}
+    from {{ subject_ref('int_astroskin__chunks', subjects) }}
     group by record_id
 )
 
@@ -68,5 +69,5 @@ select
     r.received_at
 from records as r
 left join vitals as v on v.record_id = r.record_id
-left join {{ ref('int_hrv__records') }} as h on h.record_id = r.record_id
+left join {{ subject_ref('int_hrv__records', subjects) }} as h on h.record_id = r.record_id
 left join astroskin as a on a.record_id = r.record_id

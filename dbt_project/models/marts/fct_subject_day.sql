@@ -1,12 +1,13 @@
 -- One row per subject and local day (the subject's time zone) of the study, days without data included:
 -- the calendar joined to the per-day intermediate models. Every metric's definition (samples,
 -- denominator, unit) is in fct_subject_day.yml.
+{%- set subjects = subject_incremental() %}
 with spine as (
     select
         d.*,
         {{ local_day_start('d.local_date', 'd.timezone') }} as day_start_at,
         {{ local_day_start('d.local_date + 1', 'd.timezone') }} as day_end_at
-    from {{ ref('int_subject_days') }} as d
+    from {{ subject_ref('int_subject_days', subjects) }} as d
 )
 
 select
@@ -90,9 +91,12 @@ select
 from spine as s
 left join {{ ref('dim_subject') }} as subj on subj.subject_id = s.user_id
 left join {{ ref('int_subject_days__wear') }} as w on w.user_id = s.user_id and w.local_date = s.local_date
-left join {{ ref('int_subject_days__vitals') }} as v on v.username = s.username and v.local_date = s.local_date
-left join {{ ref('int_subject_days__hrv') }} as h on h.username = s.username and h.local_date = s.local_date
-left join {{ ref('int_subject_days__astroskin') }} as ast on ast.username = s.username and ast.local_date = s.local_date
+left join {{ subject_ref('int_subject_days__vitals', subjects) }} as v
+    on v.username = s.username and v.local_date = s.local_date
+left join {{ subject_ref('int_subject_days__hrv', subjects) }} as h
+    on h.username = s.username and h.local_date = s.local_date
+left join {{ subject_ref('int_subject_days__astroskin', subjects) }} as ast
+    on ast.username = s.username and ast.local_date = s.local_date
 left join {{ ref('int_subject_days__activity') }} as a on a.user_id = s.user_id and a.local_date = s.local_date
 left join {{ ref('int_calendar__subject_days') }} as cal on cal.user_id = s.user_id and cal.local_date = s.local_date
 left join {{ ref('int_surveys__subject_days') }} as sv on sv.user_id = s.user_id and sv.local_date = s.local_date

@@ -17,6 +17,7 @@
 --               files (fit_monitoring): never expected.
 -- A step whose latest attempt failed for the subject-day (lake.ingest_failures, recorded by the Dagster
 -- assets and cleared when a later attempt goes through) marks the families its asset writes as failed.
+{%- set subjects = subject_incremental() %}
 {% set families = [
     ('records', 'records_and_ranges', ['records', 'ranges', 'range_metrics']),
     ('signals', 'signals', ['signals_ecg', 'signals_respiration', 'signals_acceleration', 'signals_vitals',
@@ -54,7 +55,7 @@ ingested as (
         min(m.written_at) as first_ingested_at,
         max(m.written_at) as last_ingested_at,
         max(m.received_at) as newest_received_at
-    from {{ ref('stg_lake__manifest') }} as m
+    from {{ subject_ref('stg_lake__manifest', subjects) }} as m
     left join dataset_families as d on d.dataset = m.dataset
     where m.dataset != 'ingest_failures'
     group by all
@@ -67,7 +68,7 @@ failed as (
         dagster_asset,
         max(failed_at) as failed_at,
         string_agg(error_class || ': ' || message, '; ' order by failed_at desc) as failure
-    from {{ ref('stg_lake__ingest_failures') }}
+    from {{ subject_ref('stg_lake__ingest_failures', subjects) }}
     group by all
 ),
 
@@ -78,7 +79,7 @@ quarantined as (
         case area when 'signals' then 'signals' else 'activity_files' end as family,
         count(*) as quarantined_files,
         string_agg(distinct reason, '; ' order by reason) as quarantine_reasons
-    from {{ ref('stg_lake__quarantine') }}
+    from {{ subject_ref('stg_lake__quarantine', subjects) }}
     where username is not null and lake_date is not null
     group by all
 ),
@@ -118,7 +119,7 @@ expected as (
             when f.family = 'summaries' then coalesce(d.has_records, false)
             else false
         end as is_expected
-    from {{ ref('int_subject_days') }} as c
+    from {{ subject_ref('int_subject_days', subjects) }} as c
     cross join families as f
     left join day_families as d on d.username = c.username and d.lake_date = c.local_date
     left join ingested as i on i.username = c.username and i.lake_date = c.local_date and i.family = f.family
