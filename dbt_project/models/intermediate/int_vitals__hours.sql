@@ -11,7 +11,7 @@ select
     lake_date,
     local_date,
     local_hour,
-    count(distinct minute_at) filter (where worn_samples_n > 0) as valid_minutes,
+    {{ distinct_minutes_in_hour('minute_at', 'worn_samples_n > 0') }} as valid_minutes,
     sum(worn_samples_n) as valid_samples_n,
     sum(hr_clean_n) as hr_clean_n,
     {{ exact_sum('hr_clean_sum') }} as hr_clean_sum,
