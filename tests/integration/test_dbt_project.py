@@ -207,6 +207,62 @@ def test_the_dbt_asset_builds_and_publishes_in_dagster_with_full_refresh(tmp_pat
     assert {f"marts/{m}" for m in MARTS} <= materialized
 
 
+def test_a_subset_of_the_marts_run_in_dagster_leaves_the_subject_marks_alone(tmp_path):
+    """The subject-scoped models (dbt_project/macros/subjects.sql) rebuild the subjects whose marks differ from
+    the last complete build's: a run of some marts only (a subset picked in the UI) must not record marks, or
+    the models it did not run would never catch up with the subject's change."""
+    import dagster as dg
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from hexo_pipeline.defs.jobs import warehouse_job
+    from hexo_pipeline.defs.resources import LakeResource, StudyResource
+    from hexo_pipeline.defs.warehouse.dbt_assets import hexo_marts
+    from hexo_pipeline.defs.warehouse.report import study_report
+    from hexo_pipeline.lake import Lake
+    from hexo_pipeline.warehouse import Warehouse
+    from hexo_pipeline.warehouse.marts import dbt_resource
+    from hexo_pipeline.warehouse.synthetic import write_synthetic_lake
+
+    write_synthetic_lake(tmp_path, subjects=1, days=1, start=STUDY.start, minutes=20)
+    resources = {
+        "dbt": dbt_resource(),
+        "storage": LakeResource(data_dir=str(tmp_path)),
+        "study": StudyResource.of(STUDY),
+    }
+
+    def marks() -> list[tuple]:
+        con = duckdb.connect(str(Warehouse(tmp_path).state), read_only=True)
+        try:
+            return con.execute("select username, mark from meta.subject_marks_built order by all").fetchall()
+        finally:
+            con.close()
+
+    # the first build by the warehouse job, as schedules and sensors run it: a complete build
+    defs = dg.Definitions(assets=[hexo_marts, study_report], jobs=[warehouse_job], resources=resources)
+    assert defs.resolve_job_def("build_warehouse").execute_in_process().success
+    complete = marks()
+    assert complete, "a complete build records the subjects' marks"
+
+    steps_file = sorted((tmp_path / "lake").glob("steps_minutes/*/*/*.parquet"))[0]
+    subject = steps_file.parent.parent.name.removeprefix("subject=")
+    day = date.fromisoformat(steps_file.parent.name.removeprefix("date="))
+    table = pq.read_table(steps_file)
+    Lake(tmp_path / "lake").write_partition(
+        "steps_minutes",
+        subject,
+        day,
+        table.set_column(table.schema.get_field_index("steps"), "steps", pc.multiply(table["steps"], 2)),
+    )
+    # the marks model itself among the subset: its new marks must still not be recorded
+    picked = [dg.AssetKey(["intermediate", "int_build__subject_marks"]), dg.AssetKey(["marts", "dim_subject"])]
+    subset = dg.materialize([hexo_marts], resources=resources, selection=picked)
+    assert subset.success
+    assert marks() == complete, "a subset run recorded marks"
+    assert dg.materialize([hexo_marts], resources=resources).success
+    assert marks() != complete, "the next complete build records the subject's new mark"
+
+
 def test_the_report_and_the_publisher_read_every_result_to_the_end(empty_lake_build, tmp_path, monkeypatch):
     """DuckDB 2.0 streams results: a query started before the previous result was read to the end
     invalidates it. The report's queries and the publisher's each read their result fully."""

@@ -79,6 +79,8 @@ def hexo_marts(
     warehouse = Warehouse(storage.root)
     settings = study.settings()
     with warehouse.build(full_refresh=config.full_refresh, settings=settings.dbt_vars(warehouse.lake)) as build:
+        # a run of some of the marts (a subset picked in the UI) leaves the subject-scoped models' marks alone
+        build.complete = not context.is_subset
         context.log.info(
             f"building {build.path} ({'incremental from ' + str(build.seeded_from) if build.seeded_from else 'full build'})"
         )
