@@ -167,11 +167,6 @@ class Manifest:
         with self.reading():
             return self._current(dataset, include_deletes=include_deletes)
 
-    def current_of(self, datasets: Iterable[str]) -> dict[str, pa.Table]:
-        """`current` of several datasets, read under one hold of the lock (one consistent view)."""
-        with self.reading():
-            return {name: self._current(name, include_deletes=False) for name in datasets}
-
     def files_of(self, datasets: Iterable[str]) -> dict[str, pa.Table]:
         """One row per current file of each dataset (file, bytes, written_at, subject, date: a compacted
         month file holds the entries of all its days: its first, and its newest write time), grouped in DuckDB under one
@@ -184,7 +179,7 @@ class Manifest:
                 for name in datasets:
                     sql = self.current_sql(name)
                     if sql is None:
-                        out[name] = pa.table({c: pa.array([], ENTRY_SCHEMA.field(c).type) for c in _FILE_COLUMNS})
+                        out[name] = ENTRY_SCHEMA.empty_table().select(list(_FILE_COLUMNS))
                         continue
                     out[name] = con.sql(
                         f"select file, any_value(bytes) as bytes, max(written_at) as written_at, "
