@@ -39,6 +39,16 @@
 {%- endmacro %}
 
 
+{#- The local day of a summary row's UTC instant `ts` (a minute or a 5-minute window of lake partition
+    `lake_date`) in the zone `tz`. Lake partitions are days of the study time zone (docs/lake.md) and a summary
+    bucket never straddles one, so for a subject living in the study's zone (the default) the local day is the
+    partition: no time-zone conversion, which costs ~50 ns a row (~12 s over the 250 M minutes of a 500 x 730
+    study, per model reading them). Other zones convert. -#}
+{% macro summary_local_date(ts, tz, lake_date) -%}
+    case when {{ tz }} = {{ study_timezone() }} then {{ lake_date }} else cast({{ local_ts(ts, tz) }} as date) end
+{%- endmacro %}
+
+
 {#- A lateral join giving one row (`day`) per local day a [start, end) span touches in its time zone. -#}
 {% macro local_days_spanned(start_column, end_column, tz_column) -%}
     lateral (
@@ -82,7 +92,7 @@ select
     m.username,
     m.lake_date,
     m.record_id,
-    cast({{ local_at }} as date) as local_date,
+    {{ summary_local_date('m.minute_at', "coalesce(s.timezone, " ~ study_timezone() ~ ")", 'm.lake_date') }} as local_date,
     hour({{ local_at }}) as local_hour,
     m.minute_at,
     m.* exclude (username, lake_date, record_id, minute_at, received_at),

@@ -28,6 +28,7 @@ from conftest import study_calendar
 import hexo_pipeline.lake
 from hexo_pipeline.lake import Lake, compact_lake
 from hexo_pipeline.warehouse import PublicationError, Warehouse, build_info
+from hexo_pipeline.warehouse.publish import FAILED_BUILD_LOG
 from hexo_pipeline.warehouse.synthetic import write_synthetic_lake
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # five dbt builds
@@ -171,6 +172,8 @@ def test_readers_never_break_and_incremental_equals_full(tmp_path, build_warehou
         assert failed.published is None and failed.returncode != 0
         assert build_info(warehouse.published)["built_at"] == good
         assert not any((warehouse.root / "build").iterdir()), "failed build files are cleaned up"
+        failure_log = (warehouse.root / FAILED_BUILD_LOG).read_text()  # dbt's warnings and errors, kept
+        assert "date=2026-03-15/part-0.parquet" in failure_log, failure_log[-2000:]
         lake.write_partition("vitals_minutes", subject_a, broken_day, None)  # the file goes, recorded
 
         # the state the failed build left serves the next incremental build

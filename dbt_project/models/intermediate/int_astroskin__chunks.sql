@@ -8,7 +8,7 @@ select
     a.username,
     a.lake_date,
     a.record_id,
-    cast({{ local_ts('a.minute_at', tz) }} as date) as local_date,
+    {{ summary_local_date('a.minute_at', tz, 'a.lake_date') }} as local_date,
     {{ merge_statistics(astroskin_statistics()) }},
     max(a.received_at) as lake_received_at,
     {{ tz }} as local_timezone

@@ -14,7 +14,7 @@
 with windows as (
     select
         w.*,
-        cast({{ local_ts('w.window_at', tz) }} as date) as local_date
+        {{ summary_local_date('w.window_at', tz, 'w.lake_date') }} as local_date
     from {{ lake_pending_ref('stg_lake__hrv_windows', 'hrv_windows', pending) }} as w
     left join {{ ref('int_subjects') }} as s on s.username = w.username
     {{ lake_pending_where(pending, 'w.username', 'w.lake_date') }}
@@ -30,7 +30,7 @@ steps as (
         st.username,
         st.lake_date,
         st.record_id,
-        cast({{ local_ts('st.minute_at', tz) }} as date) as local_date,
+        {{ summary_local_date('st.minute_at', tz, 'st.lake_date') }} as local_date,
         max(st.received_at) as chunk_received_at,
         sum(st.steps) as steps
     from {{ lake_pending_ref('stg_lake__steps_minutes', 'steps_minutes', pending) }} as st

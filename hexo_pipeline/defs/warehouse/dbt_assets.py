@@ -26,6 +26,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from ...warehouse import Warehouse
 from ...warehouse.marts import DBT_PROJECT, dbt_build_args, prepare_dbt_project, run_dbt
+from ...warehouse.publish import FAILED_BUILD_LOG
 from ..resources import LakeResource, StudyResource
 from ..shared import WAREHOUSE_POOL
 
@@ -95,7 +96,7 @@ def hexo_marts(
         if not invocation.is_successful():
             raise dg.Failure(
                 description="dbt build failed: warehouse/hexo.duckdb still holds the last good build",
-                metadata={"dbt_log": dg.MetadataValue.path(str(build.folder / "logs"))},
+                metadata={"dbt_log": dg.MetadataValue.path(str(warehouse.root / FAILED_BUILD_LOG))},
             )
         info = build.publish()
     context.log.info(f"published {warehouse.published}: {info}")
