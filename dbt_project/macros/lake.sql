@@ -44,8 +44,11 @@
 {%- endmacro %}
 
 
+{#- Whether a glob matches a file. `limit 1` stops DuckDB's glob at the first match: counting every file
+    took 0.13-0.32 s per glob at 500 x 730 (12,500 month files per dataset), twice per view over the lake in
+    every build; the first match takes < 0.01 s. -#}
 {% macro lake_has_files(glob) -%}
-    {%- set result = run_query("select count(*) from glob('" ~ glob ~ "')") -%}
+    {%- set result = run_query("select count(*) from (select 1 from glob('" ~ glob ~ "') limit 1)") -%}
     {{ return(result.columns[0].values()[0] > 0) }}
 {%- endmacro %}
 
