@@ -147,12 +147,12 @@ def _tile(
         elif name in ("record_id", "range_id", "parent_id"):
             codes = np.tile(col.fill_null(0).to_numpy(), k)
             valid = np.tile(col.is_valid().to_numpy(zero_copy_only=False), k)
-            record = (subject_index * (spec.days + 2) + day_of_row + codes // 2) * 2 + codes % 2
+            record = (subject_index * (spec.days + 3) + day_of_row + codes // 2) * 2 + codes % 2
             value = 1_000_000 + record if name == "record_id" else (1_000_000 + record) * 10
             cols[name] = pa.array(value, pa.int64(), mask=~valid)
         elif name in ("event_id", "response_id"):
             cols[name] = pa.array(
-                (subject_index * (spec.days + 2) + day_of_row) * 10 + np.tile(col.to_numpy(), k), pa.int64()
+                (subject_index * (spec.days + 3) + day_of_row) * 10 + np.tile(col.to_numpy(), k), pa.int64()
             )
         elif name == "user_id":
             cols[name] = pa.array(np.full(n * k, spec.user_id(subject_index)), pa.int64())

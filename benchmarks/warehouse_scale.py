@@ -8,7 +8,8 @@ then measures, each as its own `hexo-pipeline marts` process (wall time and peak
 - the full build + publish (fresh warehouse);
 - a no-change rebuild;
 - the daily build after one new day for every subject;
-- the day after (the first day of a month re-binds the staging views; the days after it do not);
+- the day after (when the new day brought a compacted lake its first daily files, the staging views were
+  bound again over every file; the day after shows the build without that);
 - one late subject-day (re-ingested inside a compacted month);
 - the published file's size and the p50/p95 of the README's BI queries on it;
 - the same core figures as `fct_subject_day` (worn minutes, valid day, heart rate, RMSSD) computed by one
@@ -235,10 +236,10 @@ def incremental_builds(spec: ScaleSpec, data: Path, figures: dict, new_day: int)
     figures["daily_build_s"], figures["daily_peak_rss_mb"] = daily["s"], daily["rss_mb"]
     _progress("one new day, every subject", daily, data)
 
-    # The day after: the new month's second day. The first day of a month after the monthly compaction
-    # (the scale lake's state: every closed month compacted) adds the month's first daily files, so the
-    # staging views over the lake change SQL and are bound again over every file (macros/views.sql); on the
-    # other days of the month they are left as they are.
+    # The day after. A new day that brings the first daily files to a lake of compacted months only (the scale
+    # lake's state: every month compacted) changes the SQL of the staging views over the lake, which are then
+    # bound again over every file (macros/views.sql); a lake that already has daily files, as it has most days
+    # of a month, does not: this build shows that case.
     write_days(data, spec, [new_day + 1], range(spec.subjects), received)
     steady = run_marts(data)
     figures["daily_next_day_build_s"], figures["daily_next_day_peak_rss_mb"] = steady["s"], steady["rss_mb"]
@@ -262,8 +263,9 @@ def incremental_builds(spec: ScaleSpec, data: Path, figures: dict, new_day: int)
 def rerun(subjects: int, days: int, workdir: Path) -> dict:
     """The incremental builds again on a workdir an earlier run left (its lake, state and published marts): no
     lake copy, no full build. The "new day" is the run's new day (`days`) fetched again for every subject (a
-    later received_at: the same 500 partitions to load): scale_lake's ids leave room for `days` + 2 days per
-    subject, so a day after it would reuse the next subject's record ids."""
+    later received_at: the same 500 partitions to load; the day after it, `days` + 1, again too): scale_lake's
+    ids leave room for `days` + 3 days per subject (a night record of day `days` + 1 ends the day after), so a
+    later day would reuse the next subject's record ids."""
     spec = ScaleSpec(subjects=subjects, days=days)
     data = workdir / "data"
     if not (data / "warehouse" / "hexo.duckdb").exists():

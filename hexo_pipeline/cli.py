@@ -101,7 +101,10 @@ def _main(argv: list[str], *, debug: bool = False) -> int:
         "on its own (refused files go to quarantine/import_export/)",
     )
     imp.add_argument("--subject", help="subject key (default: user_<info.json user id>)")
-    imp.add_argument("--timezone", help="local-day time zone (default: $HEXO_STUDY_TZ or UTC)")
+    imp.add_argument(
+        "--timezone",
+        help="time zone of the lake's days (default: the study's, $HEXO_STUDY_TZ; the marts expect the study's)",
+    )
     imp.add_argument("--data-dir", help="storage root (default: $HEXO_DATA_DIR or ./data)")
 
     ui = sub.add_parser(

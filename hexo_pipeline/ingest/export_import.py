@@ -113,10 +113,11 @@ class ExportOutcome:
 
 
 def default_timezone() -> str:
-    """The study's time zone when one is configured (HEXO_STUDY_TZ), else UTC."""
+    """The study's time zone (HEXO_STUDY_TZ, else the study default): lake partitions are its days
+    (docs/lake.md), as the Dagster assets write them and as the marts read them."""
     from ..study_settings import StudySettings
 
-    return StudySettings.from_environment().timezone if os.environ.get("HEXO_STUDY_TZ") else "UTC"
+    return StudySettings.from_environment().timezone
 
 
 def import_export(

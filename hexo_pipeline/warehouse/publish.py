@@ -41,7 +41,7 @@ import re
 import shutil
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -162,6 +162,7 @@ class Warehouse:
             if verify:
                 self.check_lake(lake)
             lake.manifest.checkpoint(min_log_files=CHECKPOINT_LOG_FILES)
+            (self.root / FAILED_BUILD_LOG).unlink(missing_ok=True)  # the log of the last build, when it failed
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
             folder = builds / stamp
             folder.mkdir()
@@ -174,9 +175,7 @@ class Warehouse:
                 with lake.manifest.reading():  # no checkpoint removes a log file while dbt reads it
                     yield build
             finally:
-                log = build.target_path / "dbt.log"
-                if not build.published and log.exists():  # the folder goes: keep what says why it failed
-                    shutil.copyfile(log, self.root / FAILED_BUILD_LOG)
+                _keep_failure_log(build)
                 shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -379,6 +378,16 @@ class Build:
             src = self.target_path / name
             if src.exists():
                 shutil.copyfile(src, dest / name)
+
+
+def _keep_failure_log(build: Build) -> None:
+    """dbt's log of a build that published nothing, kept as FAILED_BUILD_LOG (its folder is removed). Best
+    effort: a full disk, a likely reason for the failure, must not replace the build's own error."""
+    log = build.target_path / "dbt.log"
+    if build.published or not log.exists():
+        return
+    with suppress(OSError):
+        shutil.copyfile(log, build.warehouse.root / FAILED_BUILD_LOG)
 
 
 def _read_meta(path: Path, table: str) -> dict[str, str]:

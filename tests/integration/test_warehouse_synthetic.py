@@ -14,9 +14,11 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 import pytest
 from conftest import study_calendar
 
+from hexo_pipeline.lake import Lake
 from hexo_pipeline.warehouse import Warehouse
 from hexo_pipeline.warehouse.synthetic import record_signals, write_synthetic_lake
 
@@ -159,6 +161,25 @@ def test_resting_heart_rate_recomputed_for_subjects_outside_the_study_time_zone(
     assert local == [(False,)]
     with duckdb.connect(str(rebuilt.published), read_only=True) as con:
         assert _check_resting_hr(lake, con) >= 6
+
+
+def test_a_lake_split_by_another_time_zone_fails_the_build(built, build_warehouse, tmp_path):
+    """Lake partitions must be days of the study's time zone (the marts take the local day of a subject in that
+    zone from the partition). The Montreal-partitioned lake declared a UTC study, the study record saying UTC
+    too (so its subjects, without a zone of their own, live in the study's): the build fails on
+    assert_lake_partitions_are_study_days and publishes nothing, instead of moving their evening minutes to the
+    wrong day."""
+    _, _, result = built
+    root = tmp_path / "utc_study_record"
+    shutil.copytree(result.published.parents[1] / "lake", root / "lake")
+    lake = Lake(root / "lake")
+    study = lake.read_study_table("study")
+    zone = study.schema.get_field_index("timezone")
+    lake.write_study_table("study", study.set_column(zone, "timezone", pa.array(["UTC"] * study.num_rows)))
+    failed = build_warehouse(root, study_calendar(START, DAYS, "UTC"), must_publish=False)
+    assert failed.published is None and failed.returncode != 0
+    log = (root / "dbt.log").read_text()
+    assert "assert_lake_partitions_are_study_days" in log and "FAIL" in log, log[-3000:]
 
 
 def test_one_row_per_subject_and_local_day_days_without_data_included(built):
