@@ -87,20 +87,21 @@
 
 {#- int_vitals__minutes over `minutes` (stg_lake__vitals_minutes, or its rows of some partitions). -#}
 {% macro vitals_minutes_in_local_time(minutes) -%}
-{%- set local_at = local_ts('m.minute_at', "coalesce(s.timezone, " ~ study_timezone() ~ ")") %}
+{%- set tz = "coalesce(s.timezone, " ~ study_timezone() ~ ")" %}
+{%- set local_at = local_ts('m.minute_at', tz) %}
 select
     m.username,
     m.lake_date,
     m.record_id,
-    {{ summary_local_date('m.minute_at', "coalesce(s.timezone, " ~ study_timezone() ~ ")", 'm.lake_date') }} as local_date,
+    {{ summary_local_date('m.minute_at', tz, 'm.lake_date') }} as local_date,
     hour({{ local_at }}) as local_hour,
     m.minute_at,
     m.* exclude (username, lake_date, record_id, minute_at, received_at),
     -- Lake partitions are the study time zone's days: for a subject living in it, the partition is the
     -- local day, and the windows written at ingestion (hr_window_*) are the local day's (int_vitals__chunks)
-    coalesce(s.timezone, {{ study_timezone() }}) = {{ study_timezone() }} as lake_day_is_local_day,
+    {{ tz }} = {{ study_timezone() }} as lake_day_is_local_day,
     -- the time zone of local_date and local_hour: a partition is reloaded when its subject's changes
-    coalesce(s.timezone, {{ study_timezone() }}) as local_timezone,
+    {{ tz }} as local_timezone,
     -- the lake file's received_at (one per partition), what change detection compares
     m.received_at as lake_received_at
 from {{ minutes }} as m

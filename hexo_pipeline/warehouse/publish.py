@@ -175,7 +175,7 @@ class Warehouse:
                 with lake.manifest.reading():  # no checkpoint removes a log file while dbt reads it
                     yield build
             finally:
-                _keep_failure_log(build)
+                build.keep_failure_log()
                 shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -371,6 +371,15 @@ class Build:
             con.close()
         return target
 
+    def keep_failure_log(self) -> None:
+        """dbt's log of a build that published nothing, kept as FAILED_BUILD_LOG (its folder is removed). Best
+        effort: a full disk, a likely reason for the failure, must not replace the build's own error."""
+        log = self.target_path / "dbt.log"
+        if self.published or not log.exists():
+            return
+        with suppress(OSError):
+            shutil.copyfile(log, self.warehouse.root / FAILED_BUILD_LOG)
+
     def _keep_artifacts(self) -> None:
         dest = self.warehouse.root / LAST_BUILD
         dest.mkdir(exist_ok=True)
@@ -378,16 +387,6 @@ class Build:
             src = self.target_path / name
             if src.exists():
                 shutil.copyfile(src, dest / name)
-
-
-def _keep_failure_log(build: Build) -> None:
-    """dbt's log of a build that published nothing, kept as FAILED_BUILD_LOG (its folder is removed). Best
-    effort: a full disk, a likely reason for the failure, must not replace the build's own error."""
-    log = build.target_path / "dbt.log"
-    if build.published or not log.exists():
-        return
-    with suppress(OSError):
-        shutil.copyfile(log, build.warehouse.root / FAILED_BUILD_LOG)
 
 
 def _read_meta(path: Path, table: str) -> dict[str, str]:
