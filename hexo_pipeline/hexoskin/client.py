@@ -388,7 +388,15 @@ class HexoskinClient:
 
     @staticmethod
     def _expired(token: Mapping[str, Any]) -> bool:
-        return 0 < expires_at(dict(token)) <= time.time()
+        """Expired, or about to: oauthlib rounds expires_at to the second and counts from the response's
+        arrival, so the server's clock runs out up to ~1 s before ours; refreshing a quarter of the
+        announced lifetime early (at most a minute) keeps a request from leaving with a dying token."""
+        try:
+            lifetime = float(token.get("expires_in") or 0)
+        except (TypeError, ValueError):
+            lifetime = 0.0
+        deadline = expires_at(dict(token))
+        return 0 < deadline - min(60.0, lifetime / 4) <= time.time()
 
     def _adopt_shared_token(self) -> bool:
         """Take the token another client obtained, in this process (TOKENS) or another one (the token
