@@ -31,14 +31,16 @@ format: install
 	$(BIN)/ruff check --fix hexo_pipeline hexo_sandbox tests benchmarks
 	$(BIN)/ruff format hexo_pipeline hexo_sandbox tests benchmarks
 
-# Three xdist workers on two cores: the end-to-end tests spend much of their time waiting (servers, Dagster's
-# daemon ticks, the API client's backoff, child processes), and a third worker fills those gaps. Every test
-# stays under 4 GB (tests/conftest.py) and DuckDB is capped at 2 GB per build.
+# Four xdist workers on two cores: the end-to-end tests spend much of their time waiting (servers, Dagster's
+# daemon ticks, the API client's backoff, child processes), and the extra workers fill those gaps. `loadfile`
+# hands out one test file at a time to the worker that is free, files with slow tests first (tests/conftest.py),
+# so a module-scoped fixture is built once. Every test stays under 4 GB (tests/conftest.py) and DuckDB
+# is capped at 2 GB per build.
 test: lint
-	$(BIN)/python -m pytest -n 3
+	$(BIN)/python -m pytest -n 4 --dist loadfile --no-loadscope-reorder
 
 test-fast: install
-	$(BIN)/python -m pytest -n 3 -m "not slow"
+	$(BIN)/python -m pytest -n 4 --dist loadfile --no-loadscope-reorder -m "not slow"
 
 ui: install
 	$(BIN)/hexo-pipeline ui

@@ -29,9 +29,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow (end-to-end) tests first, in their collection order: xdist hands the first items out round
-    robin, so the long tests run side by side from the start and the suite does not end with one worker
-    finishing a multi-minute test while the other sits idle."""
+    """Slow (end-to-end) tests first, in their collection order. `make test` runs xdist's `loadfile`
+    scheduler without reordering: it hands out one test file at a time, in this order, to the worker that is
+    free, so the long files start side by side at once, the short ones fill the gaps, and a module-scoped
+    fixture (a dbt build, the demo) is built on one worker only. (The default `load` scheduler sends
+    consecutive chunks of ~90 tests ahead of time: measured, two of four workers sat idle for the last 10
+    minutes while the other two worked through chunks of end-to-end tests. `loadgroup` would keep only the
+    fixture's tests together, but xdist 3.8 cannot group under pytest 9: it renames a node attribute that
+    pytest 9 no longer reads.)"""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 

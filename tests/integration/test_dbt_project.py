@@ -13,6 +13,8 @@ from hexo_pipeline.hexoskin.datatypes import DATATYPES
 from hexo_pipeline.study_settings import StudySettings
 from hexo_pipeline.warehouse import DBT_PROJECT_DIR
 
+pytestmark = pytest.mark.slow  # dbt builds, in Dagster and through build_marts
+
 MARTS = {
     "dim_subject",
     "dim_subject_group_history",

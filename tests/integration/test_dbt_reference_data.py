@@ -41,7 +41,7 @@ SHARED = Path(__file__).resolve().parents[3] / "shared" / "reference"
 HERA = SHARED / "real_files" / "hexoskin" / "HERA_heart_rate_1hz.csv"
 EXPORT = SHARED / "real_exports" / "astroskin_record_122445"
 FIT_FILES = ("garmin-fenix-5-run.fit", "garmin-fenix-5-walk.fit", "garmin-edge-820-bike.fit")
-pytestmark = pytest.mark.skipif(not SHARED.exists(), reason="../shared/reference is absent")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not SHARED.exists(), reason="../shared/reference is absent")]
 
 STUDY_TZ = "America/Chicago"
 TS_US = pa.timestamp("us", tz="UTC")

@@ -28,6 +28,8 @@ from hexo_pipeline.lake.quarantine import move_to_quarantine, quarantine_root
 from hexo_pipeline.study_settings import StudySettings
 from hexo_pipeline.warehouse.marts import build_marts
 
+pytestmark = pytest.mark.slow  # moto, dbt builds
+
 pytest.importorskip("moto.server")
 
 

@@ -20,6 +20,8 @@ from conftest import study_calendar
 from hexo_pipeline.report import render_study_reports
 from hexo_pipeline.warehouse.synthetic import write_synthetic_lake
 
+pytestmark = pytest.mark.slow  # a dbt build, Chromium
+
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 START = date(2026, 3, 2)
 DAYS = 8

@@ -20,6 +20,8 @@ from hexo_pipeline.report import render_study_reports
 from hexo_pipeline.report.plots import is_compact
 from hexo_pipeline.warehouse.synthetic import write_synthetic_lake
 
+pytestmark = pytest.mark.slow  # dbt builds, Chromium
+
 START = date(2026, 3, 2)
 DAYS = 8
 # The key each rpt cell names, per mart (data-key joins these columns with "|").
@@ -280,7 +282,6 @@ def test_report_command_prints_a_pdf(demo, capsys):
     assert "index.pdf" in capsys.readouterr().out
 
 
-@pytest.mark.slow
 def test_a_study_past_the_compact_size_renders_readable_at_1280px(tmp_path, build_warehouse):
     """A scale study (benchmarks/scale_lake.py) past the compact-heatmap size (the yield heatmap's 20 subjects
     x 40 days = 800 cells, past plots.COMPACT_CELLS; the 100 x 180 render is `benchmarks/bench_report.py`'s,

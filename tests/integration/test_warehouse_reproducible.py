@@ -19,6 +19,8 @@ from conftest import study_calendar
 
 from hexo_pipeline.warehouse.synthetic import write_synthetic_lake
 
+pytestmark = pytest.mark.slow  # two dbt builds
+
 TZ = "America/Montreal"
 START = date(2026, 3, 6)
 DAYS = 4

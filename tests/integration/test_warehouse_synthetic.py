@@ -22,6 +22,8 @@ from hexo_pipeline.lake import Lake
 from hexo_pipeline.warehouse import Warehouse
 from hexo_pipeline.warehouse.synthetic import record_signals, write_synthetic_lake
 
+pytestmark = pytest.mark.slow  # dbt builds of synthetic lakes
+
 TZ = "America/Montreal"
 START = date(2026, 3, 6)
 DAYS = 3
