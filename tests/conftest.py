@@ -22,9 +22,13 @@ SHARED = Path(os.environ.get("HEXO_SHARED_DIR", REPO.parent / "shared"))
 def pytest_configure(config: pytest.Config) -> None:
     """The dbt manifest the Dagster definitions load, before any test module imports them (under xdist
     the controller runs this first, so the workers find it fresh); DuckDB capped for every dbt build of
-    the session (dbt_project/profiles.yml reads it), so the three workers of `make test` stay well inside the
+    the session (dbt_project/profiles.yml reads it), so the four workers of `make test` stay well inside the
     machine."""
     os.environ.setdefault("HEXO_DUCKDB_MEMORY_LIMIT", "2GB")
+    # One dbt thread and one DuckDB thread per build: `make test` already runs four workers on two cores, and
+    # more threads per build only add contention (the reproducibility test sets its own thread count).
+    os.environ.setdefault("HEXO_DBT_THREADS", "1")
+    os.environ.setdefault("HEXO_DUCKDB_THREADS", "1")
     prepare_dbt_project()
 
 
